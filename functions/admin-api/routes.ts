@@ -1,0 +1,216 @@
+import type { ZodType } from "zod";
+import { NotFoundError } from "#shared/errors.ts";
+import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
+import {
+  appCreateBody,
+  appPatchBody,
+  appView,
+  listQuery,
+  wabaCreateBody,
+  wabaPatchBody,
+  wabaView,
+} from "#shared/schemas/admin.ts";
+import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
+import { type makeManageWabas, toWabaView } from "#shared/use-cases/manage-wabas.ts";
+
+export interface RouteContext {
+  readonly params: Record<string, string>;
+  readonly query: Record<string, string | undefined>;
+  readonly body: unknown;
+  readonly baseUrl: string;
+}
+
+export interface AdminUseCases {
+  readonly apps: ReturnType<typeof makeManageApps>;
+  readonly wabas: ReturnType<typeof makeManageWabas>;
+}
+
+export interface AdminRoute {
+  readonly method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  /** OpenAPI path template; `{name}` segments become `params`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly body?: ZodType;
+  readonly response?: ZodType;
+  readonly list?: boolean;
+  readonly status: number;
+  readonly run: (uc: AdminUseCases, ctx: RouteContext) => Promise<HttpResult>;
+}
+
+const page = <T>(items: T[], nextCursor?: string) => ({ items, ...(nextCursor ? { nextCursor } : {}) });
+
+export const adminRoutes: readonly AdminRoute[] = [
+  {
+    method: "POST",
+    path: "/api/admin/apps",
+    summary: "Register a Meta app",
+    tag: "apps",
+    body: appCreateBody,
+    response: appView,
+    status: 201,
+    run: async (uc, ctx) =>
+      json(201, toAppView(await uc.apps.create(parseWith(appCreateBody, ctx.body, "app")), ctx.baseUrl)),
+  },
+  {
+    method: "GET",
+    path: "/api/admin/apps",
+    summary: "List Meta apps",
+    tag: "apps",
+    response: appView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.apps.list(q.cursor, q.limit);
+      return json(
+        200,
+        page(
+          got.items.map((a) => toAppView(a, ctx.baseUrl)),
+          got.nextCursor,
+        ),
+      );
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/apps/{appId}",
+    summary: "Get a Meta app",
+    tag: "apps",
+    response: appView,
+    status: 200,
+    run: async (uc, ctx) => json(200, toAppView(await uc.apps.get(param(ctx, "appId")), ctx.baseUrl)),
+  },
+  {
+    method: "PATCH",
+    path: "/api/admin/apps/{appId}",
+    summary: "Change a Meta app's name, secret, domains or Graph API version",
+    tag: "apps",
+    body: appPatchBody,
+    response: appView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const patch = parseWith(appPatchBody, ctx.body, "app change");
+      return json(200, toAppView(await uc.apps.update(param(ctx, "appId"), patch), ctx.baseUrl));
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/admin/apps/{appId}",
+    summary: "Delete a Meta app no WABA uses",
+    tag: "apps",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.apps.remove(param(ctx, "appId"));
+      return noContent();
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/admin/wabas",
+    summary: "Add a WhatsApp Business Account and subscribe its app to it",
+    tag: "wabas",
+    body: wabaCreateBody,
+    response: wabaView,
+    status: 201,
+    run: async (uc, ctx) => {
+      const { waba, app } = await uc.wabas.create(parseWith(wabaCreateBody, ctx.body, "WABA"));
+      return json(201, toWabaView(waba, app));
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/wabas",
+    summary: "List WhatsApp Business Accounts",
+    tag: "wabas",
+    response: wabaView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.wabas.list(q.cursor, q.limit);
+      return json(
+        200,
+        page(
+          got.items.map((i) => toWabaView(i.waba, i.app)),
+          got.nextCursor,
+        ),
+      );
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/wabas/{wabaId}",
+    summary: "Get a WhatsApp Business Account",
+    tag: "wabas",
+    response: wabaView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const { waba, app } = await uc.wabas.get(param(ctx, "wabaId"));
+      return json(200, toWabaView(waba, app));
+    },
+  },
+  {
+    method: "PATCH",
+    path: "/api/admin/wabas/{wabaId}",
+    summary: "Change a WABA; a new access token or app re-subscribes",
+    tag: "wabas",
+    body: wabaPatchBody,
+    response: wabaView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const patch = parseWith(wabaPatchBody, ctx.body, "WABA change");
+      const { waba, app } = await uc.wabas.update(param(ctx, "wabaId"), patch);
+      return json(200, toWabaView(waba, app));
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/admin/wabas/{wabaId}",
+    summary: "Delete a WABA",
+    tag: "wabas",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.wabas.remove(param(ctx, "wabaId"));
+      return noContent();
+    },
+  },
+];
+
+function param(ctx: RouteContext, name: string): string {
+  const value = ctx.params[name];
+  if (!value) throw new NotFoundError(`Missing ${name}`);
+  return value;
+}
+
+/** Finds the route for a method and path; `params` holds the decoded `{name}` segments. */
+export function matchRoute(
+  method: string,
+  path: string,
+): { route: AdminRoute; params: Record<string, string> } | "method-not-allowed" | undefined {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  let pathMatched = false;
+  for (const route of adminRoutes) {
+    const params = matchPath(route.path, trimmed);
+    if (!params) continue;
+    pathMatched = true;
+    if (route.method === method) return { route, params };
+  }
+  return pathMatched ? "method-not-allowed" : undefined;
+}
+
+function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const want = template.split("/");
+  const got = path.split("/");
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] ?? "";
+    const g = got[i] ?? "";
+    if (w.startsWith("{") && w.endsWith("}")) {
+      if (!g) return undefined;
+      params[w.slice(1, -1)] = decodeURIComponent(g);
+    } else if (w !== g) return undefined;
+  }
+  return params;
+}

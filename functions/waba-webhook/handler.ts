@@ -1,0 +1,55 @@
+import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
+import { makeSqsClient, SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
+import {
+  errorResponse,
+  type HttpEvent,
+  type HttpResult,
+  header,
+  rawBody,
+  requestHost,
+  text,
+} from "#shared/http.ts";
+import { makeLogger } from "#shared/logger.ts";
+import { getRuntime, lazy } from "#shared/runtime.ts";
+import { makeIngestWebhook, makeVerifySubscription } from "#shared/use-cases/ingest-webhook.ts";
+
+const logger = makeLogger("waba-webhook");
+
+const useCases = lazy(async () => {
+  const { config, store } = await getRuntime();
+  const apps = new CachedAppDirectory(store);
+  return {
+    ingest: makeIngestWebhook({
+      apps,
+      queue: new SqsInboundQueue(makeSqsClient(), config.INBOUND_QUEUE_URL),
+    }),
+    verify: makeVerifySubscription({ apps }),
+  };
+});
+
+/** `GET /api/waba/`: Meta's verify handshake. `POST /api/waba/`: signed webhook → inbound queue. */
+export async function handler(event: HttpEvent): Promise<HttpResult> {
+  try {
+    const { ingest, verify } = await useCases();
+    const query = event.queryStringParameters ?? {};
+    if (event.requestContext.http.method === "GET") {
+      const challenge = await verify({
+        appId: query.app_id,
+        mode: query["hub.mode"],
+        verifyToken: query["hub.verify_token"],
+        challenge: query["hub.challenge"],
+      });
+      return text(200, challenge);
+    }
+    const { app, events } = await ingest({
+      appId: query.app_id,
+      host: requestHost(event),
+      body: rawBody(event),
+      signature: header(event, "x-hub-signature-256"),
+    });
+    logger.info("webhook accepted", { appId: app.appId, events: events.length });
+    return text(200, "EVENT_RECEIVED");
+  } catch (error) {
+    return errorResponse(error, logger);
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { makeSqsClient } from "#shared/adapters/sqs/inbound-queue.ts";
+import { type FunctionName, functions, routes } from "#shared/resources.ts";
+import { startEmulators } from "./emulators.ts";
+import { createGateway, type HttpHandler } from "./gateway.ts";
+import { type SqsHandler, startPoller } from "./poller.ts";
+import { type Provisioned, provision } from "./provision.ts";
+
+export interface LocalStackOptions {
+  /** Gateway port; 0 picks a free one. */
+  readonly port: number;
+  /** Keep data here between runs; without it all state is in memory. */
+  readonly dataDir?: string;
+  /** Reuse running emulators (tests share one pair); otherwise they are started and stopped with the stack. */
+  readonly emulators?: { dynamoEndpoint: string; awsEndpoint: string };
+  readonly prefix?: string;
+  readonly adminToken: string;
+  readonly encryptionKey: string;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly pollWaitSeconds?: number;
+  readonly pollerConcurrency?: number;
+  /** Further configuration (GRAPH_API_BASE_URL, BITRIX_OAUTH_URL, PUBLIC_BASE_URL, LINE_PREFIX …). */
+  readonly env?: Record<string, string | undefined>;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly port: number;
+  readonly adminToken: string;
+  readonly resources: Provisioned;
+  readonly endpoints: { dynamoEndpoint: string; awsEndpoint: string };
+  stop(): Promise<void>;
+}
+
+const repoRoot = new URL("../", import.meta.url);
+
+/**
+ * The whole system on one machine: emulators, resources from shared/resources.ts, the API-Gateway-
+ * compatible server and the queue pollers, all calling the handler modules Lambda runs. Configuration
+ * reaches the handlers the way Lambda gives it: environment variables, read at their cold start.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const started = options.emulators ? undefined : await startEmulators(options.dataDir);
+  const endpoints = options.emulators ?? {
+    dynamoEndpoint: started?.dynamoEndpoint ?? "",
+    awsEndpoint: started?.awsEndpoint ?? "",
+  };
+  const prefix = options.prefix ?? "separator-waba-";
+  const resources = await provision({
+    ...endpoints,
+    prefix,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+  });
+
+  Object.assign(process.env, {
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: endpoints.awsEndpoint,
+    AWS_ENDPOINT_URL_S3: endpoints.awsEndpoint,
+    TABLE_NAME: resources.tableName,
+    MEDIA_BUCKET: resources.bucketName,
+    ADMIN_TOKEN: options.adminToken,
+    ENCRYPTION_KEY: options.encryptionKey,
+    LOCAL_STACK: "1",
+    ...Object.fromEntries(resources.queues.map((q) => [q.def.urlEnv, q.url])),
+  });
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+
+  const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
+  const load = (name: FunctionName) => {
+    let mod = modules.get(name);
+    if (!mod) {
+      mod = import(new URL(functions[name].entry, repoRoot).href) as Promise<{ handler: unknown }>;
+      modules.set(name, mod);
+    }
+    return mod;
+  };
+
+  const gateway = createGateway({
+    routes,
+    handlerFor: async (name) => ({
+      handler: (await load(name)).handler as HttpHandler,
+      timeoutSeconds: functions[name].timeoutSeconds,
+    }),
+    log,
+  });
+  await new Promise<void>((resolve) => gateway.listen(options.port, "127.0.0.1", resolve));
+  const port = (gateway.address() as AddressInfo).port;
+
+  const sqs = makeSqsClient();
+  const pollers = await Promise.all(
+    resources.queues.map(async (queue) =>
+      startPoller({
+        sqs,
+        queue,
+        handler: (await load(queue.def.consumer)).handler as SqsHandler,
+        timeoutSeconds: functions[queue.def.consumer].timeoutSeconds,
+        concurrency: options.pollerConcurrency ?? 2,
+        waitTimeSeconds: options.pollWaitSeconds ?? 5,
+        log,
+      }),
+    ),
+  );
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    adminToken: options.adminToken,
+    resources,
+    endpoints,
+    stop: async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
+      sqs.destroy();
+      gateway.closeAllConnections();
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+      await started?.stop();
+    },
+  };
+}
+
+export function generateSecret(): string {
+  return randomBytes(32).toString("base64url");
+}

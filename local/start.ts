@@ -1,0 +1,69 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { generateSecret, startLocalStack } from "./stack.ts";
+
+/**
+ * `npm start` — the whole system on this machine: DynamoDB Local, the SQS/S3 emulator, the API gateway
+ * on PORT and the queue pollers. Data lives under .local/ between runs; `npm start -- --fresh` empties it.
+ */
+const { values } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
+const home = join(process.cwd(), ".local");
+const dataDir = join(home, "data");
+if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
+mkdirSync(join(dataDir, "dynamodb"), { recursive: true });
+mkdirSync(join(dataDir, "sqs-s3"), { recursive: true });
+
+const secretsFile = join(home, "secrets.json");
+if (!existsSync(secretsFile)) {
+  writeFileSync(
+    secretsFile,
+    JSON.stringify({ adminToken: generateSecret(), encryptionKey: generateSecret() }),
+    {
+      mode: 0o600,
+    },
+  );
+}
+const saved = JSON.parse(readFileSync(secretsFile, "utf8")) as { adminToken: string; encryptionKey: string };
+const adminToken = process.env.ADMIN_TOKEN ?? saved.adminToken;
+
+const stack = await startLocalStack({
+  port: Number(process.env.PORT ?? 3000),
+  dataDir,
+  adminToken,
+  encryptionKey: saved.encryptionKey,
+});
+
+const base = process.env.PUBLIC_BASE_URL ?? `http://localhost:${stack.port}`;
+console.log(`
+separator-waba is running (data: ${dataDir}${values.fresh ? ", started fresh" : ""})
+
+  Admin API      ${base}/api/admin/   (Authorization: Bearer ${adminToken})
+  OpenAPI        ${base}/api/admin/openapi.json
+  Health         ${base}/api/health
+
+  Meta callback  ${base}/api/waba/   or   ${base}/api/waba/?app_id=YOUR_APP_ID
+                 Verify token: create the app (POST /api/admin/apps), then copy verifyToken
+                 from GET /api/admin/wabas or GET /api/admin/apps.
+  Bitrix24       ${base}/api/bitrix/   (install and events)
+                 ${base}/api/bitrix/sms/   (SMS provider)
+
+  DynamoDB Local ${stack.endpoints.dynamoEndpoint}   SQS/S3 ${stack.endpoints.awsEndpoint}
+Press Ctrl-C to stop.
+`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("Stopping…");
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

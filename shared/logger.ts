@@ -1,0 +1,56 @@
+/**
+ * One JSON line per log entry (CloudWatch-friendly). Values under keys that name secrets are replaced
+ * before anything is written, wherever they sit in the object.
+ */
+const SECRET_KEY = /secret|token|password|authorization|signature|^auth$|access_?key/i;
+
+type Level = "debug" | "info" | "warn" | "error";
+
+export interface Logger {
+  debug(message: string, data?: Record<string, unknown>): void;
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+  error(message: string, data?: Record<string, unknown>): void;
+}
+
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v, depth + 1);
+  return out;
+}
+
+const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LoggerOptions {
+  readonly write?: (line: string) => void;
+  /** Defaults to LOG_LEVEL, else info. */
+  readonly level?: Level;
+}
+
+export function makeLogger(service: string, options: LoggerOptions = {}): Logger {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const level = options.level ?? ((process.env.LOG_LEVEL ?? "info").toLowerCase() as Level);
+  const min = RANK[level] ?? RANK.info;
+  const log = (level: Level, message: string, data?: Record<string, unknown>) => {
+    if (RANK[level] < min) return;
+    write(
+      JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        service,
+        message,
+        ...(redact(data) as object),
+      }),
+    );
+  };
+  return {
+    debug: (m, d) => log("debug", m, d),
+    info: (m, d) => log("info", m, d),
+    warn: (m, d) => log("warn", m, d),
+    error: (m, d) => log("error", m, d),
+  };
+}

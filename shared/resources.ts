@@ -1,0 +1,100 @@
+/**
+ * The one description of the system's resources: the CDK stacks (infra/) and the local stack (local/)
+ * both build from it, so what runs on a laptop is what runs in AWS.
+ */
+
+/** Single-table design: every entity lives under `pk`/`sk`; `gsi1` serves look-ups by secondary keys. */
+export const table = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  gsi1: { indexName: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
+  /** Epoch seconds; DynamoDB's TTL deletes the item some time after. */
+  ttlAttribute: "expiresAt",
+} as const;
+
+export interface QueueDef {
+  /** Logical name; the physical queue is `${name}.fifo`, its dead-letter queue `${name}-dlq.fifo`. */
+  readonly name: string;
+  /** Environment variable through which functions find the queue URL. */
+  readonly urlEnv: string;
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  /** Function that consumes the queue, with its batch size. */
+  readonly consumer: FunctionName;
+  readonly batchSize: number;
+}
+
+export type FunctionName = "waba-webhook" | "admin-api" | "inbound-worker";
+
+export interface FunctionDef {
+  readonly name: FunctionName;
+  /** Entry module, relative to the repo root. */
+  readonly entry: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly description: string;
+}
+
+export const functions: Record<FunctionName, FunctionDef> = {
+  "waba-webhook": {
+    name: "waba-webhook",
+    entry: "functions/waba-webhook/handler.ts",
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    description: "Meta webhook: verify handshake, check X-Hub-Signature-256, split and enqueue events",
+  },
+  "admin-api": {
+    name: "admin-api",
+    entry: "functions/admin-api/handler.ts",
+    timeoutSeconds: 15,
+    memoryMb: 256,
+    description: "Admin HTTP API, OpenAPI document and health check",
+  },
+  "inbound-worker": {
+    name: "inbound-worker",
+    entry: "functions/inbound-worker/handler.ts",
+    timeoutSeconds: 30,
+    memoryMb: 256,
+    description: "Consumes inbound WhatsApp events from the FIFO queue",
+  },
+};
+
+export const queues: readonly QueueDef[] = [
+  {
+    name: "inbound",
+    urlEnv: "INBOUND_QUEUE_URL",
+    // Six times the consumer's timeout, as AWS advises for Lambda event sources.
+    visibilityTimeoutSeconds: 6 * functions["inbound-worker"].timeoutSeconds,
+    maxReceiveCount: 5,
+    consumer: "inbound-worker",
+    batchSize: 10,
+  },
+];
+
+export interface RouteDef {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "ANY";
+  /** API Gateway HTTP API route path; `{proxy+}` matches the rest of the path. */
+  readonly path: string;
+  readonly target: FunctionName;
+}
+
+export const routes: readonly RouteDef[] = [
+  // API Gateway HTTP APIs refuse route paths ending in "/" and route `/api/waba/` to `/api/waba`.
+  { method: "GET", path: "/api/waba", target: "waba-webhook" },
+  { method: "POST", path: "/api/waba", target: "waba-webhook" },
+  { method: "GET", path: "/api/health", target: "admin-api" },
+  { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
+];
+
+/** Environment variable names functions read for the stateful resources. */
+export const resourceEnv = {
+  tableName: "TABLE_NAME",
+  mediaBucket: "MEDIA_BUCKET",
+  secretsArn: "SECRETS_ARN",
+} as const;
+
+export const mediaBucket = {
+  /** Days after which stored media is deleted by the bucket lifecycle. */
+  expireAfterDays: 30,
+};

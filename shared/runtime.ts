@@ -1,0 +1,37 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
+import { SecretBox } from "./adapters/secret-box.ts";
+import { loadSecrets, type Secrets } from "./adapters/secrets.ts";
+import { type Config, loadConfig } from "./config.ts";
+
+export interface Runtime {
+  readonly config: Config;
+  readonly secrets: Secrets;
+  readonly store: DynamoStore;
+}
+
+/**
+ * A value built once per Lambda container (cold start) and reused by every invocation. A failed build
+ * is not kept, so the next invocation tries again.
+ */
+export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => {
+    value ??= make().catch((error: unknown) => {
+      value = undefined;
+      throw error;
+    });
+    return value;
+  };
+}
+
+export const getRuntime = lazy(async (): Promise<Runtime> => {
+  const config = loadConfig();
+  const secrets = await loadSecrets(config);
+  const store = new DynamoStore(
+    makeDocumentClient(new DynamoDBClient({})),
+    config.TABLE_NAME,
+    new SecretBox(secrets.encryptionKey),
+  );
+  return { config, secrets, store };
+});

@@ -1,0 +1,93 @@
+import { z } from "zod";
+
+/** Request and response shapes of the admin API. The OpenAPI document is generated from these. */
+
+export const DEFAULT_GRAPH_API_VERSION = "v25.0";
+
+const hostName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(
+    /^(?:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/,
+    "must be a host name or IP literal without scheme, port or path (e.g. example.com)",
+  );
+
+const graphApiVersion = z.string().regex(/^v\d+\.\d+$/, "must look like v25.0");
+const id = (what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,32}$/, `${what} must be Meta's numeric id`);
+const secret = z.string().min(8).max(4096);
+
+export const appCreateBody = z.strictObject({
+  appId: id("appId"),
+  name: z.string().trim().min(1).max(200),
+  appSecret: secret,
+  domains: z.array(hostName).max(50).default([]),
+  graphApiVersion: graphApiVersion.default(DEFAULT_GRAPH_API_VERSION),
+});
+
+export const appPatchBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  appSecret: secret.optional(),
+  domains: z.array(hostName).max(50).optional(),
+  graphApiVersion: graphApiVersion.optional(),
+});
+
+export const appView = z.object({
+  appId: z.string(),
+  name: z.string(),
+  domains: z.array(z.string()),
+  graphApiVersion: z.string(),
+  verifyToken: z.string().describe("Paste into Meta's Configuration → Verify token"),
+  webhookUrls: z
+    .array(z.string())
+    .describe("Callback URLs for Meta's Configuration (by host, or with app_id)"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const wabaCreateBody = z.strictObject({
+  wabaId: id("wabaId"),
+  name: z.string().trim().min(1).max(200),
+  appId: id("appId"),
+  accessToken: secret,
+});
+
+export const wabaPatchBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  appId: id("appId").optional(),
+  accessToken: secret.optional(),
+});
+
+export const wabaView = z.object({
+  wabaId: z.string(),
+  name: z.string(),
+  appId: z.string(),
+  verifyToken: z.string().describe("The verify token of the WABA's app"),
+  subscribed: z.boolean().describe("Whether the app is subscribed to the WABA's webhooks"),
+  subscribeError: z.object({ code: z.number().optional(), message: z.string() }).nullable(),
+  tokenStatus: z
+    .enum(["valid", "invalid", "unknown"])
+    .describe("invalid: Meta rejected the token (code 190)"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const listQuery = z.object({
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+export const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+export type AppCreateBody = z.infer<typeof appCreateBody>;
+export type AppPatchBody = z.infer<typeof appPatchBody>;
+export type AppView = z.infer<typeof appView>;
+export type WabaCreateBody = z.infer<typeof wabaCreateBody>;
+export type WabaPatchBody = z.infer<typeof wabaPatchBody>;
+export type WabaView = z.infer<typeof wabaView>;

@@ -1,0 +1,96 @@
+import { timingSafeEqual } from "node:crypto";
+import type { InboundEvent } from "../domain/inbound-event.ts";
+import { splitWebhookIntoEvents } from "../domain/split-webhook.ts";
+import { verifyWebhookSignature } from "../domain/webhook-signature.ts";
+import { ForbiddenError, UnauthorizedError, ValidationError } from "../errors.ts";
+import type { InboundQueue } from "../ports/queue.ts";
+import type { AppRecord } from "../ports/store.ts";
+import { metaWebhookEnvelope } from "../schemas/meta-webhook.ts";
+
+/** Finds the apps a webhook may belong to; `fresh` bypasses any cache (after a failed signature check). */
+export interface AppDirectory {
+  byId(appId: string, fresh: boolean): Promise<AppRecord | undefined>;
+  byHost(host: string, fresh: boolean): Promise<AppRecord[]>;
+  byVerifyToken(token: string): Promise<AppRecord | undefined>;
+}
+
+export interface WebhookRequest {
+  readonly appId?: string;
+  readonly host: string;
+  readonly body: Buffer;
+  readonly signature?: string;
+}
+
+export function makeIngestWebhook({ apps, queue }: { apps: AppDirectory; queue: InboundQueue }) {
+  async function candidates(req: WebhookRequest, fresh: boolean): Promise<AppRecord[]> {
+    if (req.appId) {
+      const app = await apps.byId(req.appId, fresh);
+      return app ? [app] : [];
+    }
+    return apps.byHost(req.host, fresh);
+  }
+
+  async function authenticate(req: WebhookRequest): Promise<AppRecord> {
+    for (const fresh of [false, true]) {
+      const found = (await candidates(req, fresh)).find((app) =>
+        verifyWebhookSignature(req.body, req.signature, app.appSecret),
+      );
+      if (found) return found;
+    }
+    throw new UnauthorizedError("Unknown app or X-Hub-Signature-256 does not match the app secret");
+  }
+
+  /**
+   * 1. Resolve the app by `app_id`, else by host (several apps on one host: the one whose secret verifies).
+   * 2. Check X-Hub-Signature-256 over the raw bytes before parsing anything → 401, nothing enqueued.
+   * 3. Parse the envelope → 400 when it is not a WhatsApp webhook.
+   * 4. Split into single events and enqueue them all; return only once the queue accepted every one.
+   */
+  return async function ingestWebhook(
+    req: WebhookRequest,
+  ): Promise<{ app: AppRecord; events: InboundEvent[] }> {
+    const app = await authenticate(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString("utf8"));
+    } catch {
+      throw new ValidationError("Body is not JSON");
+    }
+    const envelope = metaWebhookEnvelope.safeParse(body);
+    if (!envelope.success) {
+      throw new ValidationError("Body is not a WhatsApp Business Account webhook", envelope.error.issues);
+    }
+    const events = splitWebhookIntoEvents(envelope.data, app.appId);
+    await queue.enqueue(events);
+    return { app, events };
+  };
+}
+
+export interface HandshakeRequest {
+  readonly appId?: string;
+  readonly mode?: string;
+  readonly verifyToken?: string;
+  readonly challenge?: string;
+}
+
+/**
+ * Meta's GET handshake: answer the challenge when the verify token is the one of the app named by
+ * `app_id` or, without it, of any app (the token is unguessable and identifies its app by itself).
+ */
+export function makeVerifySubscription({ apps }: { apps: AppDirectory }) {
+  return async function verifySubscription(req: HandshakeRequest): Promise<string> {
+    const token = req.verifyToken ?? "";
+    if (req.mode !== "subscribe" || !token || req.challenge === undefined) {
+      throw new ForbiddenError("Expected hub.mode=subscribe with hub.verify_token and hub.challenge");
+    }
+    const app = req.appId ? await apps.byId(req.appId, true) : await apps.byVerifyToken(token);
+    if (!app || !sameString(app.verifyToken, token)) throw new ForbiddenError("Verify token does not match");
+    return req.challenge;
+  };
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
