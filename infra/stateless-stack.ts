@@ -21,12 +21,18 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import { Certificate } from "aws-cdk-lib/aws-certificatemanager";
 import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import {
+  Architecture,
+  ParamsAndSecretsLayerVersion,
+  ParamsAndSecretsVersions,
+  Runtime,
+} from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { type FunctionName, functions, type QueueDef, resourceEnv, routes } from "../shared/resources.ts";
+import { bundling } from "./bundling.ts";
 import type { QueuePair, StatefulStack } from "./stateful-stack.ts";
 
 export interface StatelessStackProps extends StackProps {
@@ -123,15 +129,16 @@ export class StatelessStack extends Stack {
         },
         projectRoot: repoRoot,
         depsLockFilePath: path.join(repoRoot, "package-lock.json"),
+        // Secrets come through the AWS Parameters and Secrets extension: no Secrets Manager client bundled.
+        paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103),
         bundling: {
           format: OutputFormat.ESM,
-          minify: true,
-          keepNames: true,
-          sourceMap: true,
-          target: "node24",
-          mainFields: ["module", "main"],
-          // Bundled CommonJS dependencies still call require(); ESM output has none of its own.
-          banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+          minify: bundling.minify,
+          keepNames: bundling.keepNames,
+          sourceMap: bundling.sourcemap,
+          target: bundling.target,
+          mainFields: [...bundling.mainFields],
+          banner: bundling.banner,
           // Bundle the AWS SDK too: the version we test is the version that runs.
           externalModules: [],
           // esbuild is a devDependency: bundling is local, never in a Docker container.

@@ -1,23 +1,26 @@
-import { z } from "zod";
+// zod/mini keeps every function's bundle small; the admin API's richer schemas use full zod.
+import * as z from "zod/mini";
 
 /**
  * Configuration, validated once at cold start. The names are the same locally and in Lambda
  * (README "Configuration"); a bad value stops the function with a message that names it.
  */
+const nonEmpty = () => z.string().check(z.minLength(1));
+
 const schema = z.object({
-  TABLE_NAME: z.string().min(1),
+  TABLE_NAME: nonEmpty(),
   INBOUND_QUEUE_URL: z.url(),
-  GRAPH_API_BASE_URL: z.url().default("https://graph.facebook.com"),
-  BITRIX_OAUTH_URL: z.url().default("https://oauth.bitrix.info"),
-  PUBLIC_BASE_URL: z.url().optional(),
-  LINE_PREFIX: z.string().min(1).default("separator_"),
-  /** Secrets: given directly (local stack), or read from Secrets Manager at cold start (AWS). */
-  ADMIN_TOKEN: z.string().min(16).optional(),
-  ENCRYPTION_KEY: z.string().min(32).optional(),
-  SECRETS_ARN: z.string().min(1).optional(),
+  GRAPH_API_BASE_URL: z._default(z.url(), "https://graph.facebook.com"),
+  BITRIX_OAUTH_URL: z._default(z.url(), "https://oauth.bitrix.info"),
+  PUBLIC_BASE_URL: z.optional(z.url()),
+  LINE_PREFIX: z._default(nonEmpty(), "separator_"),
+  /** Secrets: given directly (local stack), or read from the stack's secret at cold start (AWS). */
+  ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),
+  ENCRYPTION_KEY: z.optional(z.string().check(z.minLength(32))),
+  SECRETS_ARN: z.optional(nonEmpty()),
   /** Set by the local stack: plain HTTP to loopback addresses is allowed only then. */
-  LOCAL_STACK: z.enum(["1"]).optional(),
-  HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  LOCAL_STACK: z.optional(z.enum(["1"])),
+  HTTP_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 10_000),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -25,8 +28,15 @@ export type Config = z.infer<typeof schema>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${describe(i)}`).join("; ");
     throw new Error(`Invalid configuration: ${problems}`);
   }
   return parsed.data;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_format") return `not a valid ${issue.format}`;
+  if (issue.code === "too_small") return `shorter than ${String(issue.minimum)}`;
+  if (issue.code === "invalid_type") return `missing or not a ${issue.expected}`;
+  return issue.code;
 }

@@ -1,4 +1,5 @@
-import { type ZodType, z } from "zod";
+import type { ZodType } from "zod";
+import * as z from "zod";
 import { errorBody } from "#shared/schemas/admin.ts";
 import type { AdminRoute } from "./routes.ts";
 
