@@ -135,7 +135,7 @@ export function createGateway({ routes, handlerFor, log }: GatewayOptions): Serv
         body: '{"message":"Internal Server Error"}',
       });
     } finally {
-      log(`${req.method} ${req.url} → ${status} (${(performance.now() - started).toFixed(1)} ms)`);
+      log(`${req.method} ${path} → ${status} (${(performance.now() - started).toFixed(1)} ms)`);
     }
   });
 }
