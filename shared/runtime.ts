@@ -1,5 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
+import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
 import { loadSecrets, type Secrets } from "./adapters/secrets.ts";
 import { type Config, loadConfig } from "./config.ts";
@@ -8,6 +10,7 @@ export interface Runtime {
   readonly config: Config;
   readonly secrets: Secrets;
   readonly store: DynamoStore;
+  readonly bitrixStore: DynamoBitrixStore;
 }
 
 /**
@@ -28,10 +31,15 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
 export const getRuntime = lazy(async (): Promise<Runtime> => {
   const config = loadConfig();
   const secrets = await loadSecrets(config);
-  const store = new DynamoStore(
+  const tableClient = new TableClient(
     makeDocumentClient(new DynamoDBClient({})),
     config.TABLE_NAME,
     new SecretBox(secrets.encryptionKey),
   );
-  return { config, secrets, store };
+  return {
+    config,
+    secrets,
+    store: new DynamoStore(tableClient),
+    bitrixStore: new DynamoBitrixStore(tableClient),
+  };
 });

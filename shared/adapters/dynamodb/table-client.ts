@@ -1,0 +1,138 @@
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from "@aws-sdk/lib-dynamodb";
+import { ValidationError } from "../../errors.ts";
+import type { Page } from "../../ports/store.ts";
+import { table } from "../../resources.ts";
+import type { SecretBox } from "../secret-box.ts";
+
+export type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+export type Item = Record<string, unknown>;
+export type Key = { pk: string; sk: string };
+
+/** The single table's plumbing shared by the stores: keys, conditional writes, pages, sealed fields. */
+export class TableClient {
+  readonly db: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly box: SecretBox;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string, box: SecretBox) {
+    this.db = db;
+    this.tableName = tableName;
+    this.box = box;
+  }
+
+  async get(k: Key): Promise<Item | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: k, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  /** Put; with a condition, resolves false instead of throwing when the condition fails. */
+  async put(item: Item, condition?: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: condition }),
+      );
+      return true;
+    } catch (error) {
+      if (condition && isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async delete(k: Key): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: k }));
+  }
+
+  async queryPartition(pk: string): Promise<Item[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Items ?? [];
+  }
+
+  /** Items of one entity type, via gsi1 (`gsi1pk = TYPE#<type>`), a page at a time. */
+  async listType(type: string, cursor: string | undefined, limit: number): Promise<Page<Item>> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: table.gsi1.indexName,
+        KeyConditionExpression: "gsi1pk = :t",
+        ExpressionAttributeValues: { ":t": `TYPE#${type}` },
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor),
+      }),
+    );
+    return { items: out.Items ?? [], nextCursor: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  async allOfType(type: string): Promise<Item[]> {
+    const items: Item[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listType(type, cursor, 100);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return items;
+  }
+
+  putItem(item: Item, condition?: string): TransactItem {
+    return { Put: { TableName: this.tableName, Item: item, ConditionExpression: condition } };
+  }
+
+  deleteItem(k: Key, condition?: string): TransactItem {
+    return { Delete: { TableName: this.tableName, Key: k, ConditionExpression: condition } };
+  }
+
+  async transact(items: TransactItem[], onConditionFailure: () => Error): Promise<void> {
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      if (reasons?.some((r) => r.Code === "ConditionalCheckFailed")) throw onConditionFailure();
+      throw error;
+    }
+  }
+
+  /** Seals a secret for one field of one item: the ciphertext does not open anywhere else. */
+  seal(pk: string, field: string, value: string): string {
+    return this.box.seal(value, `${pk}/${field}`);
+  }
+
+  open(item: Item, field: string): string {
+    return this.box.open(String(item[`${field}Sealed`]), `${String(item.pk)}/${field}`);
+  }
+}
+
+export function isConditionFailure(error: unknown): boolean {
+  return (error as { name?: string }).name === "ConditionalCheckFailedException";
+}
+
+function encodeCursor(lastKey: Item | undefined): string | undefined {
+  return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString("base64url") : undefined;
+}
+
+function decodeCursor(cursor: string | undefined): Item | undefined {
+  if (!cursor) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Item;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError("cursor is not one this API returned");
+}
