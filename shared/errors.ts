@@ -69,3 +69,33 @@ function isTransientGraphFailure(httpStatus: number, graphCode: number | undefin
   if (graphCode !== undefined && TRANSIENT_GRAPH_CODES.has(graphCode)) return true;
   return httpStatus === 0 || httpStatus === 429 || httpStatus >= 500;
 }
+
+/** Bitrix24 REST errors (`{error, error_description}`), with the retry decision made once, here. */
+export class BitrixApiError extends AppError {
+  readonly bitrixCode: string;
+  readonly httpStatus: number;
+  readonly transient: boolean;
+  constructor(httpStatus: number, bitrixCode: string, message: string) {
+    super("bitrix_api_error", 502, `Bitrix24: ${bitrixCode}${message ? ` — ${message}` : ""}`);
+    this.name = "BitrixApiError";
+    this.bitrixCode = bitrixCode;
+    this.httpStatus = httpStatus;
+    this.transient = isTransientBitrixFailure(httpStatus, bitrixCode);
+  }
+}
+
+/** Rate limits, time budgets, Bitrix's own overload and server errors, timeouts (status 0) pass with time. */
+const TRANSIENT_BITRIX_CODES = new Set([
+  "QUERY_LIMIT_EXCEEDED",
+  "OPERATION_TIME_LIMIT",
+  "OVERLOAD_LIMIT",
+  "INTERNAL_SERVER_ERROR",
+  "ERROR_UNEXPECTED_ANSWER",
+  "CONNECTION_ERROR",
+]);
+
+function isTransientBitrixFailure(httpStatus: number, code: string): boolean {
+  if (TRANSIENT_BITRIX_CODES.has(code)) return true;
+  if (code === "PORTAL_DELETED") return false;
+  return httpStatus === 0 || httpStatus === 429 || httpStatus >= 500;
+}

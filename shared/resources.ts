@@ -25,7 +25,7 @@ export interface QueueDef {
   readonly batchSize: number;
 }
 
-export type FunctionName = "waba-webhook" | "admin-api" | "inbound-worker";
+export type FunctionName = "waba-webhook" | "admin-api" | "inbound-worker" | "bitrix-events";
 
 export interface FunctionDef {
   readonly name: FunctionName;
@@ -50,6 +50,13 @@ export const functions: Record<FunctionName, FunctionDef> = {
     timeoutSeconds: 15,
     memoryMb: 256,
     description: "Admin HTTP API, OpenAPI document and health check",
+  },
+  "bitrix-events": {
+    name: "bitrix-events",
+    entry: "functions/bitrix-events/handler.ts",
+    timeoutSeconds: 30,
+    memoryMb: 256,
+    description: "Bitrix24 app install page, install/update/uninstall and connector events",
   },
   "inbound-worker": {
     name: "inbound-worker",
@@ -83,6 +90,7 @@ export const routes: readonly RouteDef[] = [
   // API Gateway HTTP APIs refuse route paths ending in "/" and route `/api/waba/` to `/api/waba`.
   { method: "GET", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/waba", target: "waba-webhook" },
+  { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
   { method: "GET", path: "/api/health", target: "admin-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];

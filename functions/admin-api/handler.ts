@@ -2,12 +2,16 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
 import { errorResponse, type HttpEvent, type HttpResult, header, json, publicBaseUrl } from "#shared/http.ts";
 import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeManageApps } from "#shared/use-cases/manage-apps.ts";
+import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
+import { makeManagePhones } from "#shared/use-cases/manage-phones.ts";
+import { makeManagePortals } from "#shared/use-cases/manage-portals.ts";
 import { makeManageWabas } from "#shared/use-cases/manage-wabas.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { type AdminUseCases, adminRoutes, matchRoute } from "./routes.ts";
@@ -15,11 +19,16 @@ import { type AdminUseCases, adminRoutes, matchRoute } from "./routes.ts";
 const logger = makeLogger("admin-api");
 
 const useCases = lazy(async (): Promise<AdminUseCases> => {
-  const { config, store } = await getRuntime();
+  const runtime = await getRuntime();
+  const { config, store, bitrixStore } = runtime;
+  const { connector } = makeBitrixSide(runtime, logger);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
   return {
     apps: makeManageApps({ store, clock: systemClock }),
     wabas: makeManageWabas({ store, graph, clock: systemClock }),
+    bitrixApps: makeManageBitrixApps({ store: bitrixStore, clock: systemClock }),
+    portals: makeManagePortals({ store: bitrixStore }),
+    phones: makeManagePhones({ store: bitrixStore, wabas: store, connector, clock: systemClock }),
   };
 });
 

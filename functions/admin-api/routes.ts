@@ -5,12 +5,21 @@ import {
   appCreateBody,
   appPatchBody,
   appView,
+  bitrixAppCreateBody,
+  bitrixAppView,
   listQuery,
+  phoneCreateBody,
+  phonePatchBody,
+  phoneView,
+  portalView,
   wabaCreateBody,
   wabaPatchBody,
   wabaView,
 } from "#shared/schemas/admin.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
+import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
+import { type makeManagePhones, toPhoneView } from "#shared/use-cases/manage-phones.ts";
+import { type makeManagePortals, toPortalView } from "#shared/use-cases/manage-portals.ts";
 import { type makeManageWabas, toWabaView } from "#shared/use-cases/manage-wabas.ts";
 
 export interface RouteContext {
@@ -23,6 +32,9 @@ export interface RouteContext {
 export interface AdminUseCases {
   readonly apps: ReturnType<typeof makeManageApps>;
   readonly wabas: ReturnType<typeof makeManageWabas>;
+  readonly bitrixApps: ReturnType<typeof makeManageBitrixApps>;
+  readonly portals: ReturnType<typeof makeManagePortals>;
+  readonly phones: ReturnType<typeof makeManagePhones>;
 }
 
 export interface AdminRoute {
@@ -172,6 +184,156 @@ export const adminRoutes: readonly AdminRoute[] = [
     status: 204,
     run: async (uc, ctx) => {
       await uc.wabas.remove(param(ctx, "wabaId"));
+      return noContent();
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/admin/bitrix-apps",
+    summary: "Register a Bitrix24 app (OAuth client) before installing it on portals",
+    tag: "bitrix",
+    body: bitrixAppCreateBody,
+    response: bitrixAppView,
+    status: 201,
+    run: async (uc, ctx) =>
+      json(
+        201,
+        toBitrixAppView(
+          await uc.bitrixApps.create(parseWith(bitrixAppCreateBody, ctx.body, "Bitrix24 app")),
+          ctx.baseUrl,
+        ),
+      ),
+  },
+  {
+    method: "GET",
+    path: "/api/admin/bitrix-apps",
+    summary: "List Bitrix24 apps",
+    tag: "bitrix",
+    response: bitrixAppView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.bitrixApps.list(q.cursor, q.limit);
+      return json(
+        200,
+        page(
+          got.items.map((a) => toBitrixAppView(a, ctx.baseUrl)),
+          got.nextCursor,
+        ),
+      );
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/bitrix-apps/{clientId}",
+    summary: "Get a Bitrix24 app with the URLs and scopes to paste into Bitrix24",
+    tag: "bitrix",
+    response: bitrixAppView,
+    status: 200,
+    run: async (uc, ctx) =>
+      json(200, toBitrixAppView(await uc.bitrixApps.get(param(ctx, "clientId")), ctx.baseUrl)),
+  },
+  {
+    method: "DELETE",
+    path: "/api/admin/bitrix-apps/{clientId}",
+    summary: "Delete a Bitrix24 app",
+    tag: "bitrix",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.bitrixApps.remove(param(ctx, "clientId"));
+      return noContent();
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/portals",
+    summary: "List Bitrix24 portals where the app is installed",
+    tag: "bitrix",
+    response: portalView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.portals.list(q.cursor, q.limit);
+      return json(200, page(got.items.map(toPortalView), got.nextCursor));
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/portals/{memberId}",
+    summary: "Get a Bitrix24 portal",
+    tag: "bitrix",
+    response: portalView,
+    status: 200,
+    run: async (uc, ctx) => json(200, toPortalView(await uc.portals.get(param(ctx, "memberId")))),
+  },
+  {
+    method: "DELETE",
+    path: "/api/admin/portals/{memberId}",
+    summary: "Forget a portal (its phones must be deleted or moved first)",
+    tag: "bitrix",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.portals.remove(param(ctx, "memberId"));
+      return noContent();
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/admin/phones",
+    summary: "Add a WhatsApp number and connect it to its portal's open line",
+    tag: "phones",
+    body: phoneCreateBody,
+    response: phoneView,
+    status: 201,
+    run: async (uc, ctx) =>
+      json(201, toPhoneView(await uc.phones.create(parseWith(phoneCreateBody, ctx.body, "phone")))),
+  },
+  {
+    method: "GET",
+    path: "/api/admin/phones",
+    summary: "List WhatsApp numbers",
+    tag: "phones",
+    response: phoneView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.phones.list(q.cursor, q.limit);
+      return json(200, page(got.items.map(toPhoneView), got.nextCursor));
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/phones/{phoneId}",
+    summary: "Get a WhatsApp number with its line, connector and SMS sender",
+    tag: "phones",
+    response: phoneView,
+    status: 200,
+    run: async (uc, ctx) => json(200, toPhoneView(await uc.phones.get(param(ctx, "phoneId")))),
+  },
+  {
+    method: "PATCH",
+    path: "/api/admin/phones/{phoneId}",
+    summary: "Change a number (portal, WABA, Sms service); any PATCH reconnects it",
+    tag: "phones",
+    body: phonePatchBody,
+    response: phoneView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const patch = parseWith(phonePatchBody, ctx.body ?? {}, "phone change");
+      return json(200, toPhoneView(await uc.phones.update(param(ctx, "phoneId"), patch)));
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/api/admin/phones/{phoneId}",
+    summary: "Delete a number; its line is deactivated and its SMS sender removed",
+    tag: "phones",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.phones.remove(param(ctx, "phoneId"));
       return noContent();
     },
   },

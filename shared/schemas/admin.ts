@@ -91,3 +91,69 @@ export type AppView = z.infer<typeof appView>;
 export type WabaCreateBody = z.infer<typeof wabaCreateBody>;
 export type WabaPatchBody = z.infer<typeof wabaPatchBody>;
 export type WabaView = z.infer<typeof wabaView>;
+
+export const bitrixAppCreateBody = z.strictObject({
+  clientId: z
+    .string()
+    .trim()
+    .regex(/^[\w.-]{3,128}$/, "must be the app's client_id, e.g. local.5f1a2b3c4d5e6f.12345678"),
+  clientSecret: secret,
+  name: z.string().trim().min(1).max(200).optional(),
+});
+
+export const bitrixAppView = z.object({
+  clientId: z.string(),
+  name: z.string(),
+  handlerUrl: z.string().describe('Paste into Bitrix24 as "Your handler path"'),
+  installUrl: z.string().describe('Paste into Bitrix24 as "Initial installation path"'),
+  scopes: z.array(z.string()).describe("Permissions to tick in Bitrix24"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const portalView = z.object({
+  memberId: z.string(),
+  domain: z.string(),
+  clientId: z.string(),
+  status: z.enum(["installed", "uninstalled"]),
+  licenseFamily: z.string().optional(),
+  setupError: z.string().nullable().describe("Why event binding or connector registration failed, if it did"),
+  installedAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const phoneNumber = z.string().trim().min(8).max(32);
+
+export const phoneCreateBody = z.strictObject({
+  phone: phoneNumber,
+  phoneId: id("phoneId"),
+  wabaId: id("wabaId"),
+  memberId: z.string().trim().min(1).max(64),
+  smsService: z.boolean().default(false),
+});
+
+export const phonePatchBody = z.strictObject({
+  phone: phoneNumber.optional(),
+  wabaId: id("wabaId").optional(),
+  memberId: z.string().trim().min(1).max(64).optional(),
+  smsService: z.boolean().optional(),
+});
+
+export const phoneView = z.object({
+  phone: z.string(),
+  phoneId: z.string(),
+  wabaId: z.string(),
+  memberId: z.string(),
+  smsService: z.boolean(),
+  line: z.object({ id: z.number(), name: z.string() }).nullable(),
+  connector: z.object({ status: z.enum(["active", "pending", "error"]), error: z.string().optional() }),
+  smsSender: z
+    .object({ code: z.string(), status: z.enum(["registered", "error"]), error: z.string().optional() })
+    .nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export type BitrixAppCreateBody = z.infer<typeof bitrixAppCreateBody>;
+export type PhoneCreateBody = z.infer<typeof phoneCreateBody>;
+export type PhonePatchBody = z.infer<typeof phonePatchBody>;

@@ -1,0 +1,131 @@
+import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { parseBitrixForm } from "#shared/domain/bitrix-connector.ts";
+import { AppError, ValidationError } from "#shared/errors.ts";
+import {
+  errorResponse,
+  type HttpEvent,
+  type HttpResult,
+  json,
+  publicBaseUrl,
+  rawBody,
+  text,
+} from "#shared/http.ts";
+import { makeLogger } from "#shared/logger.ts";
+import { systemClock } from "#shared/ports/clock.ts";
+import { getRuntime, lazy } from "#shared/runtime.ts";
+import type { PortalGrant } from "#shared/use-cases/install-portal.ts";
+import { makeHandlePortalEvent } from "#shared/use-cases/portal-events.ts";
+import { installFailedPage, installFinishedPage, settingsPage } from "./pages.ts";
+
+const logger = makeLogger("bitrix-events");
+
+const useCases = lazy(async () => {
+  const runtime = await getRuntime();
+  const side = makeBitrixSide(runtime, logger);
+  return {
+    ...side,
+    runtime,
+    handleEvent: makeHandlePortalEvent({
+      store: runtime.bitrixStore,
+      installer: side.installer,
+      clock: systemClock,
+      logger,
+    }),
+  };
+});
+
+const s = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
+
+/**
+ * `POST /api/bitrix/`: everything Bitrix24 sends the app — the install page POST (answered with a page
+ * that calls BX24.installFinish()), the ONAPPINSTALL event of "API only" apps, the connector settings
+ * placement, and the events we bound (authenticated by application token and handler secret).
+ */
+export async function handler(event: HttpEvent): Promise<HttpResult> {
+  const query = event.queryStringParameters ?? {};
+  const isPage = () => Boolean(form && (form.AUTH_ID || form.PLACEMENT));
+  let form: Record<string, unknown> | undefined;
+  try {
+    form = parseBitrixForm(rawBody(event).toString("utf8"));
+    const uc = await useCases();
+    const baseUrl = publicBaseUrl(event, uc.runtime.config.PUBLIC_BASE_URL);
+    const eventName = s(form.event).toUpperCase();
+    const auth = (form.auth ?? {}) as Record<string, unknown>;
+
+    if (eventName === "ONAPPINSTALL") {
+      const portal = await uc.installer.install(grantFromEvent(auth, baseUrl));
+      return json(200, { result: "installed", memberId: portal.memberId, setupError: portal.setupError });
+    }
+    if (form.PLACEMENT === "SETTING_CONNECTOR" || query.view === "settings") {
+      return settingsPage(uc.runtime.bitrixStore, form, query.h);
+    }
+    if (form.AUTH_ID) {
+      const portal = await uc.installer.install(grantFromPage(form, query, baseUrl));
+      return text(200, installFinishedPage(portal), "text/html; charset=utf-8");
+    }
+    if (!eventName) throw new ValidationError("Not a Bitrix24 event, install or placement request");
+    const outcome = await uc.handleEvent({
+      event: eventName,
+      data: form.data,
+      auth,
+      handlerSecret: query.h,
+      baseUrl,
+    });
+    return json(200, { result: outcome.handled });
+  } catch (error) {
+    if (isPage() && form?.AUTH_ID && !form.PLACEMENT) {
+      const status = error instanceof AppError ? error.status : 500;
+      if (status >= 500) logger.error("install failed", { error });
+      return text(
+        status,
+        installFailedPage(error instanceof AppError ? error.message : "Internal error"),
+        "text/html; charset=utf-8",
+      );
+    }
+    return errorResponse(error, logger);
+  }
+}
+
+function grantFromEvent(auth: Record<string, unknown>, baseUrl: string): PortalGrant {
+  const grant = {
+    memberId: s(auth.member_id),
+    domain: s(auth.domain),
+    clientEndpoint: s(auth.client_endpoint),
+    serverEndpoint: s(auth.server_endpoint) || undefined,
+    accessToken: s(auth.access_token),
+    refreshToken: s(auth.refresh_token),
+    expiresIn: Number(s(auth.expires_in) || 3600),
+    applicationToken: s(auth.application_token),
+    baseUrl,
+  };
+  return requireGrant(grant);
+}
+
+/** The install page gets the tokens in the body and the portal's address in the query (DOMAIN, PROTOCOL). */
+function grantFromPage(
+  form: Record<string, unknown>,
+  query: Record<string, string | undefined>,
+  baseUrl: string,
+): PortalGrant {
+  const domain = query.DOMAIN ?? "";
+  const protocol = query.PROTOCOL === "0" ? "http" : "https";
+  return requireGrant({
+    memberId: s(form.member_id),
+    domain,
+    clientEndpoint: domain ? `${protocol}://${domain}/rest/` : "",
+    serverEndpoint: s(form.SERVER_ENDPOINT) || undefined,
+    accessToken: s(form.AUTH_ID),
+    refreshToken: s(form.REFRESH_ID),
+    expiresIn: Number(s(form.AUTH_EXPIRES) || 3600),
+    applicationToken: s(form.APPLICATION_TOKEN),
+    baseUrl,
+  });
+}
+
+function requireGrant(grant: PortalGrant): PortalGrant {
+  const missing = (
+    ["memberId", "domain", "clientEndpoint", "accessToken", "refreshToken", "applicationToken"] as const
+  ).filter((k) => !grant[k]);
+  if (missing.length) throw new ValidationError(`Install request without ${missing.join(", ")}`);
+  return grant;
+}

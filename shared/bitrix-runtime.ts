@@ -1,0 +1,36 @@
+import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
+import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
+import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import type { Logger } from "./logger.ts";
+import { systemClock } from "./ports/clock.ts";
+import type { Runtime } from "./runtime.ts";
+import { makeConnectPhone } from "./use-cases/connect-phone.ts";
+import { makeInstallPortal } from "./use-cases/install-portal.ts";
+
+/** The Bitrix24 side wired from configuration: OAuth server, REST client with refresh, connect and install. */
+export function makeBitrixSide({ config, bitrixStore }: Runtime, logger: Logger) {
+  const allowLoopbackHttp = config.LOCAL_STACK === "1";
+  const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
+  const bitrix = new BitrixRestClient(bitrixStore, refresher, {
+    timeoutMs: config.HTTP_TIMEOUT_MS,
+    allowLoopbackHttp,
+  });
+  const connector = makeConnectPhone({
+    store: bitrixStore,
+    bitrix,
+    clock: systemClock,
+    linePrefix: config.LINE_PREFIX,
+    logger,
+  });
+  const installer = makeInstallPortal({
+    store: bitrixStore,
+    oauth,
+    bitrix,
+    connector,
+    clock: systemClock,
+    allowLoopbackHttp,
+    logger,
+  });
+  return { oauth, refresher, bitrix, connector, installer };
+}

@@ -1,0 +1,89 @@
+import type { Page } from "./store.ts";
+
+/** The OAuth client of a Bitrix24 local or Market app; `clientSecret` is plaintext here. */
+export interface BitrixAppRecord {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface PortalTokens {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+  /** Grows by one with every refresh: the refresh lock and the losers' "has it moved on?" test. */
+  readonly version: number;
+}
+
+/** A Bitrix24 portal where our app is installed, keyed by `member_id` (domains can change). */
+export interface PortalRecord {
+  readonly memberId: string;
+  readonly domain: string;
+  /** `https://portal.bitrix24.com/rest/` — where REST calls go. */
+  readonly clientEndpoint: string;
+  readonly serverEndpoint?: string;
+  readonly clientId: string;
+  readonly applicationToken: string;
+  /** Random per-portal secret carried in the handler URLs we register with Bitrix24. */
+  readonly handlerSecret: string;
+  /** The origin Bitrix24 reached us at during install: base of the handler URLs we register. */
+  readonly handlerBaseUrl: string;
+  readonly status: "installed" | "uninstalled";
+  readonly licenseFamily?: string;
+  readonly tokens: PortalTokens | null;
+  /** Outcome of the last set-up (event bindings, connector registration); null when it succeeded. */
+  readonly setupError: string | null;
+  readonly installedAt: string;
+  readonly updatedAt: string;
+}
+
+export type ConnectorStatus = "active" | "pending" | "error";
+
+export interface PhoneRecord {
+  readonly phoneId: string;
+  /** E.164 with the plus sign. */
+  readonly phone: string;
+  readonly wabaId: string;
+  readonly memberId: string;
+  readonly smsService: boolean;
+  readonly line: { id: number; name: string } | null;
+  readonly connector: { status: ConnectorStatus; error?: string };
+  readonly smsSender: { code: string; status: "registered" | "error"; error?: string } | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface BitrixStore {
+  createBitrixApp(app: BitrixAppRecord): Promise<void>;
+  getBitrixApp(clientId: string): Promise<BitrixAppRecord | undefined>;
+  listBitrixApps(cursor?: string, limit?: number): Promise<Page<BitrixAppRecord>>;
+  deleteBitrixApp(clientId: string): Promise<void>;
+
+  getPortal(memberId: string): Promise<PortalRecord | undefined>;
+  listPortals(cursor?: string, limit?: number): Promise<Page<PortalRecord>>;
+  putPortal(portal: PortalRecord): Promise<void>;
+  deletePortal(memberId: string): Promise<void>;
+  /** Takes the refresh lease when tokens are still at `version` and nobody holds an unexpired lease. */
+  acquireRefreshLease(
+    memberId: string,
+    version: number,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<boolean>;
+  /** Stores refreshed tokens (version + 1) and releases the lease, if tokens are still at `version`. */
+  saveRefreshedTokens(memberId: string, previousVersion: number, tokens: PortalTokens): Promise<boolean>;
+  releaseRefreshLease(memberId: string): Promise<void>;
+
+  /** @throws ConflictError when the phone id exists. */
+  createPhone(phone: PhoneRecord): Promise<void>;
+  getPhone(phoneId: string): Promise<PhoneRecord | undefined>;
+  listPhones(cursor?: string, limit?: number): Promise<Page<PhoneRecord>>;
+  /** Saves the phone and keeps the (portal, line) → phone look-up in step with it. */
+  putPhone(phone: PhoneRecord, previous: PhoneRecord | undefined): Promise<void>;
+  deletePhone(phone: PhoneRecord): Promise<void>;
+  findPhoneByLine(memberId: string, lineId: number): Promise<PhoneRecord | undefined>;
+  listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]>;
+}

@@ -1,0 +1,121 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
+import { BitrixApiError, ForbiddenError, ValidationError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { BitrixGateway, BitrixOAuth } from "../ports/bitrix.ts";
+import type { BitrixStore, PortalRecord } from "../ports/bitrix-store.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { makeConnectPhone } from "./connect-phone.ts";
+import { setUpPortal } from "./setup-portal.ts";
+
+/** What an install (ONAPPINSTALL event or install page POST) or an ONAPPUPDATE carries. */
+export interface PortalGrant {
+  readonly memberId: string;
+  readonly domain: string;
+  readonly clientEndpoint: string;
+  readonly serverEndpoint?: string;
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly expiresIn: number;
+  readonly applicationToken: string;
+  /** The origin Bitrix24 reached us at: base of the handler URLs we register. */
+  readonly baseUrl: string;
+}
+
+export interface InstallDeps {
+  readonly store: BitrixStore;
+  readonly oauth: BitrixOAuth;
+  readonly bitrix: BitrixGateway;
+  readonly connector: ReturnType<typeof makeConnectPhone>;
+  readonly clock: Clock;
+  readonly allowLoopbackHttp: boolean;
+  readonly logger: Logger;
+}
+
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function makeInstallPortal({
+  store,
+  oauth,
+  bitrix,
+  connector,
+  clock,
+  allowLoopbackHttp,
+  logger,
+}: InstallDeps) {
+  /** Asks the Bitrix OAuth server — never an endpoint named in the request — whose token this is. */
+  async function verify(grant: PortalGrant) {
+    let info: Awaited<ReturnType<BitrixOAuth["appInfo"]>>;
+    try {
+      info = await oauth.appInfo(grant.accessToken);
+    } catch (error) {
+      if (error instanceof BitrixApiError && error.transient) throw error;
+      throw new ForbiddenError("The Bitrix24 OAuth server does not accept this token");
+    }
+    if (info.memberId && info.memberId !== grant.memberId)
+      throw new ForbiddenError("Token belongs to another portal");
+    const app = await store.getBitrixApp(info.clientId);
+    if (!app)
+      throw new ForbiddenError(
+        `Bitrix24 app ${info.clientId} is not registered here (POST /api/admin/bitrix-apps)`,
+      );
+    return info;
+  }
+
+  /**
+   * 1. Check the endpoint is one we may call, and the token with the Bitrix OAuth server (its client id must
+   *    be a registered Bitrix24 app; its portal the one claimed).
+   * 2. Store the portal by member_id with sealed tokens and application token (a new token version).
+   * 3. Set the portal up (event bindings, connector) and re-register the SMS senders an update removes;
+   *    what fails is recorded on the portal (`setupError`), not hidden.
+   */
+  async function install(grant: PortalGrant): Promise<PortalRecord> {
+    if (!isAllowedOutboundUrl(grant.clientEndpoint, allowLoopbackHttp)) {
+      throw new ValidationError(`client_endpoint must be an https URL (got ${grant.clientEndpoint})`);
+    }
+    const info = await verify(grant);
+    const existing = await store.getPortal(grant.memberId);
+    const now = clock.now();
+    let portal: PortalRecord = {
+      memberId: grant.memberId,
+      domain: grant.domain,
+      clientEndpoint: grant.clientEndpoint.endsWith("/") ? grant.clientEndpoint : `${grant.clientEndpoint}/`,
+      serverEndpoint: grant.serverEndpoint,
+      clientId: info.clientId,
+      applicationToken: grant.applicationToken,
+      handlerSecret: existing?.handlerSecret ?? randomBytes(18).toString("base64url"),
+      handlerBaseUrl: grant.baseUrl,
+      status: "installed",
+      licenseFamily: info.licenseFamily ?? existing?.licenseFamily,
+      tokens: {
+        accessToken: grant.accessToken,
+        refreshToken: grant.refreshToken,
+        expiresAt: Math.floor(now.getTime() / 1000) + grant.expiresIn,
+        version: (existing?.tokens?.version ?? 0) + 1,
+      },
+      setupError: null,
+      installedAt: existing?.status === "installed" ? existing.installedAt : now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    await store.putPortal(portal);
+    const setupError = await setUpPortal(bitrix, portal);
+    portal = { ...portal, setupError };
+    await store.putPortal(portal);
+    if (setupError) logger.warn("portal set-up incomplete", { memberId: portal.memberId, setupError });
+    for (const phone of await store.listPhonesOfPortal(portal.memberId)) {
+      if (phone.smsService) await connector.syncSmsSender(phone, portal);
+    }
+    logger.info("portal installed", {
+      memberId: portal.memberId,
+      domain: portal.domain,
+      clientId: portal.clientId,
+    });
+    return portal;
+  }
+
+  return { install, verify };
+}
