@@ -58,6 +58,8 @@ export interface Fault {
 export interface HttpFakeOptions {
   /** Clock in epoch milliseconds (default `Date.now`); stamps `at`, and drives token/URL expiry in subclasses. */
   now?: () => number;
+  /** Port to listen on (default: a free one). `npm run fakes` uses fixed ports for hand testing. */
+  port?: number;
 }
 
 export type RequestHandler = (req: RecordedRequest) => FakeResponse | Promise<FakeResponse>;
@@ -99,10 +101,12 @@ export class HttpFake {
   readonly #faults: PendingFault[] = [];
   readonly #waiters: Waiter[] = [];
   readonly #handler: RequestHandler | undefined;
+  readonly #port: number;
 
   constructor(handler?: RequestHandler, options: HttpFakeOptions = {}) {
     this.#handler = handler;
     this.now = options.now ?? Date.now;
+    this.#port = options.port ?? 0;
     this.#server = createServer((req, res) => {
       this.#onRequest(req, res).catch((error: unknown) => {
         // A client that gives up mid-request is not the fake's fault; anything else is.
@@ -115,11 +119,11 @@ export class HttpFake {
     });
   }
 
-  /** Starts listening on 127.0.0.1 on a free port. */
+  /** Starts listening on 127.0.0.1 (on a free port unless one was given). */
   async listen(): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
-      this.#server.listen(0, "127.0.0.1", () => {
+      this.#server.listen(this.#port, "127.0.0.1", () => {
         this.#server.off("error", reject);
         resolve();
       });
