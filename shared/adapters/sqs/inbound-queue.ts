@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
 import type { InboundEvent } from "../../domain/inbound-event.ts";
+import { toQueueBody } from "../../domain/queue-body.ts";
 import { messageGroupOf } from "../../domain/split-webhook.ts";
 import type { InboundQueue } from "../../ports/queue.ts";
 
@@ -58,7 +59,7 @@ export function makeSqsClient(): SQSClient {
 function toEntry(event: InboundEvent, index: number): SendMessageBatchRequestEntry {
   return {
     Id: String(index),
-    MessageBody: JSON.stringify(event),
+    MessageBody: toQueueBody(event),
     MessageGroupId: boundedId(messageGroupOf(event)),
     // Hashing keeps the id within SQS's 128 characters and allowed alphabet whatever Meta's ids look like.
     MessageDeduplicationId: createHash("sha256").update(event.id).digest("hex"),
