@@ -99,3 +99,15 @@ function isTransientBitrixFailure(httpStatus: number, code: string): boolean {
   if (code === "PORTAL_DELETED") return false;
   return httpStatus === 0 || httpStatus === 429 || httpStatus >= 500;
 }
+
+/**
+ * A shared rate budget (a Bitrix24 portal's) would need a longer wait than the caller may block for;
+ * `transient`: the message is retried later, when the bucket has refilled.
+ */
+export class RateLimitWaitError extends AppError {
+  readonly transient = true;
+  constructor(message: string, details?: unknown) {
+    super("rate_limited", 503, message, details);
+    this.name = "RateLimitWaitError";
+  }
+}
