@@ -31,7 +31,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { type FunctionName, functions, type QueueDef, resourceEnv, routes } from "../shared/resources.ts";
+import { type FunctionName, functions, resourceEnv, routes } from "../shared/resources.ts";
 import { bundling } from "./bundling.ts";
 import type { QueuePair, StatefulStack } from "./stateful-stack.ts";
 
@@ -51,11 +51,6 @@ const repoRoot = path.resolve(import.meta.dirname, "..");
 const queueProducers: readonly FunctionName[] = ["waba-webhook", "admin-api"];
 /** The function that lists and redrives dead letters. */
 const deadLetterAdmin: FunctionName = "admin-api";
-
-/** `INBOUND_QUEUE_URL` → `INBOUND_DLQ_URL`: where the dead-letter admin finds a queue's dead letters. */
-export function deadLetterUrlEnv(def: QueueDef): string {
-  return def.urlEnv.replace(/(_QUEUE)?_URL$/, "_DLQ_URL");
-}
 
 /**
  * HTTP API routes cannot end in "/" (CloudFormation rejects such a route key, CDK refuses it at synth);
@@ -122,9 +117,7 @@ export class StatelessStack extends Stack {
         environment: {
           ...environment,
           ...(def.name === deadLetterAdmin
-            ? Object.fromEntries(
-                stateful.queues.map((q) => [deadLetterUrlEnv(q.def), q.deadLetterQueue.queueUrl]),
-              )
+            ? Object.fromEntries(stateful.queues.map((q) => [q.def.dlqUrlEnv, q.deadLetterQueue.queueUrl]))
             : {}),
         },
         projectRoot: repoRoot,

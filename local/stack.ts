@@ -68,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ENCRYPTION_KEY: options.encryptionKey,
     LOCAL_STACK: "1",
     ...Object.fromEntries(resources.queues.map((q) => [q.def.urlEnv, q.url])),
+    ...Object.fromEntries(resources.queues.map((q) => [q.def.dlqUrlEnv, q.dlqUrl])),
   });
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete process.env[k];

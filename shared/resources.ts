@@ -17,6 +17,8 @@ export interface QueueDef {
   readonly name: string;
   /** Environment variable through which functions find the queue URL. */
   readonly urlEnv: string;
+  /** Environment variable through which the dead-letter admin finds the queue's dead-letter queue URL. */
+  readonly dlqUrlEnv: string;
   readonly visibilityTimeoutSeconds: number;
   /** Receives before a message moves to the dead-letter queue. */
   readonly maxReceiveCount: number;
@@ -71,9 +73,11 @@ export const queues: readonly QueueDef[] = [
   {
     name: "inbound",
     urlEnv: "INBOUND_QUEUE_URL",
+    dlqUrlEnv: "INBOUND_DLQ_URL",
     // Six times the consumer's timeout, as AWS advises for Lambda event sources.
     visibilityTimeoutSeconds: 6 * functions["inbound-worker"].timeoutSeconds,
-    maxReceiveCount: 5,
+    // With backoff from 2 s doubling to 5 min, ten receives ride out about 15 minutes of Bitrix24 trouble.
+    maxReceiveCount: 10,
     consumer: "inbound-worker",
     batchSize: 10,
   },

@@ -2,12 +2,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSqsClient } from "#shared/adapters/sqs/inbound-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
 import { errorResponse, type HttpEvent, type HttpResult, header, json, publicBaseUrl } from "#shared/http.ts";
 import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
+import { queues } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
+import { type DeadLetterQueue, makeDeadLetters } from "#shared/use-cases/dead-letters.ts";
 import { makeManageApps } from "#shared/use-cases/manage-apps.ts";
 import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { makeManagePhones } from "#shared/use-cases/manage-phones.ts";
@@ -20,7 +23,7 @@ const logger = makeLogger("admin-api");
 
 const useCases = lazy(async (): Promise<AdminUseCases> => {
   const runtime = await getRuntime();
-  const { config, store, bitrixStore } = runtime;
+  const { config, store, bitrixStore, deadLetters } = runtime;
   const { connector } = makeBitrixSide(runtime, logger);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
   return {
@@ -29,8 +32,28 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
     bitrixApps: makeManageBitrixApps({ store: bitrixStore, clock: systemClock }),
     portals: makeManagePortals({ store: bitrixStore }),
     phones: makeManagePhones({ store: bitrixStore, wabas: store, connector, clock: systemClock }),
+    deadLetters: makeDeadLetters({
+      store: deadLetters,
+      sqs: makeSqsClient(),
+      queues: deadLetterQueues(),
+      clock: systemClock,
+    }),
   };
 });
+
+/** The queues and their dead-letter queues, from the variables the stack sets (shared/resources.ts). */
+function deadLetterQueues(): DeadLetterQueue[] {
+  return queues.flatMap((def) => {
+    const url = process.env[def.urlEnv];
+    const dlqUrl = process.env[def.dlqUrlEnv];
+    if (url && dlqUrl) return [{ name: def.name, url, dlqUrl }];
+    logger.warn("queue left out of dead-letter management: its URLs are not set", {
+      queue: def.name,
+      missing: [url ? undefined : def.urlEnv, dlqUrl ? undefined : def.dlqUrlEnv].filter(Boolean),
+    });
+    return [];
+  });
+}
 
 /** Admin API, its OpenAPI document and the health check: adapt, authenticate, route, map errors. */
 async function route(event: HttpEvent): Promise<HttpResult> {

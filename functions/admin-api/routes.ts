@@ -7,6 +7,9 @@ import {
   appView,
   bitrixAppCreateBody,
   bitrixAppView,
+  deadLetterRedriveBody,
+  deadLetterRedriveResult,
+  deadLetterView,
   listQuery,
   phoneCreateBody,
   phonePatchBody,
@@ -16,6 +19,7 @@ import {
   wabaPatchBody,
   wabaView,
 } from "#shared/schemas/admin.ts";
+import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { type makeManagePhones, toPhoneView } from "#shared/use-cases/manage-phones.ts";
@@ -35,6 +39,7 @@ export interface AdminUseCases {
   readonly bitrixApps: ReturnType<typeof makeManageBitrixApps>;
   readonly portals: ReturnType<typeof makeManagePortals>;
   readonly phones: ReturnType<typeof makeManagePhones>;
+  readonly deadLetters: ReturnType<typeof makeDeadLetters>;
 }
 
 export interface AdminRoute {
@@ -335,6 +340,33 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) => {
       await uc.phones.remove(param(ctx, "phoneId"));
       return noContent();
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/dead-letters",
+    summary: "List what could not be delivered, newest first (the dead-letter queues are drained into it)",
+    tag: "dead-letters",
+    response: deadLetterView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await uc.deadLetters.list(q.cursor, q.limit);
+      return json(200, page(got.items.map(toDeadLetterView), got.nextCursor));
+    },
+  },
+  {
+    method: "POST",
+    path: "/api/admin/dead-letters/redrive",
+    summary: "Send dead letters (all when ids is omitted) back to their queues",
+    tag: "dead-letters",
+    body: deadLetterRedriveBody,
+    response: deadLetterRedriveResult,
+    status: 200,
+    run: async (uc, ctx) => {
+      const { ids } = parseWith(deadLetterRedriveBody, ctx.body ?? {}, "redrive request");
+      return json(200, await uc.deadLetters.redrive(ids));
     },
   },
 ];

@@ -157,3 +157,36 @@ export const phoneView = z.object({
 export type BitrixAppCreateBody = z.infer<typeof bitrixAppCreateBody>;
 export type PhoneCreateBody = z.infer<typeof phoneCreateBody>;
 export type PhonePatchBody = z.infer<typeof phonePatchBody>;
+
+export const deadLetterView = z.object({
+  id: z.string(),
+  queue: z.string().describe("Queue it came from and goes back to on redrive, e.g. inbound"),
+  reason: z.string(),
+  attempts: z.number().int().describe("Receives before it was given up"),
+  failedAt: z.string(),
+  source: z
+    .enum(["worker", "dlq"])
+    .describe(
+      "worker: a worker gave up with a reason; dlq: SQS moved it after max receives (crash, timeout)",
+    ),
+  messageGroupId: z.string().optional(),
+  message: z.unknown().optional().describe("The queue message body, parsed (when it is JSON)"),
+  body: z.string().optional().describe("The queue message body as text, when it is not JSON"),
+});
+
+export const deadLetterRedriveBody = z.strictObject({
+  ids: z
+    .array(z.string().trim().min(1).max(256))
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe("Dead letters to send back; omitted: all of them"),
+});
+
+export const deadLetterRedriveResult = z.object({
+  redriven: z.array(z.string()).describe("Sent back to their queue and removed"),
+  failed: z.array(z.object({ id: z.string(), error: z.string() })).describe("Kept (or not found), with why"),
+});
+
+export type DeadLetterView = z.infer<typeof deadLetterView>;
+export type DeadLetterRedriveBody = z.infer<typeof deadLetterRedriveBody>;

@@ -36,10 +36,21 @@ export class TableClient {
   }
 
   /** Put; with a condition, resolves false instead of throwing when the condition fails. */
-  async put(item: Item, condition?: string): Promise<boolean> {
+  async put(
+    item: Item,
+    condition?: string,
+    names?: Record<string, string>,
+    values?: Record<string, unknown>,
+  ): Promise<boolean> {
     try {
       await this.db.send(
-        new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: condition }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
       );
       return true;
     } catch (error) {
@@ -64,14 +75,23 @@ export class TableClient {
     return out.Items ?? [];
   }
 
-  /** Items of one entity type, via gsi1 (`gsi1pk = TYPE#<type>`), a page at a time. */
-  async listType(type: string, cursor: string | undefined, limit: number): Promise<Page<Item>> {
+  /**
+   * Items of one entity type, via gsi1 (`gsi1pk = TYPE#<type>`), a page at a time, in `gsi1sk` order
+   * (descending with `scanIndexForward: false`).
+   */
+  async listType(
+    type: string,
+    cursor: string | undefined,
+    limit: number,
+    options: { scanIndexForward?: boolean } = {},
+  ): Promise<Page<Item>> {
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: table.gsi1.indexName,
         KeyConditionExpression: "gsi1pk = :t",
         ExpressionAttributeValues: { ":t": `TYPE#${type}` },
+        ScanIndexForward: options.scanIndexForward ?? true,
         Limit: limit,
         ExclusiveStartKey: decodeCursor(cursor),
       }),
