@@ -1,5 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
+import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
+import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -11,6 +13,9 @@ export interface Runtime {
   readonly secrets: Secrets;
   readonly store: DynamoStore;
   readonly bitrixStore: DynamoBitrixStore;
+  readonly deadLetters: DynamoDeadLetterStore;
+  readonly conversations: DynamoConversationStore;
+  readonly tableClient: TableClient;
 }
 
 /**
@@ -41,5 +46,8 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     secrets,
     store: new DynamoStore(tableClient),
     bitrixStore: new DynamoBitrixStore(tableClient),
+    deadLetters: new DynamoDeadLetterStore(tableClient),
+    conversations: new DynamoConversationStore(tableClient),
+    tableClient,
   };
 });

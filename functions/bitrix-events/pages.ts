@@ -4,21 +4,21 @@ import { type HttpResult, text } from "#shared/http.ts";
 import type { BitrixStore, PortalRecord } from "#shared/ports/bitrix-store.ts";
 import { sameSecret } from "#shared/use-cases/install-portal.ts";
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 
 const page = (title: string, body: string, script = "") => `<!doctype html>
-<html><head><meta charset="utf-8"><title>${escape(title)}</title>
+<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <script src="//api.bitrix24.com/api/v1/"></script></head>
 <body style="font-family:sans-serif;margin:2em">${body}${script}</body></html>`;
 
 /** Install is complete only once the page calls BX24.installFinish(); until then Bitrix24 sends no events. */
 export function installFinishedPage(portal: PortalRecord): string {
   const note = portal.setupError
-    ? `<p>Installed, but set-up is incomplete: ${escape(portal.setupError)}. Reinstall or update the app to retry.</p>`
+    ? `<p>Installed, but set-up is incomplete: ${escapeHtml(portal.setupError)}. Reinstall or update the app to retry.</p>`
     : "<p>Installed. Add WhatsApp numbers with the admin API (<code>POST /api/admin/phones</code>).</p>";
   return page(
     "separator-waba installed",
@@ -28,7 +28,7 @@ export function installFinishedPage(portal: PortalRecord): string {
 }
 
 export function installFailedPage(message: string): string {
-  return page("separator-waba install failed", `<h1>Install failed</h1><p>${escape(message)}</p>`);
+  return page("separator-waba install failed", `<h1>Install failed</h1><p>${escapeHtml(message)}</p>`);
 }
 
 /** The connector settings placement: tells the Bitrix24 admin which WhatsApp number the line carries. */
@@ -53,7 +53,7 @@ export async function settingsPage(
   const line = Number(options.LINE);
   const phone = Number.isFinite(line) ? await store.findPhoneByLine(portal.memberId, line) : undefined;
   const body = phone
-    ? `<p>Open line ${line} carries WhatsApp number <b>${escape(phone.phone)}</b> (connector ${escape(CONNECTOR_ID)}): ${escape(phone.connector.status)}${phone.connector.error ? ` — ${escape(phone.connector.error)}` : ""}.</p>`
+    ? `<p>Open line ${line} carries WhatsApp number <b>${escapeHtml(phone.phone)}</b> (connector ${escapeHtml(CONNECTOR_ID)}): ${escapeHtml(phone.connector.status)}${phone.connector.error ? ` — ${escapeHtml(phone.connector.error)}` : ""}.</p>`
     : `<p>No WhatsApp number is connected to this open line. Numbers are connected with the admin API (<code>POST /api/admin/phones</code>); each gets its own line named after the number.</p>`;
   return text(
     200,

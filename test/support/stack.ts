@@ -13,7 +13,7 @@ export interface TestStack extends LocalStack {
 
 /**
  * The local stack against the run's shared emulators: own table, queues and bucket, gateway on a free
- * port, pollers with test-sized waits (1 s visibility timeout, so retries come back in test time).
+ * port, pollers with test-sized waits (5 s visibility timeout; workers set shorter backoffs themselves).
  */
 export async function startTestStack(env: Record<string, string | undefined> = {}): Promise<TestStack> {
   const logs: string[] = [];
@@ -23,7 +23,7 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     prefix: `t${randomBytes(4).toString("hex")}-`,
     adminToken: TEST_ADMIN_TOKEN,
     encryptionKey: "test-encryption-key-material-0123456789",
-    visibilityTimeoutSeconds: 1,
+    visibilityTimeoutSeconds: 5,
     pollWaitSeconds: 1,
     env,
     log: (line) => logs.push(line),

@@ -1,5 +1,5 @@
 import { GraphApiError } from "../../errors.ts";
-import type { GraphTarget, MetaGraph } from "../../ports/meta-graph.ts";
+import type { GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
 
 export interface GraphClientOptions {
   /** Origin only, e.g. `https://graph.facebook.com`; the version comes from each app. */
@@ -21,6 +21,46 @@ export class GraphClient implements MetaGraph {
 
   async subscribeApp(wabaId: string, target: GraphTarget): Promise<void> {
     await this.#call("POST", `/${encodeURIComponent(wabaId)}/subscribed_apps`, target);
+  }
+
+  async getMedia(mediaId: string, target: GraphTarget): Promise<MediaInfo> {
+    const body = (await this.#call(
+      "GET",
+      `/${encodeURIComponent(mediaId)}`,
+      target,
+    )) as Partial<MediaInfo> & {
+      mime_type?: string;
+      file_size?: string | number;
+    };
+    if (!body?.url) throw new GraphApiError(502, undefined, `Graph API gave no URL for media ${mediaId}`);
+    return {
+      url: body.url,
+      mimeType: body.mime_type,
+      fileSize: body.file_size === undefined ? undefined : Number(body.file_size),
+    };
+  }
+
+  /** Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. */
+  async download(
+    url: string,
+    target: GraphTarget,
+    maxBytes: number,
+  ): Promise<{ bytes: Buffer; contentType?: string }> {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Bearer ${target.accessToken}` },
+        signal: AbortSignal.timeout(this.#options.timeoutMs * 6),
+      });
+    } catch (error) {
+      throw new GraphApiError(0, undefined, `media download failed: ${(error as Error).message}`);
+    }
+    if (!response.ok)
+      throw new GraphApiError(response.status, undefined, `media download answered HTTP ${response.status}`);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (bytes.length > maxBytes)
+      throw new GraphApiError(413, undefined, `media larger than ${maxBytes} bytes`);
+    return { bytes, contentType: response.headers.get("content-type") ?? undefined };
   }
 
   async #call(method: string, path: string, target: GraphTarget, body?: unknown): Promise<unknown> {

@@ -1,0 +1,156 @@
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { Status } from "../../domain/message-status.ts";
+import type {
+  ClaimOutcome,
+  Conversation,
+  ConversationStore,
+  OutboundRecord,
+} from "../../ports/conversations.ts";
+import { table } from "../../resources.ts";
+import { isConditionFailure, type TableClient } from "./table-client.ts";
+
+const DAY_S = 86_400;
+const RETAIN_DAYS = 30;
+
+const key = {
+  inbound: (wamid: string) => ({ pk: `INMSG#${wamid}`, sk: "INMSG" }),
+  conversation: (phoneId: string, customerId: string) => ({
+    pk: `CONV#${phoneId}#${customerId}`,
+    sk: "CONV",
+  }),
+  outbound: (wamid: string) => ({ pk: `OUT#${wamid}`, sk: "OUT" }),
+  unmatched: (eventId: string) => ({ pk: `UNMATCHED#${eventId}`, sk: "UNMATCHED" }),
+  counter: (name: string) => ({ pk: `COUNTER#${name}`, sk: "COUNTER" }),
+  templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
+};
+
+const expiry = (days = RETAIN_DAYS) => ({
+  [table.ttlAttribute]: Math.floor(Date.now() / 1000) + days * DAY_S,
+});
+
+/** Delivery claims, conversations (24-hour window), sent messages and their statuses, counters. */
+export class DynamoConversationStore implements ConversationStore {
+  readonly #t: TableClient;
+
+  constructor(tableClient: TableClient) {
+    this.#t = tableClient;
+  }
+
+  async claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome> {
+    const claimed = await this.#t.put(
+      { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
+      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
+      { "#state": "state" },
+      { ":sending": "sending", ":now": nowMs },
+    );
+    if (claimed) return "claimed";
+    const item = await this.#t.get(key.inbound(wamid));
+    return item?.state === "delivered" ? "delivered" : "busy";
+  }
+
+  async markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void> {
+    await this.#t.put({
+      ...key.inbound(wamid),
+      state: "delivered",
+      deliveredAt: new Date().toISOString(),
+      detail,
+      ...expiry(),
+    });
+  }
+
+  async releaseInbound(wamid: string): Promise<void> {
+    await this.#t.delete(key.inbound(wamid));
+  }
+
+  async touchConversation(c: Conversation): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (const [field, value] of Object.entries(c)) {
+      if (value === undefined || field === "phoneId" || field === "customerId") continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    names["#ttl"] = table.ttlAttribute;
+    values[":ttl"] = expiry(90)[table.ttlAttribute];
+    sets.push("#ttl = :ttl", "phoneId = :phoneId", "customerId = :customerId");
+    values[":phoneId"] = c.phoneId;
+    values[":customerId"] = c.customerId;
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.conversation(c.phoneId, c.customerId),
+        UpdateExpression: `SET ${sets.join(", ")}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined> {
+    const item = await this.#t.get(key.conversation(phoneId, customerId));
+    if (!item) return undefined;
+    const { pk: _pk, sk: _sk, [table.ttlAttribute]: _ttl, ...rest } = item;
+    return rest as unknown as Conversation;
+  }
+
+  async putOutbound(record: OutboundRecord): Promise<void> {
+    await this.#t.put({ ...key.outbound(record.wamid), ...record, ...expiry() });
+  }
+
+  async getOutbound(wamid: string): Promise<OutboundRecord | undefined> {
+    const item = await this.#t.get(key.outbound(wamid));
+    if (!item) return undefined;
+    const { pk: _pk, sk: _sk, [table.ttlAttribute]: _ttl, ...rest } = item;
+    return rest as unknown as OutboundRecord;
+  }
+
+  async setOutboundStatus(wamid: string, expected: OutboundRecord["status"], next: Status): Promise<boolean> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.outbound(wamid),
+          UpdateExpression: "SET #status = :next",
+          ConditionExpression: "#status = :expected",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":next": next, ":expected": expected },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async recordUnmatchedStatus(eventId: string, event: unknown): Promise<void> {
+    await this.#t.put({
+      ...key.unmatched(eventId),
+      event,
+      recordedAt: new Date().toISOString(),
+      ...expiry(),
+    });
+  }
+
+  async increment(counter: string, by = 1): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.counter(counter),
+        UpdateExpression: "ADD #n :by",
+        ExpressionAttributeNames: { "#n": "n" },
+        ExpressionAttributeValues: { ":by": by },
+      }),
+    );
+  }
+
+  async readCounter(counter: string): Promise<number> {
+    return Number((await this.#t.get(key.counter(counter)))?.n ?? 0);
+  }
+
+  async invalidateTemplates(wabaId: string): Promise<void> {
+    await this.#t.delete(key.templates(wabaId));
+  }
+}

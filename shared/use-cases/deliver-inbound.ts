@@ -1,0 +1,369 @@
+import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
+import { toOpenLinesUser } from "../domain/bitrix-user.ts";
+import { describeCallEvent } from "../domain/call-notes.ts";
+import { describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
+import type { InboundEvent } from "../domain/inbound-event.ts";
+import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
+import { failedStatusNote } from "../domain/meta-errors.ts";
+import { AppError, BitrixApiError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { BitrixGateway } from "../ports/bitrix.ts";
+import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
+import type { MetaGraph } from "../ports/meta-graph.ts";
+import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
+import type { Store } from "../ports/store.ts";
+
+export interface DeliverInboundDeps {
+  readonly store: Store;
+  readonly bitrixStore: BitrixStore;
+  readonly conversations: ConversationStore;
+  readonly bitrix: BitrixGateway;
+  readonly graph: MetaGraph;
+  readonly media: MediaStore;
+  readonly limiter: RateLimiter;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly options: {
+    /** How long a delivery claim holds before another worker may take the message over. */
+    readonly leaseMs: number;
+    readonly mediaUrlTtlSeconds: number;
+    readonly maxMediaBytes: number;
+    /** Receives after which a status with no matching sent message is recorded as unmatched. */
+    readonly statusMatchAttempts: number;
+  };
+}
+
+/** The queue delivery this event is on: the last one gives up gracefully instead of failing. */
+export interface Attempt {
+  readonly number: number;
+  readonly last: boolean;
+}
+
+export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" | "recorded" | "unmatched";
+
+/** Retry later: someone else holds the claim, or our record of a send is not written yet. */
+export class RetryLaterError extends AppError {
+  readonly transient = true;
+  constructor(message: string) {
+    super("retry_later", 503, message);
+    this.name = "RetryLaterError";
+  }
+}
+
+/** A failure retrying cannot fix: the event becomes a dead letter with this reason. */
+export class PermanentDeliveryError extends AppError {
+  readonly transient = false;
+  constructor(message: string) {
+    super("permanent_delivery_failure", 502, message);
+    this.name = "PermanentDeliveryError";
+  }
+}
+
+const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
+
+interface Route {
+  readonly phone: PhoneRecord;
+  readonly portal: PortalRecord;
+  readonly lineId: number;
+}
+
+interface LineMessage {
+  readonly id: string;
+  readonly date: number;
+  readonly text: string;
+  readonly files?: { url: string; name: string }[];
+  readonly chatUrl?: string;
+}
+
+type Json = Record<string, unknown>;
+
+export function makeDeliverInbound(deps: DeliverInboundDeps) {
+  const { store, bitrixStore, conversations, bitrix, graph, media, limiter, clock, logger, options } = deps;
+
+  async function routeOf(event: InboundEvent): Promise<Route | string> {
+    if (!event.phoneNumberId) return "no phone number id";
+    const phone = await bitrixStore.getPhone(event.phoneNumberId);
+    if (!phone) return `phone ${event.phoneNumberId} is not configured`;
+    if (!phone.line) return `phone ${phone.phoneId} has no open line (connector ${phone.connector.status})`;
+    const portal = await bitrixStore.getPortal(phone.memberId);
+    if (portal?.status !== "installed") return `portal ${phone.memberId} is not installed`;
+    return { phone, portal, lineId: phone.line.id };
+  }
+
+  function customerOf(event: InboundEvent) {
+    const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0] ?? {};
+    const profile = (contact.profile ?? {}) as Json;
+    const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+    return {
+      customerId: event.customerId ?? "unknown",
+      waId: str(contact.wa_id),
+      userId: str(contact.user_id),
+      profileName: str(profile.name),
+      username: str(profile.username),
+    };
+  }
+
+  /**
+   * Puts one message into the customer's Open Lines chat exactly once: a claim with a lease on the
+   * message id (a crashed worker's claim expires, so the retry delivers instead of losing it), the
+   * portal's shared rate budget, `imconnector.send.messages`, and its per-message SUCCESS checked.
+   */
+  async function sendToLine(
+    route: Route,
+    event: InboundEvent,
+    message: LineMessage,
+    attempt: Attempt,
+  ): Promise<"delivered" | "duplicate"> {
+    const now = clock.now().getTime();
+    const claim = await conversations.claimInbound(message.id, now + options.leaseMs, now);
+    if (claim === "delivered") return "duplicate";
+    if (claim === "busy")
+      throw new RetryLaterError(`message ${message.id} is being delivered by another worker`);
+    const user = toOpenLinesUser(customerOf(event));
+    try {
+      await limiter.acquire(
+        route.portal.memberId,
+        route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
+      );
+      const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
+        route.portal.memberId,
+        "imconnector.send.messages",
+        {
+          CONNECTOR: CONNECTOR_ID,
+          LINE: route.lineId,
+          MESSAGES: [
+            {
+              user,
+              message: {
+                id: message.id,
+                date: message.date,
+                text: message.text,
+                ...(message.files?.length ? { files: message.files } : {}),
+              },
+              chat: { id: user.id, ...(message.chatUrl ? { url: message.chatUrl } : {}) },
+            },
+          ],
+        },
+      );
+      const item = result?.DATA?.RESULT?.[0];
+      if (!item || (item.SUCCESS !== true && item.SUCCESS !== "Y")) {
+        const errors = Array.isArray(item?.ERRORS) ? item.ERRORS.join("; ") : "no per-message result";
+        throw new PermanentDeliveryError(`Bitrix24 did not accept message ${message.id}: ${errors}`);
+      }
+      await conversations.markInboundDelivered(message.id, {
+        session: item.session,
+        line: route.lineId,
+        attempt: attempt.number,
+      });
+      return "delivered";
+    } catch (error) {
+      await conversations.releaseInbound(message.id);
+      if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
+        // Bitrix24 may have taken the message before the timeout; the retry may then show it twice.
+        await conversations.increment(SEND_TIMEOUTS_COUNTER);
+      }
+      if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
+        await bitrixStore.putPhone(
+          {
+            ...route.phone,
+            connector: {
+              status: "error",
+              error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
+            },
+            updatedAt: clock.now().toISOString(),
+          },
+          route.phone,
+        );
+        throw new PermanentDeliveryError(
+          `${error.message} (the phone needs reconnecting; redrive after that)`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async function fetchMedia(
+    event: InboundEvent,
+    item: InboundMedia,
+    wamid: string,
+  ): Promise<{ url: string; name: string }> {
+    const waba = await store.getWaba(event.wabaId);
+    const app = waba && (await store.getApp(waba.appId));
+    if (!waba || !app) throw new PermanentDeliveryError(`WABA ${event.wabaId} or its app is not configured`);
+    const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
+    const info = await graph.getMedia(item.mediaId, target);
+    const { bytes, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
+    const key = `inbound/${encodeURIComponent(wamid)}/${item.fileName}`;
+    await media.put(key, bytes, info.mimeType ?? contentType ?? item.mimeType);
+    return {
+      url: await media.presignedGetUrl(key, options.mediaUrlTtlSeconds, item.fileName),
+      name: item.fileName,
+    };
+  }
+
+  async function deliverMessage(
+    event: InboundEvent,
+    route: Route,
+    attempt: Attempt,
+  ): Promise<InboundOutcome> {
+    const message = ((event.value.messages as Json[] | undefined) ?? [])[0] ?? {};
+    const wamid = String(message.id ?? event.id);
+    const content = describeInboundMessage(message);
+    let text = content.text;
+    const files: { url: string; name: string }[] = [];
+    if (content.media) {
+      try {
+        files.push(await fetchMedia(event, content.media, wamid));
+      } catch (error) {
+        if (!attempt.last && (error as { transient?: boolean }).transient !== false) throw error;
+        // Out of retries, or a failure retrying cannot fix (e.g. the WABA's token was revoked): the
+        // operator learns a file was sent instead of the message vanishing.
+        text += `\n[i]A file (${content.media.fileName}) could not be fetched from WhatsApp: ${(error as Error).message}[/i]`;
+      }
+    }
+    return sendToLine(
+      route,
+      event,
+      {
+        id: wamid,
+        date: event.timestamp ?? Math.floor(clock.now().getTime() / 1000),
+        text,
+        files,
+        chatUrl: content.chatUrl,
+      },
+      attempt,
+    );
+  }
+
+  async function deliverNote(
+    event: InboundEvent,
+    route: Route,
+    text: string,
+    attempt: Attempt,
+  ): Promise<InboundOutcome> {
+    const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
+    return sendToLine(
+      route,
+      event,
+      { id: `note:${event.id}`, date, text: `[b]WhatsApp:[/b] ${text}` },
+      attempt,
+    );
+  }
+
+  async function reportStatus(
+    route: Route | undefined,
+    out: OutboundRecord,
+    status: Status,
+    raw: Json,
+    event: InboundEvent,
+    attempt: Attempt,
+  ) {
+    const previous = out.status === "accepted" ? undefined : out.status;
+    if (out.origin.kind === "sms") {
+      const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
+      if (!smsStatus) return;
+      await bitrix.call(out.memberId, "messageservice.message.status.update", {
+        CODE: out.origin.code,
+        MESSAGE_ID: out.origin.messageId,
+        STATUS: smsStatus,
+      });
+      return;
+    }
+    if (!route) return;
+    if (status === "failed") {
+      await deliverNote(event, route, failedStatusNote(raw), attempt);
+      return;
+    }
+    const report = (method: string) =>
+      bitrix.call(out.memberId, method, {
+        CONNECTOR: CONNECTOR_ID,
+        LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
+        MESSAGES: [
+          {
+            im:
+              out.origin.kind === "openlines"
+                ? { chat_id: out.origin.imChatId, message_id: out.origin.imMessageId }
+                : {},
+            message: { id: [out.wamid], date: event.timestamp },
+            chat: { id: out.origin.kind === "openlines" ? out.origin.chatId : out.customerId },
+          },
+        ],
+      });
+    // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
+    if (previous === undefined || previous === "sent") await report("imconnector.send.status.delivery");
+    if (status === "read" || status === "played") await report("imconnector.send.status.reading");
+  }
+
+  async function deliverStatus(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    const raw = ((event.value.statuses as Json[] | undefined) ?? [])[0] ?? {};
+    const wamid = String(raw.id ?? "");
+    const status = parseStatus(raw.status);
+    if (!status) return "ignored";
+    const out = await conversations.getOutbound(wamid);
+    if (!out) {
+      if (attempt.number < options.statusMatchAttempts && !attempt.last) {
+        throw new RetryLaterError(`status ${status} for ${wamid} arrived before the record of its send`);
+      }
+      // Statuses of messages sent outside this bridge (Meta's dashboard, other tools) end here, not in the DLQ.
+      await conversations.recordUnmatchedStatus(event.id, event);
+      return "unmatched";
+    }
+    const next = nextStatus(out.status === "accepted" ? undefined : out.status, status);
+    if (!next) return "ignored";
+    const route = await routeOf(event);
+    await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
+    await conversations.setOutboundStatus(wamid, out.status, next);
+    return "delivered";
+  }
+
+  /**
+   * 1. Record the last contact of the customer (the 24-hour window) for messages and calls.
+   * 2. Messages: content (media fetched from Meta into S3, given to Bitrix24 as a presigned URL) into the
+   *    phone's open line, exactly once. Statuses of our sends go back to Bitrix24, forward only. Calls
+   *    become short notes. Template updates drop the WABA's template cache; other fields are recorded.
+   * 3. Events for numbers not connected are acknowledged as `unrouted` — never retried forever.
+   */
+  return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    if (event.kind === "field") {
+      if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
+      logger.info("account event", {
+        field: event.field,
+        wabaId: event.wabaId,
+        event: (event.value as Json).event,
+      });
+      return "recorded";
+    }
+    if (event.kind === "status") return deliverStatus(event, attempt);
+
+    const route = await routeOf(event);
+    const customer = customerOf(event);
+    if (
+      event.phoneNumberId &&
+      event.customerId &&
+      (event.kind === "message" || event.id.startsWith("call:"))
+    ) {
+      await conversations.touchConversation({
+        phoneId: event.phoneNumberId,
+        customerId: event.customerId,
+        waId: customer.waId,
+        userId: customer.userId,
+        name: customer.profileName,
+        lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+      });
+    }
+    if (typeof route === "string") {
+      logger.warn("inbound event not routed", { id: event.id, reason: route });
+      return "unrouted";
+    }
+    if (event.kind === "message") return deliverMessage(event, route, attempt);
+    const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
+    const note = describeCallEvent(
+      item,
+      event.id.startsWith("callstatus:") ? "callstatus" : "call",
+      (event.value.errors as unknown[]) ?? [],
+    );
+    return note ? deliverNote(event, route, note, attempt) : "ignored";
+  };
+}
