@@ -8,7 +8,12 @@ import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
 
 /** The Bitrix24 side wired from configuration: OAuth server, REST client with refresh, connect and install. */
-export function makeBitrixSide({ config, bitrixStore }: Runtime, logger: Logger) {
+export function makeBitrixSide(
+  { config, bitrixStore }: Runtime,
+  logger: Logger,
+  /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
+  limitRetryDelaysMs?: readonly number[],
+) {
   const allowLoopbackHttp = config.LOCAL_STACK === "1";
   const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
   const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);

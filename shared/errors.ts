@@ -86,6 +86,10 @@ export class BitrixApiError extends AppError {
 
 /** Rate limits, time budgets, Bitrix's own overload and server errors, timeouts (status 0) pass with time. */
 const TRANSIENT_BITRIX_CODES = new Set([
+  // Still expired after a refresh: another worker refreshed in between; the next attempt refreshes again.
+  "expired_token",
+  "invalid_token",
+  "TOKEN_REFRESH_BUSY",
   "QUERY_LIMIT_EXCEEDED",
   "OPERATION_TIME_LIMIT",
   "OVERLOAD_LIMIT",

@@ -63,7 +63,8 @@ export const functions: Record<FunctionName, FunctionDef> = {
   "inbound-worker": {
     name: "inbound-worker",
     entry: "functions/inbound-worker/handler.ts",
-    timeoutSeconds: 30,
+    // Room for a media download (up to 30 s) and Bitrix24 fetching the file while we wait.
+    timeoutSeconds: 60,
     memoryMb: 256,
     description: "Consumes inbound WhatsApp events from the FIFO queue",
   },

@@ -2,33 +2,41 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 
 /**
- * Runs a FIFO batch record by record. When a record fails, every later record of the same message group
- * is reported failed too without being run, so SQS redelivers the group's rest in its original order.
+ * Runs a FIFO batch: message groups (conversations) side by side, each group's records one after another
+ * in order. When a record fails, the rest of its group is reported failed without being run, so SQS
+ * redelivers the group's remainder in its original order; other groups are unaffected.
  */
 export async function processFifoBatch(
   event: SQSEvent,
   processRecord: (record: SQSRecord) => Promise<void>,
   logger: Logger,
 ): Promise<SQSBatchResponse> {
-  const failedGroups = new Set<string>();
-  const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+  const groups = new Map<string, SQSRecord[]>();
   for (const record of event.Records) {
     const group = record.attributes.MessageGroupId ?? record.messageId;
-    if (failedGroups.has(group)) {
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-      continue;
-    }
-    try {
-      await processRecord(record);
-    } catch (error) {
-      failedGroups.add(group);
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-      logger.warn("record failed; will be retried", {
-        messageId: record.messageId,
-        receiveCount: record.attributes.ApproximateReceiveCount,
-        error,
-      });
-    }
+    groups.set(group, [...(groups.get(group) ?? []), record]);
   }
-  return { batchItemFailures };
+  const failed = new Set<string>();
+  await Promise.all(
+    [...groups.values()].map(async (records) => {
+      for (const [i, record] of records.entries()) {
+        try {
+          await processRecord(record);
+        } catch (error) {
+          for (const rest of records.slice(i)) failed.add(rest.messageId);
+          logger.warn("record failed; will be retried", {
+            messageId: record.messageId,
+            receiveCount: record.attributes.ApproximateReceiveCount,
+            error,
+          });
+          return;
+        }
+      }
+    }),
+  );
+  return {
+    batchItemFailures: event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
+      itemIdentifier: r.messageId,
+    })),
+  };
 }

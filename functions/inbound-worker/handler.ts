@@ -21,7 +21,7 @@ const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
 const deps = lazy(async () => {
   const runtime = await getRuntime();
   const { config } = runtime;
-  const { bitrix } = makeBitrixSide(runtime, logger);
+  const { bitrix } = makeBitrixSide(runtime, logger, []);
   return {
     config,
     sqs: makeSqsClient(),

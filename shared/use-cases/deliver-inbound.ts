@@ -116,6 +116,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     message: LineMessage,
     attempt: Attempt,
   ): Promise<"delivered" | "duplicate"> {
+    // The rate budget first: waiting for it while holding the claim could outlast the lease.
+    await limiter.acquire(
+      route.portal.memberId,
+      route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
+    );
     const now = clock.now().getTime();
     const claim = await conversations.claimInbound(message.id, now + options.leaseMs, now);
     if (claim === "delivered") return "duplicate";
@@ -123,10 +128,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       throw new RetryLaterError(`message ${message.id} is being delivered by another worker`);
     const user = toOpenLinesUser(customerOf(event));
     try {
-      await limiter.acquire(
-        route.portal.memberId,
-        route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
-      );
       const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
         route.portal.memberId,
         "imconnector.send.messages",

@@ -53,7 +53,9 @@ export function makeInstallPortal({
     try {
       info = await oauth.appInfo(grant.accessToken);
     } catch (error) {
-      if (error instanceof BitrixApiError && error.transient) throw error;
+      const refused =
+        error instanceof BitrixApiError && (error.httpStatus === 401 || error.httpStatus === 403);
+      if (error instanceof BitrixApiError && error.transient && !refused) throw error;
       throw new ForbiddenError("The Bitrix24 OAuth server does not accept this token");
     }
     if (info.memberId && info.memberId !== grant.memberId)

@@ -27,7 +27,9 @@ export interface RecordedRequest {
   /** Arrival time in epoch milliseconds, from the fake's clock. */
   at: number;
   /** Set when an injected fault answered this request instead of the fake's normal handling. */
-  fault?: "status" | "timeout" | "reset";
+  fault?: "status" | "timeout" | "reset" | "landed-then-hung";
+  /** For `landed-then-hung`: the status the fake's handling produced (the client never saw it). */
+  landedStatus?: number;
 }
 
 /** A normal answer. `body`: Buffer/string sent as is, anything else JSON-encoded. */
@@ -39,7 +41,15 @@ export interface FakeResponse {
   delayMs?: number;
 }
 
-export type FaultResponse = FakeResponse | { timeout: true } | { resetConnection: true };
+/**
+ * `landThenHang`: the request is handled normally (its effect happens) but the answer never comes — the
+ * case where a client times out after the server did the work, and a retry may duplicate it.
+ */
+export type FaultResponse =
+  | FakeResponse
+  | { timeout: true }
+  | { resetConnection: true }
+  | { landThenHang: true };
 
 /** A predicate, a path prefix (`"/rest/imconnector."`), or a RegExp tested against the path. */
 export type RequestMatcher = ((req: RecordedRequest) => boolean) | string | RegExp;
@@ -204,6 +214,15 @@ export class HttpFake {
       if ("timeout" in fault) {
         recorded.fault = "timeout";
         return; // never answered; close() destroys the socket
+      }
+      if ("landThenHang" in fault) {
+        recorded.fault = "landed-then-hung";
+        try {
+          recorded.landedStatus = (await this.handle(recorded)).status;
+        } catch (error) {
+          this.errors.push(error);
+        }
+        return; // the work is done; the answer never comes
       }
       if ("resetConnection" in fault) {
         recorded.fault = "reset";

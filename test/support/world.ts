@@ -1,4 +1,4 @@
-import { type BitrixFake, startBitrixFake } from "../fakes/bitrix24.ts";
+import { type BitrixFake, type BitrixPortalInput, startBitrixFake } from "../fakes/bitrix24.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../fakes/meta-graph.ts";
 import { startTestStack, type TestStack } from "./stack.ts";
 
@@ -25,7 +25,10 @@ export interface World {
  * The whole system configured as a business would: a Meta app and WABA, a Bitrix24 app installed on a
  * portal, and one WhatsApp number connected to its open line — against the loopback fakes.
  */
-export async function startWorld(env: Record<string, string | undefined> = {}): Promise<World> {
+export async function startWorld(
+  env: Record<string, string | undefined> = {},
+  portalInput: BitrixPortalInput = {},
+): Promise<World> {
   const meta = await startMetaGraphFake();
   meta.addToken(WABA_TOKEN);
   const bitrix = await startBitrixFake();
@@ -60,6 +63,7 @@ export async function startWorld(env: Record<string, string | undefined> = {}): 
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
     installed: true,
+    ...portalInput,
   });
   const install = await fetch(`${stack.url}/api/bitrix/`, {
     method: "POST",

@@ -50,7 +50,25 @@ export class DynamoRateLimiter implements RateLimiter {
     this.#sleep = options.sleep ?? ((ms) => delay(ms).then(() => undefined));
   }
 
-  async acquire(key: string, profile: RateProfile, cost = 1): Promise<void> {
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Callers in one process (a Lambda running a batch's conversations side by side) take their turn per
+   * key, so a process has one conditional write in flight per portal: contention is left to happen only
+   * between processes, where it cannot be avoided.
+   */
+  acquire(key: string, profile: RateProfile, cost = 1): Promise<void> {
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(() => this.#acquire(key, profile, cost));
+    const tail = turn.catch(() => undefined);
+    this.#queues.set(key, tail);
+    void tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return turn;
+  }
+
+  async #acquire(key: string, profile: RateProfile, cost: number): Promise<void> {
     const { perSecond, burst } = profile;
     if (!(perSecond > 0) || !(burst > 0)) throw new RangeError(`Invalid rate profile for ${key}`);
     if (!(cost > 0)) return;

@@ -50,7 +50,7 @@ export class GraphClient implements MetaGraph {
     try {
       response = await fetch(url, {
         headers: { authorization: `Bearer ${target.accessToken}` },
-        signal: AbortSignal.timeout(this.#options.timeoutMs * 6),
+        signal: AbortSignal.timeout(this.#options.timeoutMs * 3),
       });
     } catch (error) {
       throw new GraphApiError(0, undefined, `media download failed: ${(error as Error).message}`);

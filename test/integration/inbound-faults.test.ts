@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getRuntime } from "#shared/runtime.ts";
+import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
+import { seededRandom } from "../fakes/http-fake.ts";
+import { eventually } from "../support/stack.ts";
+import { forOurNumber, PHONE_ID, startWorld, type World } from "../support/world.ts";
+
+/**
+ * Bitrix24 fails 30% of message deliveries on a seeded, repeatable schedule — QUERY_LIMIT_EXCEEDED,
+ * 500s, timeouts before and after the message landed, expired tokens — while 200 messages from twenty
+ * customers flow. No run of failures is longer than three, well under the queue's ten receives.
+ */
+const CUSTOMERS = 20;
+const PER_CUSTOMER = 10;
+const MAX_RUN = 3;
+
+let world: World;
+
+beforeAll(async () => {
+  world = await startWorld(
+    { HTTP_TIMEOUT_MS: "400", DELIVERY_LEASE_SECONDS: "3", RETRY_BASE_SECONDS: "1", RETRY_MAX_SECONDS: "1" },
+    // Enterprise budget (250 burst, 5/s): the test is about faults, not pacing.
+    { licenseFamily: "ent" },
+  );
+});
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+type Kind = "limit" | "server" | "timeout" | "landed" | "expired";
+
+function installSchedule(seed: number) {
+  const random = seededRandom(seed);
+  const decided = new WeakMap<RecordedRequest, Kind | null>();
+  const tally: Record<Kind, number> = { limit: 0, server: 0, timeout: 0, landed: 0, expired: 0 };
+  const kinds: Kind[] = ["limit", "server", "timeout", "landed", "expired"];
+  let run = 0;
+  const decide = (req: RecordedRequest): Kind | null => {
+    if (!req.path.endsWith("imconnector.send.messages")) return null;
+    let kind = decided.get(req);
+    if (kind === undefined) {
+      const fail = run < MAX_RUN && random() < 0.3;
+      kind = fail ? (kinds[Math.floor(random() * kinds.length)] as Kind) : null;
+      run = fail ? run + 1 : 0;
+      if (kind) tally[kind] += 1;
+      decided.set(req, kind);
+    }
+    return kind;
+  };
+  const responses: Record<Kind, FaultResponse> = {
+    limit: { status: 503, body: { error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests" } },
+    server: { status: 500, body: { error: "INTERNAL_SERVER_ERROR", error_description: "x" } },
+    timeout: { timeout: true },
+    landed: { landThenHang: true },
+    expired: {
+      status: 401,
+      body: { error: "expired_token", error_description: "The access token provided has expired" },
+    },
+  };
+  for (const kind of kinds) {
+    world.bitrix.inject({
+      match: (req) => decide(req) === kind,
+      times: Number.POSITIVE_INFINITY,
+      response: responses[kind],
+    });
+  }
+  return tally;
+}
+
+function webhook(batch: { id: string; from: string; body: string }[]) {
+  return forOurNumber({
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: "x",
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_ID },
+              contacts: [...new Set(batch.map((m) => m.from))].map((wa) => ({
+                profile: { name: "Customer" },
+                wa_id: wa,
+              })),
+              messages: batch.map((m) => ({
+                from: m.from,
+                id: m.id,
+                timestamp: "1749416383",
+                type: "text",
+                text: { body: m.body },
+              })),
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
+  it("delivers all 200 messages, in order per customer, duplicating only sends that landed before timing out", async () => {
+    const tally = installSchedule(20_261_126);
+    const portalRecord = await (await getRuntime()).bitrixStore.getPortal(world.memberId);
+    expect(portalRecord?.licenseFamily).toBe("ent");
+    const sent: { id: string; from: string; body: string }[] = [];
+    for (let n = 0; n < PER_CUSTOMER; n++) {
+      for (let c = 0; c < CUSTOMERS; c++) {
+        sent.push({
+          id: `wamid.fault-${c}-${n}`,
+          from: `155500${String(c).padStart(5, "0")}`,
+          body: `c${c} #${n}`,
+        });
+      }
+    }
+    for (let i = 0; i < sent.length; i += 10) {
+      expect((await world.postWebhook(webhook(sent.slice(i, i + 10)))).status).toBe(200);
+    }
+
+    const portal = world.bitrix.portal(world.memberId);
+    const ours = () => portal.messages.filter((m) => String(m.message.id).startsWith("wamid.fault-"));
+    await eventually(
+      async () => (new Set(ours().map((m) => m.message.id)).size === sent.length ? true : undefined),
+      150_000,
+    );
+
+    for (let c = 0; c < CUSTOMERS; c++) {
+      const from = `155500${String(c).padStart(5, "0")}`;
+      const firstSeen = [
+        ...new Set(
+          ours()
+            .filter((m) => m.user.phone === `+${from}`)
+            .map((m) => String(m.message.text)),
+        ),
+      ];
+      expect(firstSeen).toEqual(Array.from({ length: PER_CUSTOMER }, (_, n) => `c${c} #${n}`));
+    }
+
+    const duplicates = ours().length - sent.length;
+    const { conversations, deadLetters } = await getRuntime();
+    const timeouts = await conversations.readCounter("inbound.bitrix-send-timeouts");
+    console.log(
+      `fault schedule: ${JSON.stringify(tally)}; ${ours().length} deliveries for ${sent.length} messages; ` +
+        `${duplicates} duplicates; ${timeouts} send timeouts counted`,
+    );
+    expect(tally.limit + tally.server + tally.timeout + tally.landed + tally.expired).toBeGreaterThan(30);
+    // A send that "landed" with a token another worker had just refreshed away did not land after all.
+    const landed = world.bitrix.requests.filter(
+      (r) => r.fault === "landed-then-hung" && r.landedStatus === 200,
+    ).length;
+    expect(duplicates).toBe(landed);
+    expect(timeouts).toBe(tally.timeout + tally.landed);
+    expect((await deadLetters.list()).items).toHaveLength(0);
+  }, 200_000);
+});
