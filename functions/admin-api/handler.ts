@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
-import { makeSqsClient } from "#shared/adapters/sqs/inbound-queue.ts";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
 import { errorResponse, type HttpEvent, type HttpResult, header, json, publicBaseUrl } from "#shared/http.ts";
@@ -16,6 +16,7 @@ import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { makeManagePhones } from "#shared/use-cases/manage-phones.ts";
 import { makeManagePortals } from "#shared/use-cases/manage-portals.ts";
 import { makeManageWabas } from "#shared/use-cases/manage-wabas.ts";
+import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { type AdminUseCases, adminRoutes, matchRoute } from "./routes.ts";
 
@@ -23,7 +24,7 @@ const logger = makeLogger("admin-api");
 
 const useCases = lazy(async (): Promise<AdminUseCases> => {
   const runtime = await getRuntime();
-  const { config, store, bitrixStore, deadLetters } = runtime;
+  const { config, store, bitrixStore, deadLetters, conversations } = runtime;
   const { connector } = makeBitrixSide(runtime, logger);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
   return {
@@ -38,6 +39,7 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
       queues: deadLetterQueues(),
       clock: systemClock,
     }),
+    templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
   };
 });
 

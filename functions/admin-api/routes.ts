@@ -15,6 +15,8 @@ import {
   phonePatchBody,
   phoneView,
   portalView,
+  templateList,
+  templateListQuery,
   wabaCreateBody,
   wabaPatchBody,
   wabaView,
@@ -25,6 +27,7 @@ import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/ma
 import { type makeManagePhones, toPhoneView } from "#shared/use-cases/manage-phones.ts";
 import { type makeManagePortals, toPortalView } from "#shared/use-cases/manage-portals.ts";
 import { type makeManageWabas, toWabaView } from "#shared/use-cases/manage-wabas.ts";
+import { type TemplateCatalog, templateListing } from "#shared/use-cases/template-catalog.ts";
 
 export interface RouteContext {
   readonly params: Record<string, string>;
@@ -40,6 +43,7 @@ export interface AdminUseCases {
   readonly portals: ReturnType<typeof makeManagePortals>;
   readonly phones: ReturnType<typeof makeManagePhones>;
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
+  readonly templates: TemplateCatalog;
 }
 
 export interface AdminRoute {
@@ -367,6 +371,21 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) => {
       const { ids } = parseWith(deadLetterRedriveBody, ctx.body ?? {}, "redrive request");
       return json(200, await uc.deadLetters.redrive(ids));
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/wabas/{wabaId}/templates",
+    summary:
+      "List a WABA's message templates with the shortcode that sends each: all statuses, APPROVED first " +
+      "(?status=APPROVED for one status only); cached up to an hour, ?refresh=true reads Meta now",
+    tag: "wabas",
+    response: templateList,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(templateListQuery, ctx.query, "query");
+      const templates = await uc.templates.templates(param(ctx, "wabaId"), { refresh: q.refresh });
+      return json(200, { items: templateListing(templates, q.status) });
     },
   },
 ];

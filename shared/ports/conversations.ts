@@ -1,4 +1,5 @@
 import type { Status } from "../domain/message-status.ts";
+import type { MetaTemplate } from "../domain/template-shortcode.ts";
 
 /** A customer's conversation with one of our numbers: what the 24-hour window and replies need. */
 export interface Conversation {
@@ -26,6 +27,20 @@ export interface OutboundRecord {
 
 export type ClaimOutcome = "claimed" | "delivered" | "busy";
 
+/** A WABA's template list as last read from Meta. */
+export interface CachedTemplates {
+  readonly templates: MetaTemplate[];
+  /** When the read from Meta started (ISO). */
+  readonly fetchedAt: string;
+}
+
+/**
+ * `stored`; `too-large`: even compressed the list does not fit a DynamoDB item, so it is not cached;
+ * `stale`: not cached because the cache knows something newer — Meta reported a template change after
+ * the read started, or a read that started later is already cached.
+ */
+export type TemplateCacheWrite = "stored" | "too-large" | "stale";
+
 export interface ConversationStore {
   /**
    * Claims a WhatsApp message for delivery with a lease: a crashed worker's claim expires and the retry
@@ -43,6 +58,9 @@ export interface ConversationStore {
   /** Stores `next` only if the stored status is still `expected` (statuses only move forward). */
   setOutboundStatus(wamid: string, expected: OutboundRecord["status"], next: Status): Promise<boolean>;
   recordUnmatchedStatus(eventId: string, event: unknown): Promise<void>;
+  /** The wamid a part of an operator's message was sent as, so a retry does not send it again. */
+  getOutboundPart(partId: string): Promise<string | undefined>;
+  putOutboundPart(partId: string, wamid: string): Promise<void>;
 
   /** Counts occurrences (e.g. sends that timed out and may have landed twice). */
   increment(counter: string, by?: number): Promise<void>;
@@ -50,6 +68,13 @@ export interface ConversationStore {
 
   /** Forgets a WABA's cached templates, so the next look-up reads Meta's current list. */
   invalidateTemplates(wabaId: string): Promise<void>;
+  /** The WABA's cached templates, if any (undefined after `invalidateTemplates`). */
+  getTemplates(wabaId: string): Promise<CachedTemplates | undefined>;
+  /**
+   * Caches the WABA's templates as read from Meta at `fetchedAt` (ISO, default now) — unless an
+   * invalidation came in since then, or the list is too large for an item (see TemplateCacheWrite).
+   */
+  putTemplates(wabaId: string, templates: MetaTemplate[], fetchedAt?: string): Promise<TemplateCacheWrite>;
 }
 
 /** Media we keep for Bitrix24 to fetch: stored under a key, handed out as a time-limited URL. */

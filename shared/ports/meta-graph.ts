@@ -1,3 +1,5 @@
+import type { MetaTemplate } from "../domain/template-shortcode.ts";
+
 export interface GraphTarget {
   readonly accessToken: string;
   readonly graphApiVersion: string;
@@ -19,4 +21,17 @@ export interface MetaGraph {
     target: GraphTarget,
     maxBytes: number,
   ): Promise<{ bytes: Buffer; contentType?: string }>;
+  /**
+   * `GET /{waba-id}/message_templates`, every page (following `paging.next`, which must stay on the
+   * configured Graph origin): all of the WABA's templates in Meta's order.
+   */
+  listTemplates(wabaId: string, target: GraphTarget): Promise<MetaTemplate[]>;
+  /** `POST /{phone-number-id}/messages`; resolves to the new message's wamid. */
+  sendMessage(phoneId: string, message: Record<string, unknown>, target: GraphTarget): Promise<string>;
+  /** `POST /{phone-number-id}/media` (multipart); resolves to the media id to send. */
+  uploadMedia(
+    phoneId: string,
+    file: { bytes: Uint8Array; mimeType: string; fileName: string },
+    target: GraphTarget,
+  ): Promise<string>;
 }

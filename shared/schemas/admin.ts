@@ -190,3 +190,45 @@ export const deadLetterRedriveResult = z.object({
 
 export type DeadLetterView = z.infer<typeof deadLetterView>;
 export type DeadLetterRedriveBody = z.infer<typeof deadLetterRedriveBody>;
+
+const templateComponent = z
+  .looseObject({
+    type: z.string().describe("HEADER, BODY, FOOTER, BUTTONS, …"),
+    format: z.string().optional(),
+    text: z.string().optional(),
+    example: z.unknown().optional(),
+    buttons: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).optional(),
+  })
+  .describe("As Meta lists it");
+
+export const templateView = z.object({
+  name: z.string(),
+  language: z.string().describe("Meta's code, e.g. en_US"),
+  status: z.string().describe("APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …; only APPROVED can be sent"),
+  category: z.string().optional().describe("MARKETING, UTILITY or AUTHENTICATION"),
+  shortcode: z
+    .string()
+    .describe("What an operator types to send it, e.g. template-order_update+en_US+<1>|<2>; fill the <…>"),
+  components: z.array(templateComponent),
+});
+
+export const templateList = z.object({
+  items: z.array(templateView).describe("APPROVED first, then the others; each group by name and language"),
+});
+
+export const templateListQuery = z.object({
+  status: z
+    .string()
+    .trim()
+    .regex(/^[a-z_]{1,32}$/i, "must be all or a template status such as APPROVED")
+    .transform((s) => s.toUpperCase())
+    .default("ALL")
+    .describe("all (default) or one status, e.g. APPROVED"),
+  refresh: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .describe("true: read Meta's current list instead of the cached one (up to an hour old)"),
+});
+
+export type TemplateView = z.infer<typeof templateView>;

@@ -1,10 +1,15 @@
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
+import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
+  CachedTemplates,
   ClaimOutcome,
   Conversation,
   ConversationStore,
   OutboundRecord,
+  TemplateCacheWrite,
 } from "../../ports/conversations.ts";
 import { table } from "../../resources.ts";
 import { isConditionFailure, type TableClient } from "./table-client.ts";
@@ -23,6 +28,17 @@ const key = {
   counter: (name: string) => ({ pk: `COUNTER#${name}`, sk: "COUNTER" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * A DynamoDB item holds at most 400 KB (attribute names and values); the compressed list may use this
+ * much, leaving room for the key and the other attributes.
+ */
+export const MAX_TEMPLATE_CACHE_BYTES = 380_000;
+/** Layout of the template cache item; another value reads as "not cached". */
+const TEMPLATE_CACHE_FORMAT = 1;
 
 const expiry = (days = RETAIN_DAYS) => ({
   [table.ttlAttribute]: Math.floor(Date.now() / 1000) + days * DAY_S,
@@ -125,6 +141,15 @@ export class DynamoConversationStore implements ConversationStore {
     }
   }
 
+  async getOutboundPart(partId: string): Promise<string | undefined> {
+    const item = await this.#t.get({ pk: `OUTPART#${partId}`, sk: "OUTPART" });
+    return item ? String(item.wamid) : undefined;
+  }
+
+  async putOutboundPart(partId: string, wamid: string): Promise<void> {
+    await this.#t.put({ pk: `OUTPART#${partId}`, sk: "OUTPART", wamid, ...expiry() });
+  }
+
   async recordUnmatchedStatus(eventId: string, event: unknown): Promise<void> {
     await this.#t.put({
       ...key.unmatched(eventId),
@@ -150,7 +175,68 @@ export class DynamoConversationStore implements ConversationStore {
     return Number((await this.#t.get(key.counter(counter)))?.n ?? 0);
   }
 
+  /**
+   * Template cache item `TPL#<wabaId>`/`TPL`: `templatesGz` (Binary) is the gzip of the templates' JSON
+   * array, `fetchedAtMs` when the read from Meta started, `format` the layout version, `count` for
+   * people reading the table. An invalidation removes the list and leaves `invalidatedAtMs`, so that a
+   * read from Meta that started before it is not cached after it; a read older than the cached one is
+   * not cached either.
+   */
   async invalidateTemplates(wabaId: string): Promise<void> {
-    await this.#t.delete(key.templates(wabaId));
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.templates(wabaId),
+        UpdateExpression: "SET invalidatedAtMs = :now, #ttl = :ttl REMOVE templatesGz, fetchedAtMs, #count",
+        ExpressionAttributeNames: { "#ttl": table.ttlAttribute, "#count": "count" },
+        ExpressionAttributeValues: { ":now": Date.now(), ":ttl": expiry()[table.ttlAttribute] },
+      }),
+    );
+  }
+
+  async getTemplates(wabaId: string): Promise<CachedTemplates | undefined> {
+    const item = await this.#t.get(key.templates(wabaId));
+    const gz = item?.templatesGz;
+    if (item?.format !== TEMPLATE_CACHE_FORMAT || !(gz instanceof Uint8Array)) return undefined;
+    if (typeof item.fetchedAtMs !== "number") return undefined;
+    const templates = JSON.parse((await gunzipAsync(gz)).toString("utf8")) as unknown;
+    if (!Array.isArray(templates)) return undefined;
+    return { templates: templates as MetaTemplate[], fetchedAt: new Date(item.fetchedAtMs).toISOString() };
+  }
+
+  async putTemplates(
+    wabaId: string,
+    templates: MetaTemplate[],
+    fetchedAt: string = new Date().toISOString(),
+  ): Promise<TemplateCacheWrite> {
+    const gz = await gzipAsync(JSON.stringify(templates));
+    if (gz.length > MAX_TEMPLATE_CACHE_BYTES) return "too-large";
+    const parsed = Date.parse(fetchedAt);
+    const fetchedAtMs = Number.isNaN(parsed) ? Date.now() : parsed;
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.templates(wabaId),
+          UpdateExpression:
+            "SET templatesGz = :gz, fetchedAtMs = :fetched, #format = :format, #count = :count, #ttl = :ttl",
+          ConditionExpression:
+            "(attribute_not_exists(invalidatedAtMs) OR invalidatedAtMs < :fetched) AND " +
+            "(attribute_not_exists(fetchedAtMs) OR fetchedAtMs <= :fetched)",
+          ExpressionAttributeNames: { "#format": "format", "#count": "count", "#ttl": table.ttlAttribute },
+          ExpressionAttributeValues: {
+            ":gz": gz,
+            ":fetched": fetchedAtMs,
+            ":format": TEMPLATE_CACHE_FORMAT,
+            ":count": templates.length,
+            ":ttl": expiry()[table.ttlAttribute],
+          },
+        }),
+      );
+      return "stored";
+    } catch (error) {
+      if (isConditionFailure(error)) return "stale";
+      throw error;
+    }
   }
 }

@@ -1,3 +1,4 @@
+import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import { GraphApiError } from "../../errors.ts";
 import type { GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
 
@@ -6,6 +7,11 @@ export interface GraphClientOptions {
   readonly baseUrl: string;
   readonly timeoutMs: number;
 }
+
+/** What the template catalog reads of each template (meta-whatsapp.md §7.4). */
+const TEMPLATE_FIELDS = "name,language,status,category,components,parameter_format";
+/** A WABA holds at most 250 templates (3 pages of 100): more pages than this means a paging loop. */
+export const MAX_TEMPLATE_PAGES = 50;
 
 interface GraphErrorBody {
   error?: { message?: string; type?: string; code?: number; error_subcode?: number; fbtrace_id?: string };
@@ -63,17 +69,82 @@ export class GraphClient implements MetaGraph {
     return { bytes, contentType: response.headers.get("content-type") ?? undefined };
   }
 
+  /**
+   * Every page of the WABA's templates, 100 at a time. `paging.next` is absolute and is sent our bearer
+   * token, so it is only followed on the configured Graph origin; a foreign one, or more than
+   * MAX_TEMPLATE_PAGES pages, fails the listing rather than returning (and caching) part of it.
+   */
+  async listTemplates(wabaId: string, target: GraphTarget): Promise<MetaTemplate[]> {
+    const query = new URLSearchParams({ limit: "100", fields: TEMPLATE_FIELDS });
+    let url: string | undefined =
+      `${this.#url(`/${encodeURIComponent(wabaId)}/message_templates`, target)}?${query}`;
+    const templates: MetaTemplate[] = [];
+    for (let page = 1; url !== undefined; page++) {
+      if (page > MAX_TEMPLATE_PAGES) {
+        throw new GraphApiError(
+          200,
+          undefined,
+          `Graph API: the templates of WABA ${wabaId} did not end within ${MAX_TEMPLATE_PAGES} pages`,
+        );
+      }
+      const body = (await this.#send("GET", url, target)) as
+        | { data?: unknown; paging?: { next?: unknown } }
+        | undefined;
+      if (!Array.isArray(body?.data)) {
+        throw new GraphApiError(200, undefined, `Graph API gave no template list for WABA ${wabaId}`);
+      }
+      templates.push(...body.data.filter(isTemplate));
+      url = nextPageUrl(body.paging?.next, this.#options.baseUrl);
+    }
+    return templates;
+  }
+
+  #url(path: string, target: GraphTarget): string {
+    return `${this.#options.baseUrl.replace(/\/+$/, "")}/${target.graphApiVersion}${path}`;
+  }
+
+  async sendMessage(phoneId: string, message: Record<string, unknown>, target: GraphTarget): Promise<string> {
+    const body = (await this.#call("POST", `/${encodeURIComponent(phoneId)}/messages`, target, {
+      messaging_product: "whatsapp",
+      recipient_type: "individual",
+      ...message,
+    })) as { messages?: { id?: string }[] } | undefined;
+    const wamid = body?.messages?.[0]?.id;
+    if (!wamid) throw new GraphApiError(502, undefined, "Graph API accepted the message but returned no id");
+    return wamid;
+  }
+
+  async uploadMedia(
+    phoneId: string,
+    file: { bytes: Uint8Array; mimeType: string; fileName: string },
+    target: GraphTarget,
+  ): Promise<string> {
+    const form = new FormData();
+    form.set("messaging_product", "whatsapp");
+    form.set("type", file.mimeType);
+    form.set("file", new Blob([file.bytes], { type: file.mimeType }), file.fileName);
+    const body = (await this.#call("POST", `/${encodeURIComponent(phoneId)}/media`, target, form)) as
+      | { id?: string }
+      | undefined;
+    if (!body?.id) throw new GraphApiError(502, undefined, "Graph API stored the file but returned no id");
+    return body.id;
+  }
+
   async #call(method: string, path: string, target: GraphTarget, body?: unknown): Promise<unknown> {
-    const url = `${this.#options.baseUrl.replace(/\/+$/, "")}/${target.graphApiVersion}${path}`;
+    return this.#send(method, this.#url(path, target), target, body);
+  }
+
+  async #send(method: string, url: string, target: GraphTarget, body?: unknown): Promise<unknown> {
     let response: Response;
     try {
       response = await fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${target.accessToken}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          // FormData sets its own multipart content type with the boundary.
+          ...(body === undefined || body instanceof FormData ? {} : { "content-type": "application/json" }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
     } catch (error) {
@@ -87,9 +158,45 @@ export class GraphClient implements MetaGraph {
       response.status,
       err?.code,
       err?.message ?? `Graph API answered HTTP ${response.status}`,
-      err ? { type: err.type, subcode: err.error_subcode, fbtraceId: err.fbtrace_id } : undefined,
+      err
+        ? { code: err.code, type: err.type, subcode: err.error_subcode, fbtraceId: err.fbtrace_id }
+        : undefined,
     );
   }
+}
+
+/**
+ * The URL of the next page, or undefined on the last one. Only an absolute http(s) URL on the configured
+ * Graph origin (scheme, host and port) is followed: the request carries the WABA's access token, which
+ * must never go to another host. Anything else is an error, not the end of the list — a list cut short
+ * would be cached as complete. The message names the origin only (Meta's URLs may hold a token).
+ */
+export function nextPageUrl(next: unknown, baseUrl: string): string | undefined {
+  if (next === undefined || next === null || next === "") return undefined;
+  const url = typeof next === "string" && URL.canParse(next) ? new URL(next) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new GraphApiError(200, undefined, "Graph API: paging.next is not an http(s) URL");
+  }
+  const expected = new URL(baseUrl).origin;
+  if (url.origin !== expected) {
+    throw new GraphApiError(
+      200,
+      undefined,
+      `Graph API: refusing to follow paging.next to ${url.origin}; pages are only read from ${expected}`,
+    );
+  }
+  return url.href;
+}
+
+function isTemplate(value: unknown): value is MetaTemplate {
+  const t = value as Partial<MetaTemplate> | null;
+  return (
+    typeof t === "object" &&
+    t !== null &&
+    typeof t.name === "string" &&
+    typeof t.language === "string" &&
+    typeof t.status === "string"
+  );
 }
 
 function parseJson(text: string): unknown {
