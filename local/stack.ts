@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { makeSqsClient } from "#shared/adapters/sqs/inbound-queue.ts";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { type FunctionName, functions, routes } from "#shared/resources.ts";
 import { startEmulators } from "./emulators.ts";
 import { createGateway, type HttpHandler } from "./gateway.ts";

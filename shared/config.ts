@@ -10,6 +10,7 @@ const nonEmpty = () => z.string().check(z.minLength(1));
 const schema = z.object({
   TABLE_NAME: nonEmpty(),
   INBOUND_QUEUE_URL: z.url(),
+  OUTBOUND_QUEUE_URL: z.optional(z.url()),
   GRAPH_API_BASE_URL: z._default(z.url(), "https://graph.facebook.com"),
   BITRIX_OAUTH_URL: z._default(z.url(), "https://oauth.bitrix.info"),
   PUBLIC_BASE_URL: z.optional(z.url()),

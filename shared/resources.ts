@@ -27,7 +27,12 @@ export interface QueueDef {
   readonly batchSize: number;
 }
 
-export type FunctionName = "waba-webhook" | "admin-api" | "inbound-worker" | "bitrix-events";
+export type FunctionName =
+  | "waba-webhook"
+  | "admin-api"
+  | "inbound-worker"
+  | "bitrix-events"
+  | "outbound-worker";
 
 export interface FunctionDef {
   readonly name: FunctionName;
@@ -60,6 +65,14 @@ export const functions: Record<FunctionName, FunctionDef> = {
     memoryMb: 256,
     description: "Bitrix24 app install page, install/update/uninstall and connector events",
   },
+  "outbound-worker": {
+    name: "outbound-worker",
+    entry: "functions/outbound-worker/handler.ts",
+    // Room for downloading an operator's file from Bitrix24 and uploading it to Meta.
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    description: "Sends operator replies, files and templates from Bitrix24 to WhatsApp",
+  },
   "inbound-worker": {
     name: "inbound-worker",
     entry: "functions/inbound-worker/handler.ts",
@@ -82,7 +95,22 @@ export const queues: readonly QueueDef[] = [
     consumer: "inbound-worker",
     batchSize: 10,
   },
+  {
+    name: "outbound",
+    urlEnv: "OUTBOUND_QUEUE_URL",
+    dlqUrlEnv: "OUTBOUND_DLQ_URL",
+    visibilityTimeoutSeconds: 6 * functions["outbound-worker"].timeoutSeconds,
+    maxReceiveCount: 10,
+    consumer: "outbound-worker",
+    batchSize: 10,
+  },
 ];
+
+export function queueConsumedBy(consumer: FunctionName): QueueDef {
+  const queue = queues.find((q) => q.consumer === consumer);
+  if (!queue) throw new Error(`No queue is consumed by ${consumer}`);
+  return queue;
+}
 
 export interface RouteDef {
   readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "ANY";

@@ -1,5 +1,7 @@
+import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { parseBitrixForm } from "#shared/domain/bitrix-connector.ts";
+import { type OutboundJob, outboundGroupOf } from "#shared/domain/outbound-job.ts";
 import { AppError, ValidationError } from "#shared/errors.ts";
 import {
   errorResponse,
@@ -28,11 +30,23 @@ const useCases = lazy(async () => {
     handleEvent: makeHandlePortalEvent({
       store: runtime.bitrixStore,
       installer: side.installer,
+      outbound: outboundQueue(runtime.config.OUTBOUND_QUEUE_URL),
       clock: systemClock,
       logger,
     }),
   };
 });
+
+/** Operators' messages onto the outbound FIFO queue: one group per chat, deduplicated per Bitrix24 message. */
+function outboundQueue(url: string | undefined) {
+  const fifo = url ? new SqsFifoQueue(makeSqsClient(), url) : undefined;
+  return {
+    enqueue: async (jobs: readonly OutboundJob[]) => {
+      if (!fifo) throw new Error("OUTBOUND_QUEUE_URL is not set");
+      await fifo.enqueue(jobs.map((job) => ({ body: job, groupId: outboundGroupOf(job), dedupKey: job.id })));
+    },
+  };
+}
 
 const s = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
 
@@ -70,6 +84,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       auth,
       handlerSecret: query.h,
       baseUrl,
+      ts: s(form.ts),
     });
     return json(200, { result: outcome.handled });
   } catch (error) {

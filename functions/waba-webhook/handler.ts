@@ -1,5 +1,6 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
-import { makeSqsClient, SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
+import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
+import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
 import {
   errorResponse,
   type HttpEvent,
@@ -21,7 +22,7 @@ const useCases = lazy(async () => {
   return {
     ingest: makeIngestWebhook({
       apps,
-      queue: new SqsInboundQueue(makeSqsClient(), config.INBOUND_QUEUE_URL),
+      queue: new SqsInboundQueue(new SqsFifoQueue(makeSqsClient(), config.INBOUND_QUEUE_URL)),
     }),
     verify: makeVerifySubscription({ apps }),
   };

@@ -5,15 +5,22 @@ import { describeInboundMessage, type InboundMedia } from "../domain/inbound-con
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
-import { AppError, BitrixApiError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
-import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
+import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
-import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
+import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
+import {
+  type Attempt,
+  type LineMessage,
+  makeLineSender,
+  PermanentDeliveryError,
+  RetryLaterError,
+  type Route,
+} from "./line-sender.ts";
 
 export interface DeliverInboundDeps {
   readonly store: Store;
@@ -35,52 +42,22 @@ export interface DeliverInboundDeps {
   };
 }
 
-/** The queue delivery this event is on: the last one gives up gracefully instead of failing. */
-export interface Attempt {
-  readonly number: number;
-  readonly last: boolean;
-}
-
 export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" | "recorded" | "unmatched";
-
-/** Retry later: someone else holds the claim, or our record of a send is not written yet. */
-export class RetryLaterError extends AppError {
-  readonly transient = true;
-  constructor(message: string) {
-    super("retry_later", 503, message);
-    this.name = "RetryLaterError";
-  }
-}
-
-/** A failure retrying cannot fix: the event becomes a dead letter with this reason. */
-export class PermanentDeliveryError extends AppError {
-  readonly transient = false;
-  constructor(message: string) {
-    super("permanent_delivery_failure", 502, message);
-    this.name = "PermanentDeliveryError";
-  }
-}
-
-const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
-
-interface Route {
-  readonly phone: PhoneRecord;
-  readonly portal: PortalRecord;
-  readonly lineId: number;
-}
-
-interface LineMessage {
-  readonly id: string;
-  readonly date: number;
-  readonly text: string;
-  readonly files?: { url: string; name: string }[];
-  readonly chatUrl?: string;
-}
 
 type Json = Record<string, unknown>;
 
 export function makeDeliverInbound(deps: DeliverInboundDeps) {
   const { store, bitrixStore, conversations, bitrix, graph, media, limiter, clock, logger, options } = deps;
+  const toLine = makeLineSender({
+    bitrixStore,
+    conversations,
+    bitrix,
+    limiter,
+    clock,
+    leaseMs: options.leaseMs,
+  });
+  const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
+    toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
 
   async function routeOf(event: InboundEvent): Promise<Route | string> {
     if (!event.phoneNumberId) return "no phone number id";
@@ -103,86 +80,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       profileName: str(profile.name),
       username: str(profile.username),
     };
-  }
-
-  /**
-   * Puts one message into the customer's Open Lines chat exactly once: a claim with a lease on the
-   * message id (a crashed worker's claim expires, so the retry delivers instead of losing it), the
-   * portal's shared rate budget, `imconnector.send.messages`, and its per-message SUCCESS checked.
-   */
-  async function sendToLine(
-    route: Route,
-    event: InboundEvent,
-    message: LineMessage,
-    attempt: Attempt,
-  ): Promise<"delivered" | "duplicate"> {
-    // The rate budget first: waiting for it while holding the claim could outlast the lease.
-    await limiter.acquire(
-      route.portal.memberId,
-      route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
-    );
-    const now = clock.now().getTime();
-    const claim = await conversations.claimInbound(message.id, now + options.leaseMs, now);
-    if (claim === "delivered") return "duplicate";
-    if (claim === "busy")
-      throw new RetryLaterError(`message ${message.id} is being delivered by another worker`);
-    const user = toOpenLinesUser(customerOf(event));
-    try {
-      const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
-        route.portal.memberId,
-        "imconnector.send.messages",
-        {
-          CONNECTOR: CONNECTOR_ID,
-          LINE: route.lineId,
-          MESSAGES: [
-            {
-              user,
-              message: {
-                id: message.id,
-                date: message.date,
-                text: message.text,
-                ...(message.files?.length ? { files: message.files } : {}),
-              },
-              chat: { id: user.id, ...(message.chatUrl ? { url: message.chatUrl } : {}) },
-            },
-          ],
-        },
-      );
-      const item = result?.DATA?.RESULT?.[0];
-      if (!item || (item.SUCCESS !== true && item.SUCCESS !== "Y")) {
-        const errors = Array.isArray(item?.ERRORS) ? item.ERRORS.join("; ") : "no per-message result";
-        throw new PermanentDeliveryError(`Bitrix24 did not accept message ${message.id}: ${errors}`);
-      }
-      await conversations.markInboundDelivered(message.id, {
-        session: item.session,
-        line: route.lineId,
-        attempt: attempt.number,
-      });
-      return "delivered";
-    } catch (error) {
-      await conversations.releaseInbound(message.id);
-      if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
-        // Bitrix24 may have taken the message before the timeout; the retry may then show it twice.
-        await conversations.increment(SEND_TIMEOUTS_COUNTER);
-      }
-      if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
-        await bitrixStore.putPhone(
-          {
-            ...route.phone,
-            connector: {
-              status: "error",
-              error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
-            },
-            updatedAt: clock.now().toISOString(),
-          },
-          route.phone,
-        );
-        throw new PermanentDeliveryError(
-          `${error.message} (the phone needs reconnecting; redrive after that)`,
-        );
-      }
-      throw error;
-    }
   }
 
   async function fetchMedia(

@@ -1,4 +1,5 @@
 import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
+import { jobsFromConnectorEvent, type OutboundJob } from "../domain/outbound-job.ts";
 import { UnauthorizedError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
@@ -12,6 +13,8 @@ export interface PortalEvent {
   /** The per-portal secret from the handler URL we registered (`?h=`), when the call carried one. */
   readonly handlerSecret?: string;
   readonly baseUrl: string;
+  /** The event's `ts`: tells repeated edits/deletions of one message apart. */
+  readonly ts?: string;
 }
 
 type Str = (v: unknown) => string;
@@ -26,10 +29,12 @@ const str: Str = (v) => (typeof v === "string" ? v : typeof v === "number" ? Str
 export function makeHandlePortalEvent(deps: {
   store: BitrixStore;
   installer: ReturnType<typeof makeInstallPortal>;
+  /** Operators' messages go through the outbound queue: the event is answered at once (Bitrix24 never retries). */
+  outbound: { enqueue(jobs: readonly OutboundJob[]): Promise<void> };
   clock: Clock;
   logger: Logger;
 }) {
-  const { store, installer, clock, logger } = deps;
+  const { store, installer, outbound, clock, logger } = deps;
 
   async function authenticate(e: PortalEvent): Promise<PortalRecord> {
     const memberId = str(e.auth.member_id);
@@ -133,6 +138,20 @@ export function makeHandlePortalEvent(deps: {
           true,
         );
         return { handled: "connector-disconnected" };
+      }
+      case "ONIMCONNECTORMESSAGEADD":
+      case "ONIMCONNECTORMESSAGEUPDATE":
+      case "ONIMCONNECTORMESSAGEDELETE": {
+        const data = (e.data ?? {}) as Record<string, unknown>;
+        if (str(data.CONNECTOR) !== CONNECTOR_ID) return { handled: "ignored" };
+        const jobs = jobsFromConnectorEvent(e.event, portal.memberId, data, str(e.ts));
+        await outbound.enqueue(jobs);
+        logger.info("operator messages queued", {
+          memberId: portal.memberId,
+          event: e.event,
+          count: jobs.length,
+        });
+        return { handled: `queued:${jobs.length}` };
       }
       default:
         logger.info("Bitrix24 event not handled", { event: e.event, memberId: portal.memberId });

@@ -3,7 +3,7 @@ import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-s
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
-import { makeSqsClient } from "#shared/adapters/sqs/inbound-queue.ts";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import type { InboundEvent } from "#shared/domain/inbound-event.ts";
 import { getRuntime } from "#shared/runtime.ts";
 import { eventually, startTestStack, type TestStack } from "../support/stack.ts";

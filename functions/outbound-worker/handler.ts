@@ -1,0 +1,58 @@
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
+import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
+import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import type { OutboundJob } from "#shared/domain/outbound-job.ts";
+import { makeLogger } from "#shared/logger.ts";
+import { systemClock } from "#shared/ports/clock.ts";
+import { runQueueBatch } from "#shared/queue-worker.ts";
+import { queueConsumedBy } from "#shared/resources.ts";
+import { getRuntime, lazy } from "#shared/runtime.ts";
+import { makeSendOperatorMessage } from "#shared/use-cases/send-operator-message.ts";
+import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
+
+const logger = makeLogger("outbound-worker");
+
+const deps = lazy(async () => {
+  const runtime = await getRuntime();
+  const { config } = runtime;
+  const { bitrix } = makeBitrixSide(runtime, logger, []);
+  const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  return {
+    worker: {
+      queue: queueConsumedBy("outbound-worker"),
+      sqs: makeSqsClient(),
+      deadLetters: runtime.deadLetters,
+      retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
+      logger,
+    },
+    send: makeSendOperatorMessage({
+      store: runtime.store,
+      bitrixStore: runtime.bitrixStore,
+      conversations: runtime.conversations,
+      bitrix,
+      graph,
+      templates: makeTemplateCatalog({
+        store: runtime.store,
+        cache: runtime.conversations,
+        graph,
+        clock: systemClock,
+      }),
+      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
+      clock: systemClock,
+      logger,
+      options: {
+        leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
+        timeoutMs: config.HTTP_TIMEOUT_MS,
+        allowLoopbackHttp: config.LOCAL_STACK === "1",
+      },
+    }),
+  };
+});
+
+/** Outbound FIFO queue consumer: operators' messages from Bitrix24 Open Lines to WhatsApp. */
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  const d = await deps();
+  return runQueueBatch(event, d.worker, (body, attempt) => d.send(body as OutboundJob, attempt));
+}

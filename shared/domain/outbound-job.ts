@@ -1,0 +1,92 @@
+/**
+ * An operator's message from Bitrix24 Open Lines on its way to WhatsApp: one per Bitrix24 message,
+ * travelling through the outbound FIFO queue (one group per chat, so a conversation keeps its order).
+ */
+export interface OperatorFile {
+  readonly name: string;
+  readonly link: string;
+  readonly mime?: string;
+  readonly size?: number;
+}
+
+export interface OutboundJob {
+  readonly v: 1;
+  /** `message`: send it; `edited`/`deleted`: tell the operator WhatsApp cannot follow. */
+  readonly kind: "message" | "edited" | "deleted";
+  /** `<member_id>:<Bitrix message id>`: the deduplication key everywhere downstream. */
+  readonly id: string;
+  readonly memberId: string;
+  readonly lineId: number;
+  /** The connector chat id — the customer's Open Lines user id (`wa:<wa_id>`). */
+  readonly chatId: string;
+  readonly im: { readonly chatId: string; readonly messageId: string };
+  /** BBCode, with the operator's signature when the line adds it. */
+  readonly text: string;
+  readonly files: readonly OperatorFile[];
+}
+
+export function outboundGroupOf(job: OutboundJob): string {
+  return `${job.memberId}:${job.lineId}:${job.chatId}`;
+}
+
+/** The WhatsApp recipient behind a connector chat id: a phone (`to`) or a business-scoped user id. */
+export function recipientOf(chatId: string): { to: string } | { recipient: string } | undefined {
+  const phone = /^wa:(\d{6,20})$/.exec(chatId);
+  if (phone?.[1]) return { to: phone[1] };
+  const user = /^wa:user:(.+)$/.exec(chatId);
+  return user?.[1] ? { recipient: user[1] } : undefined;
+}
+
+type Json = Record<string, unknown>;
+const str = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
+
+/**
+ * Jobs from an ONIMCONNECTORMESSAGEADD/UPDATE/DELETE event's `data` (form-decoded, so every scalar is a
+ * string and empty arrays are gone): one job per message, files with their download links.
+ */
+export function jobsFromConnectorEvent(
+  event: string,
+  memberId: string,
+  data: unknown,
+  ts: string,
+): OutboundJob[] {
+  const d = (data ?? {}) as Json;
+  const kind =
+    event === "ONIMCONNECTORMESSAGEUPDATE"
+      ? "edited"
+      : event === "ONIMCONNECTORMESSAGEDELETE"
+        ? "deleted"
+        : "message";
+  const lineId = Number(str(d.LINE));
+  const messages = Object.values((d.MESSAGES ?? {}) as Json) as Json[];
+  return messages.flatMap((m): OutboundJob[] => {
+    const im = (m.im ?? {}) as Json;
+    const message = (m.message ?? {}) as Json;
+    const chat = (m.chat ?? {}) as Json;
+    const messageId = str(im.message_id);
+    if (!messageId || !str(chat.id) || !Number.isFinite(lineId)) return [];
+    const files = Object.values((message.files ?? {}) as Json)
+      .map((f) => f as Json)
+      .map((f) => ({
+        name: str(f.name) || "file",
+        link: str(f.link) || str(f.downloadLink),
+        mime: str(f.mime) || str(f.type) || undefined,
+        size: str(f.size) ? Number(str(f.size)) : undefined,
+      }))
+      .filter((f) => f.link);
+    return [
+      {
+        v: 1,
+        kind,
+        // An edit or delete of the same message can happen more than once; `ts` tells them apart.
+        id: `${memberId}:${messageId}${kind === "message" ? "" : `:${kind}:${ts}`}`,
+        memberId,
+        lineId,
+        chatId: str(chat.id),
+        im: { chatId: str(im.chat_id), messageId },
+        text: str(message.text),
+        files,
+      },
+    ];
+  });
+}

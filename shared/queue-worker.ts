@@ -1,0 +1,95 @@
+import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Logger } from "./logger.ts";
+import type { DeadLetterStore } from "./ports/dead-letters.ts";
+import type { QueueDef } from "./resources.ts";
+import { processFifoBatch } from "./sqs-batch.ts";
+import type { Attempt } from "./use-cases/line-sender.ts";
+
+export interface QueueWorkerDeps {
+  readonly queue: QueueDef;
+  readonly sqs: SQSClient;
+  readonly deadLetters: DeadLetterStore;
+  readonly retry: { readonly baseSeconds: number; readonly maxSeconds: number };
+  readonly logger: Logger;
+}
+
+const receiveCount = (r: SQSRecord) => Number(r.attributes.ApproximateReceiveCount ?? "1");
+
+/**
+ * A FIFO queue consumer's batch: each record's body handed to `work` with its attempt number. A failure
+ * retrying can fix is retried with backoff — the record's visibility becomes base × 2^(attempt−1) s,
+ * capped, so one 503 costs seconds, not the queue's full visibility timeout. One it cannot fix, or the
+ * last attempt, becomes a dead letter with its reason, and the conversation moves on.
+ */
+export async function runQueueBatch(
+  event: SQSEvent,
+  deps: QueueWorkerDeps,
+  work: (body: unknown, attempt: Attempt) => Promise<string>,
+): Promise<SQSBatchResponse> {
+  const { queue, logger } = deps;
+  const result = await processFifoBatch(
+    event,
+    async (record) => {
+      const attempt = { number: receiveCount(record), last: receiveCount(record) >= queue.maxReceiveCount };
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body);
+      } catch {
+        await giveUp(deps, record, "the queue message is not JSON");
+        return;
+      }
+      try {
+        const outcome = await work(body, attempt);
+        logger.info(`${queue.name} record done`, {
+          messageId: record.messageId,
+          outcome,
+          attempt: attempt.number,
+        });
+      } catch (error) {
+        const permanent = (error as { transient?: boolean }).transient === false;
+        if (!permanent && !attempt.last) throw error;
+        await giveUp(
+          deps,
+          record,
+          `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
+        );
+      }
+    },
+    logger,
+  );
+  await backOff(deps, event, result);
+  return result;
+}
+
+async function giveUp(deps: QueueWorkerDeps, record: SQSRecord, reason: string): Promise<void> {
+  deps.logger.error(`${deps.queue.name} record dead-lettered`, { messageId: record.messageId, reason });
+  await deps.deadLetters.record({
+    id: record.messageId,
+    queue: deps.queue.name,
+    body: record.body,
+    messageGroupId: record.attributes.MessageGroupId,
+    reason,
+    attempts: receiveCount(record),
+    failedAt: new Date().toISOString(),
+    source: "worker",
+  });
+}
+
+async function backOff(deps: QueueWorkerDeps, batch: SQSEvent, failures: SQSBatchResponse): Promise<void> {
+  const failed = new Set(failures.batchItemFailures.map((f) => f.itemIdentifier));
+  const url = process.env[deps.queue.urlEnv];
+  const { baseSeconds, maxSeconds } = deps.retry;
+  const entries = batch.Records.filter((r) => failed.has(r.messageId)).map((r, i) => ({
+    Id: String(i),
+    ReceiptHandle: r.receiptHandle,
+    VisibilityTimeout: Math.round(Math.min(maxSeconds, baseSeconds * 2 ** (receiveCount(r) - 1))),
+  }));
+  if (!url || entries.length === 0) return;
+  try {
+    await deps.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries }));
+  } catch (error) {
+    // Without it the records come back after the queue's visibility timeout: later, not lost.
+    deps.logger.warn("could not set retry backoff", { error });
+  }
+}

@@ -1,0 +1,325 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
+import { getRuntime } from "#shared/runtime.ts";
+import { type HttpFake, startHttpFake } from "../fakes/http-fake.ts";
+import { fixtureJson } from "../fixtures.ts";
+import { eventually } from "../support/stack.ts";
+import { forOurNumber, PHONE_ID, startWorld, WABA_ID, type World } from "../support/world.ts";
+
+const CUSTOMER = "16505551234";
+const CHAT = `wa:${CUSTOMER}`;
+let world: World;
+let files: HttpFake;
+let lineId: number;
+let imMessageId = 90_000;
+
+const FILES: Record<string, { mime: string; bytes: Buffer }> = {
+  "/f/photo.jpg": { mime: "image/jpeg", bytes: Buffer.alloc(2048, 1) },
+  "/f/clip.mp4": { mime: "video/mp4", bytes: Buffer.alloc(4096, 2) },
+  "/f/voice.ogg": { mime: "audio/ogg", bytes: Buffer.alloc(1024, 3) },
+  "/f/offer.pdf": { mime: "application/pdf", bytes: Buffer.alloc(3000, 4) },
+  "/f/big.jpg": { mime: "image/jpeg", bytes: Buffer.alloc(6_000_000, 5) },
+};
+
+const templates = [
+  ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
+  {
+    name: "order_update",
+    language: "en_US",
+    status: "APPROVED",
+    category: "UTILITY",
+    components: [
+      { type: "HEADER", format: "IMAGE" },
+      { type: "BODY", text: "Order {{1}} is {{2}}." },
+      { type: "BUTTONS", buttons: [{ type: "URL", text: "Track", url: "https://shop.example/track/{{1}}" }] },
+    ],
+  },
+  {
+    name: "greeting_named",
+    language: "de",
+    status: "APPROVED",
+    category: "UTILITY",
+    parameter_format: "NAMED",
+    components: [{ type: "BODY", text: "Hallo {{first_name}}!" }],
+  },
+];
+
+beforeAll(async () => {
+  files = await startHttpFake((req) => {
+    const file = FILES[req.path];
+    return file
+      ? { status: 200, body: file.bytes, headers: { "content-type": file.mime } }
+      : { status: 404, body: "no" };
+  });
+  world = await startWorld();
+  world.meta.setTemplates(WABA_ID, templates);
+  lineId = (await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body.line.id;
+  // The customer writes first: the 24-hour window is open.
+  const inbound = forOurNumber(fixtureJson<any>("meta/webhook_text.json"));
+  Object.assign(inbound.entry[0].changes[0].value.messages[0], {
+    id: "wamid.opening",
+    timestamp: String(Math.floor(Date.now() / 1000)),
+  });
+  expect((await world.postWebhook(inbound)).status).toBe(200);
+  await eventually(async () =>
+    world.bitrix.portal(world.memberId).messages.find((m) => m.message.id === "wamid.opening"),
+  );
+});
+
+afterAll(async () => {
+  await world?.stop();
+  await files?.close();
+});
+
+/** The operator writes in the Open Lines chat: Bitrix24 posts ONIMCONNECTORMESSAGEADD to our bound handler. */
+async function operatorWrites(
+  text: string,
+  opts: { files?: { name: string; path: string; size?: number }[]; chat?: string; imId?: number } = {},
+) {
+  const id = opts.imId ?? ++imMessageId;
+  const message: Record<string, unknown> = { user_id: 27, text };
+  if (opts.files) {
+    message.files = opts.files.map((f) => ({
+      name: f.name,
+      link: `${files.url}${f.path}`,
+      mime: FILES[f.path]?.mime,
+      size: f.size ?? FILES[f.path]?.bytes.length,
+      type: "file",
+    }));
+  }
+  const results = await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORMESSAGEADD", {
+    CONNECTOR: CONNECTOR_ID,
+    LINE: lineId,
+    MESSAGES: [{ im: { chat_id: 1807, message_id: id }, message, chat: { id: opts.chat ?? CHAT } }],
+  });
+  expect(results.map((r) => r.status)).toEqual([200]);
+  return id;
+}
+
+const sentTo = (to = CUSTOMER) => world.meta.messagesTo(to);
+const notes = () =>
+  world.bitrix.portal(world.memberId).messages.filter((m) => String(m.message.id).startsWith("note:"));
+
+async function waitForSends(count: number, to = CUSTOMER) {
+  return eventually(async () => (sentTo(to).length >= count ? sentTo(to) : undefined));
+}
+
+describe("operator text", () => {
+  it("converts BBCode, keeps the signature as a bold first line, and records the send for statuses", async () => {
+    const before = sentTo().length;
+    await operatorWrites(
+      "[b]Klaus Weber:[/b] [br]Hello [b]there[/b], see [url=https://shop.example]our shop[/url]",
+    );
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect(sent?.type).toBe("text");
+    expect((sent!.body.text as any).body).toBe(
+      "*Klaus Weber:*\nHello *there*, see our shop (https://shop.example)",
+    );
+    const { conversations } = await getRuntime();
+    const record = await eventually(async () => conversations.getOutbound(sent!.wamid));
+    expect(record.origin).toMatchObject({ kind: "openlines", imChatId: "1807" });
+  });
+
+  it("splits a long text at WhatsApp's 4096 characters", async () => {
+    const before = sentTo().length;
+    await operatorWrites(`${"word ".repeat(1000)}\n\n${"more ".repeat(300)}`);
+    const sent = (await waitForSends(before + 2)).slice(before);
+    expect(sent).toHaveLength(2);
+    for (const m of sent) expect(((m.body.text as any).body as string).length).toBeLessThanOrEqual(4096);
+  });
+
+  it("sends the same Bitrix24 message once even when the event arrives twice", async () => {
+    const before = sentTo().length;
+    const id = await operatorWrites("only once please");
+    await waitForSends(before + 1);
+    await operatorWrites("only once please", { imId: id });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(sentTo().length).toBe(before + 1);
+  });
+
+  it("reports delivery back to Bitrix24 when Meta says delivered", async () => {
+    const before = sentTo().length;
+    const id = await operatorWrites("track me");
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    const status = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+    Object.assign(status.entry[0].changes[0].value.statuses[0], { id: sent!.wamid, status: "delivered" });
+    await world.postWebhook(status);
+    const report = await eventually(async () =>
+      world.bitrix
+        .portal(world.memberId)
+        .deliveryStatuses.find((s) => JSON.stringify(s).includes(String(id))),
+    );
+    expect(JSON.stringify(report)).toContain(sent!.wamid);
+  });
+});
+
+describe("operator files", () => {
+  it.each([
+    ["photo.jpg", "/f/photo.jpg", "image"],
+    ["clip.mp4", "/f/clip.mp4", "video"],
+    ["voice.ogg", "/f/voice.ogg", "audio"],
+    ["offer.pdf", "/f/offer.pdf", "document"],
+  ])("uploads %s to Meta and sends it as %s", async (name, path, kind) => {
+    const before = sentTo().length;
+    const uploadsBefore = world.meta.uploads.length;
+    await operatorWrites("[b]Klaus Weber:[/b] [br]", { files: [{ name, path }] });
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect(sent?.type).toBe(kind);
+    expect(world.meta.uploads.length).toBe(uploadsBefore + 1);
+    expect(world.meta.uploads.at(-1)?.bytes.equals(FILES[path]!.bytes)).toBe(true);
+    if (kind === "document") expect((sent!.body.document as any).filename).toBe(name);
+  });
+
+  it("captions the first file with the text once", async () => {
+    const before = sentTo().length;
+    await operatorWrites("[b]Klaus Weber:[/b] [br]Your photos", {
+      files: [
+        { name: "a.jpg", path: "/f/photo.jpg" },
+        { name: "b.jpg", path: "/f/photo.jpg" },
+      ],
+    });
+    const sent = (await waitForSends(before + 2)).slice(before);
+    expect(sent).toHaveLength(2);
+    expect((sent[0]!.body.image as any).caption).toBe("*Klaus Weber:*\nYour photos");
+    expect((sent[1]!.body.image as any).caption).toBeUndefined();
+  });
+
+  it("sends a file Meta refuses as media (a 6 MB JPEG) as a link", async () => {
+    const before = sentTo().length;
+    await operatorWrites("", { files: [{ name: "big.jpg", path: "/f/big.jpg" }] });
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect(sent?.type).toBe("text");
+    expect((sent!.body.text as any).body).toBe(`big.jpg: ${files.url}/f/big.jpg`);
+  });
+
+  it("sends a file over WhatsApp's 100 MB as a link in the text", async () => {
+    const before = sentTo().length;
+    await operatorWrites("", { files: [{ name: "huge.mov", path: "/f/clip.mp4", size: 150_000_000 }] });
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect(sent?.type).toBe("text");
+    expect((sent!.body.text as any).body).toContain(`${files.url}/f/clip.mp4`);
+  });
+});
+
+describe("template shortcodes", () => {
+  it.each([
+    ["template-hello_world+en_US", "hello_world", undefined],
+    ["template+hello_world+en_US", "hello_world", undefined],
+    ["[b]Klaus Weber:[/b] [br]template-hello_world+en_US", "hello_world", undefined],
+  ])("sends %s as a template", async (text, name) => {
+    const before = sentTo().length;
+    await operatorWrites(text);
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect(sent?.type).toBe("template");
+    expect(sent?.body.template).toMatchObject({ name, language: { code: "en_US" } });
+  });
+
+  it("fills positional variables, the header image and the URL button", async () => {
+    const before = sentTo().length;
+    await operatorWrites(
+      "template-order_update+en_US+A-17|shipped|file_link:https://cdn.example/p.jpg|button_param:A-17",
+    );
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    const components = (sent!.body.template as any).components as any[];
+    expect(components.find((c) => c.type === "header").parameters[0]).toEqual({
+      type: "image",
+      image: { link: "https://cdn.example/p.jpg" },
+    });
+    expect(components.find((c) => c.type === "body").parameters.map((p: any) => p.text)).toEqual([
+      "A-17",
+      "shipped",
+    ]);
+    expect(components.find((c) => c.type === "button")).toMatchObject({
+      sub_type: "url",
+      index: "0",
+      parameters: [{ type: "text", text: "A-17" }],
+    });
+  });
+
+  it("fills named variables", async () => {
+    const before = sentTo().length;
+    await operatorWrites("template-greeting_named+de+first_name:Anna");
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    const body = ((sent!.body.template as any).components as any[]).find((c) => c.type === "body");
+    expect(body.parameters).toEqual([{ type: "text", parameter_name: "first_name", text: "Anna" }]);
+  });
+
+  it.each([
+    ["template-no_such_template+en_US", /no_such_template|not found|unknown/i],
+    ["template-hello_world+fr", /language|en_US/i],
+    ["template-order_update+en_US+only-one", /template-order_update\+en_US/],
+  ])("tells the operator what is wrong with %s and sends nothing", async (text, pattern) => {
+    const before = sentTo().length;
+    const notesBefore = notes().length;
+    await operatorWrites(text);
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toMatch(pattern);
+    expect(sentTo().length).toBe(before);
+  });
+});
+
+describe("24-hour window and Meta's errors", () => {
+  it("does not send free text to a customer outside the window; the operator is told to use a template", async () => {
+    const notesBefore = notes().length;
+    await operatorWrites("are you there?", { chat: "wa:16505550777" });
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toMatch(/24-hour/);
+    expect(note?.message.text).toMatch(/template-/);
+    expect(sentTo("16505550777")).toHaveLength(0);
+  });
+
+  it("a template still reaches a customer outside the window", async () => {
+    await operatorWrites("template-hello_world+en_US", { chat: "wa:16505550777" });
+    await waitForSends(1, "16505550777");
+  });
+
+  it.each([130429, 131000, 131056, 500])(
+    "retries transient error %s and sends exactly once",
+    async (code) => {
+      const before = sentTo().length;
+      world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), code);
+      await operatorWrites(`after ${code}`);
+      await waitForSends(before + 1);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(sentTo().filter((m) => (m.body.text as any)?.body === `after ${code}`)).toHaveLength(1);
+    },
+  );
+
+  it.each([
+    [131026, /131026/],
+    [131047, /24-hour/],
+  ])("reports permanent error %s once as a note", async (code, pattern) => {
+    const notesBefore = notes().length;
+    world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), code);
+    await operatorWrites(`fails with ${code}`);
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toMatch(pattern);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(notes().length).toBe(notesBefore + 1);
+  });
+
+  it("marks the WABA's token invalid on 190 and tells the operator", async () => {
+    const notesBefore = notes().length;
+    world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), 190);
+    await operatorWrites("token trouble");
+    await eventually(async () => (notes().length > notesBefore ? true : undefined));
+    expect((await world.stack.admin("GET", `/api/admin/wabas/${WABA_ID}`)).body.tokenStatus).toBe("invalid");
+  });
+
+  it("tells the operator WhatsApp cannot edit a sent message", async () => {
+    const notesBefore = notes().length;
+    await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORMESSAGEUPDATE", {
+      CONNECTOR: CONNECTOR_ID,
+      LINE: lineId,
+      MESSAGES: [
+        {
+          im: { chat_id: 1807, message_id: 90001 },
+          message: { id: ["wamid.x"], text: "edited" },
+          chat: { id: CHAT },
+        },
+      ],
+    });
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toMatch(/cannot change/);
+  });
+});
