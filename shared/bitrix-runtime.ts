@@ -20,6 +20,7 @@ export function makeBitrixSide(
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,
+    limitRetryDelaysMs,
   });
   const connector = makeConnectPhone({
     store: bitrixStore,

@@ -32,6 +32,7 @@ export type FunctionName =
   | "admin-api"
   | "inbound-worker"
   | "bitrix-events"
+  | "bitrix-sms"
   | "outbound-worker";
 
 export interface FunctionDef {
@@ -64,6 +65,13 @@ export const functions: Record<FunctionName, FunctionDef> = {
     timeoutSeconds: 30,
     memoryMb: 256,
     description: "Bitrix24 app install page, install/update/uninstall and connector events",
+  },
+  "bitrix-sms": {
+    name: "bitrix-sms",
+    entry: "functions/bitrix-sms/handler.ts",
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    description: "Bitrix24 SMS-provider handler: CRM SMS and robot messages onto the outbound queue",
   },
   "outbound-worker": {
     name: "outbound-worker",
@@ -124,6 +132,7 @@ export const routes: readonly RouteDef[] = [
   { method: "GET", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
+  { method: "POST", path: "/api/bitrix/sms", target: "bitrix-sms" },
   { method: "GET", path: "/api/health", target: "admin-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];

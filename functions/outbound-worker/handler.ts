@@ -3,7 +3,7 @@ import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
-import type { OutboundJob } from "#shared/domain/outbound-job.ts";
+import type { QueueJob } from "#shared/domain/outbound-job.ts";
 import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
@@ -51,8 +51,11 @@ const deps = lazy(async () => {
   };
 });
 
-/** Outbound FIFO queue consumer: operators' messages from Bitrix24 Open Lines to WhatsApp. */
+/** Outbound FIFO queue consumer: operators' messages and CRM SMS from Bitrix24 to WhatsApp. */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const d = await deps();
-  return runQueueBatch(event, d.worker, (body, attempt) => d.send(body as OutboundJob, attempt));
+  return runQueueBatch(event, d.worker, (body, attempt) => {
+    const job = body as QueueJob;
+    return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
+  });
 }

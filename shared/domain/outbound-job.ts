@@ -25,8 +25,32 @@ export interface OutboundJob {
   readonly files: readonly OperatorFile[];
 }
 
-export function outboundGroupOf(job: OutboundJob): string {
-  return `${job.memberId}:${job.lineId}:${job.chatId}`;
+/**
+ * A CRM SMS or robot message Bitrix24 handed to our SMS provider: sent to WhatsApp as a template (or, in
+ * the 24-hour window, as text), its fate reported back with `messageservice.message.status.update`.
+ */
+export interface SmsJob {
+  readonly v: 1;
+  readonly kind: "sms";
+  /** `<member_id>:sms:<message_id>`. */
+  readonly id: string;
+  readonly memberId: string;
+  readonly phoneId: string;
+  /** Our sender code, which names the phone (the handler call names no sender number). */
+  readonly code: string;
+  /** Bitrix24's id of the message, for status updates. */
+  readonly messageId: string;
+  /** The recipient as the CRM stores it; normalised by the worker. */
+  readonly to: string;
+  readonly text: string;
+}
+
+export type QueueJob = OutboundJob | SmsJob;
+
+export function outboundGroupOf(job: QueueJob): string {
+  return job.kind === "sms"
+    ? `${job.memberId}:sms:${job.to.replace(/\D/g, "")}`
+    : `${job.memberId}:${job.lineId}:${job.chatId}`;
 }
 
 /** The WhatsApp recipient behind a connector chat id: a phone (`to`) or a business-scoped user id. */

@@ -4,19 +4,25 @@ import {
   splitForWhatsApp,
   splitOperatorPrefix,
 } from "../domain/bbcode.ts";
+import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
-import { type OperatorFile, type OutboundJob, recipientOf } from "../domain/outbound-job.ts";
+import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
 import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
 import { isServiceWindowOpen, windowClosedNote } from "../domain/service-window.ts";
-import { buildTemplateMessage, findTemplate, parseShortcode } from "../domain/template-shortcode.ts";
+import {
+  buildTemplateMessage,
+  findTemplate,
+  type ParsedShortcode,
+  parseShortcode,
+} from "../domain/template-shortcode.ts";
 import { GraphApiError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ConversationStore } from "../ports/conversations.ts";
+import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
 import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store, WabaRecord } from "../ports/store.ts";
@@ -46,7 +52,7 @@ export interface SendOperatorMessageDeps {
   };
 }
 
-export type OutboundOutcome = "sent" | "duplicate" | "noted" | "unroutable" | "empty";
+export type OutboundOutcome = "sent" | "duplicate" | "noted" | "unroutable" | "empty" | "failed";
 
 /** Meta's code for a token that is expired or revoked: the WABA needs a new one. */
 const INVALID_TOKEN = 190;
@@ -173,7 +179,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
    * 4. Each part is sent once (its wamid is recorded against the Bitrix24 message); a retry skips what went.
    *    Meta's transient errors retry through the queue; permanent ones become one note with Meta's code.
    */
-  return async function sendOperatorMessage(job: OutboundJob, attempt: Attempt): Promise<OutboundOutcome> {
+  async function sendOperatorMessage(job: OutboundJob, attempt: Attempt): Promise<OutboundOutcome> {
     const phone = await bitrixStore.findPhoneByLine(job.memberId, job.lineId);
     const portal = phone && (await bitrixStore.getPortal(job.memberId));
     if (!phone || portal?.status !== "installed") {
@@ -208,24 +214,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     let parts: Part[];
     const shortcode = parseShortcode(job.text, { bare: false });
     if (shortcode) {
-      let found = findTemplate(await templates.templates(waba.wabaId), shortcode.name, shortcode.language);
-      if (!found.ok)
-        found = findTemplate(
-          await templates.templates(waba.wabaId, { refresh: true }),
-          shortcode.name,
-          shortcode.language,
-        );
-      if (!found.ok) return noteToOperator(route, job, "template", `Not sent: ${found.problem}`, attempt);
-      const built = buildTemplateMessage(shortcode, found.template);
-      if (!built.ok)
-        return noteToOperator(
-          route,
-          job,
-          "template",
-          `Not sent: ${built.problem}. Write it as: ${built.expectedForm}`,
-          attempt,
-        );
-      parts = [{ key: "template", build: async () => ({ type: "template", template: built.template }) }];
+      const resolved = await templateFor(waba.wabaId, shortcode);
+      if (!resolved.ok)
+        return noteToOperator(route, job, "template", `Not sent: ${resolved.problem}`, attempt);
+      parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
     } else {
       const customerId = "to" in recipient ? recipient.to : recipient.recipient;
       const conversation = await conversations.getConversation(phone.phoneId, customerId);
@@ -236,50 +228,155 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       if (parts.length === 0) return "empty";
     }
 
+    const origin = {
+      kind: "openlines" as const,
+      lineId: job.lineId,
+      chatId: job.chatId,
+      imChatId: job.im.chatId,
+      imMessageId: job.im.messageId,
+    };
+    const outcome = await sendParts(
+      { jobId: job.id, memberId: job.memberId, phoneId: phone.phoneId, recipient, target, waba, origin },
+      parts,
+      attempt,
+    );
+    if (outcome.sent === "failed") {
+      const { error, part } = outcome;
+      const explained = explainMetaError(error.graphCode ?? 0, undefined, error.message);
+      const advice = error.graphCode === WINDOW_CLOSED ? windowClosedNote() : explained.advice;
+      return noteToOperator(
+        route,
+        job,
+        `error:${part}`,
+        `Not sent (${error.graphCode ?? "HTTP"}: ${explained.title}). ${advice}`,
+        attempt,
+      );
+    }
+    return outcome.sent;
+  }
+
+  /** Finds the template a shortcode names (refreshing Meta's list once when it is not cached) and fills it. */
+  async function templateFor(wabaId: string, shortcode: ParsedShortcode) {
+    let found = findTemplate(await templates.templates(wabaId), shortcode.name, shortcode.language);
+    if (!found.ok)
+      found = findTemplate(
+        await templates.templates(wabaId, { refresh: true }),
+        shortcode.name,
+        shortcode.language,
+      );
+    if (!found.ok) return { ok: false as const, problem: found.problem };
+    const built = buildTemplateMessage(shortcode, found.template);
+    if (!built.ok)
+      return { ok: false as const, problem: `${built.problem}. Write it as: ${built.expectedForm}` };
+    return { ok: true as const, template: built.template };
+  }
+
+  /**
+   * Sends the parts in order, each once: its wamid is recorded against the job, so a retry skips what went.
+   * Meta's transient errors are thrown for the queue to retry (until the last attempt); the rest come back.
+   */
+  async function sendParts(
+    ctx: {
+      jobId: string;
+      memberId: string;
+      phoneId: string;
+      recipient: { to: string } | { recipient: string };
+      target: GraphTarget;
+      waba: WabaRecord;
+      origin: OutboundRecord["origin"];
+    },
+    parts: Part[],
+    attempt: Attempt,
+  ): Promise<{ sent: "sent" | "duplicate" } | { sent: "failed"; error: GraphApiError; part: string }> {
     let sent = 0;
     for (const part of parts) {
-      const partId = `${job.id}:${part.key}`;
+      const partId = `${ctx.jobId}:${part.key}`;
       if (await conversations.getOutboundPart(partId)) continue;
       try {
         const wamid = await graph.sendMessage(
-          phone.phoneId,
-          { ...recipient, ...(await part.build()) },
-          target,
+          ctx.phoneId,
+          { ...ctx.recipient, ...(await part.build()) },
+          ctx.target,
         );
         await conversations.putOutboundPart(partId, wamid);
         await conversations.putOutbound({
           wamid,
-          phoneId: phone.phoneId,
-          memberId: job.memberId,
-          customerId: "to" in recipient ? recipient.to : recipient.recipient,
+          phoneId: ctx.phoneId,
+          memberId: ctx.memberId,
+          customerId: "to" in ctx.recipient ? ctx.recipient.to : ctx.recipient.recipient,
           status: "accepted",
-          origin: {
-            kind: "openlines",
-            lineId: job.lineId,
-            chatId: job.chatId,
-            imChatId: job.im.chatId,
-            imMessageId: job.im.messageId,
-          },
+          origin: ctx.origin,
           createdAt: clock.now().toISOString(),
         });
         sent++;
       } catch (error) {
         if (!(error instanceof GraphApiError)) throw error;
         if (error.transient && !attempt.last) throw error;
-        if (error.graphCode === INVALID_TOKEN) await markTokenInvalid(waba, error);
-        const explained = explainMetaError(error.graphCode ?? 0, undefined, error.message);
-        const advice = error.graphCode === WINDOW_CLOSED ? windowClosedNote() : explained.advice;
-        return noteToOperator(
-          route,
-          job,
-          `error:${part.key}`,
-          `Not sent (${error.graphCode ?? "HTTP"}: ${explained.title}). ${advice}`,
-          attempt,
-        );
+        if (error.graphCode === INVALID_TOKEN) await markTokenInvalid(ctx.waba, error);
+        return { sent: "failed", error, part: part.key };
       }
     }
-    return sent > 0 ? "sent" : "duplicate";
-  };
+    return { sent: sent > 0 ? "sent" : "duplicate" };
+  }
+
+  /**
+   * A CRM SMS or robot message: a template (`NAME+LANG[+…]`, bare or `template-` form), or plain text
+   * when the customer's 24-hour window is open. Bitrix24 hears `failed` when it cannot go out, and
+   * `delivered` later from Meta's status.
+   */
+  async function sendSms(job: SmsJob, attempt: Attempt): Promise<OutboundOutcome> {
+    const fail = async (reason: string) => {
+      logger.warn("SMS not sent", { memberId: job.memberId, messageId: job.messageId, reason });
+      await bitrix.call(job.memberId, "messageservice.message.status.update", {
+        CODE: job.code,
+        MESSAGE_ID: job.messageId,
+        STATUS: "failed",
+      });
+      return "failed" as const;
+    };
+    const phone = await bitrixStore.getPhone(job.phoneId);
+    const to = toE164(job.to)?.slice(1);
+    if (!phone || phone.memberId !== job.memberId) return fail(`phone ${job.phoneId} is not on this portal`);
+    if (!to) return fail(`${job.to} is not a phone number`);
+    const waba = await store.getWaba(phone.wabaId);
+    const app = waba && (await store.getApp(waba.appId));
+    if (!waba || !app) return fail(`WABA ${phone.wabaId} or its app is not configured`);
+    const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
+    let parts: Part[];
+    const shortcode = parseShortcode(job.text, { bare: true });
+    if (shortcode) {
+      const resolved = await templateFor(waba.wabaId, shortcode);
+      if (!resolved.ok) return fail(resolved.problem);
+      parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
+    } else {
+      const conversation = await conversations.getConversation(phone.phoneId, to);
+      const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
+      if (!isServiceWindowOpen(last, clock.now()))
+        return fail("the 24-hour window is closed and the text is no template");
+      parts = splitForWhatsApp(job.text).map((text, i) => ({
+        key: `text:${i}`,
+        build: async () => ({ type: "text", text: { body: text } }),
+      }));
+      if (parts.length === 0) return fail("empty message");
+    }
+    const origin = { kind: "sms" as const, code: job.code, messageId: job.messageId };
+    const outcome = await sendParts(
+      {
+        jobId: job.id,
+        memberId: job.memberId,
+        phoneId: phone.phoneId,
+        recipient: { to },
+        target,
+        waba,
+        origin,
+      },
+      parts,
+      attempt,
+    );
+    if (outcome.sent === "failed")
+      return fail(`Meta refused it (${outcome.error.graphCode ?? "HTTP"}: ${outcome.error.message})`);
+    return outcome.sent;
+  }
 
   async function markTokenInvalid(waba: WabaRecord, error: GraphApiError): Promise<void> {
     await store.putWaba({
@@ -289,4 +386,6 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       updatedAt: clock.now().toISOString(),
     });
   }
+
+  return { sendOperatorMessage, sendSms };
 }
