@@ -92,12 +92,13 @@ describe("DynamoRateLimiter", () => {
     const time = fakeTime();
     const limiter = new DynamoRateLimiter(tableClient, time.clock, { sleep: time.sleep });
     const key = uniqueKey("layout");
+    const BITRIX_STANDARD = { perSecond: 2, burst: 50 };
 
-    await limiter.acquire(key, STANDARD_PORTAL_RATE);
+    await limiter.acquire(key, BITRIX_STANDARD);
     expect(commands).toEqual(["GetItemCommand", "PutItemCommand"]);
     commands.length = 0;
     time.advance(250);
-    await limiter.acquire(key, STANDARD_PORTAL_RATE);
+    await limiter.acquire(key, BITRIX_STANDARD);
     expect(commands).toEqual(["GetItemCommand", "PutItemCommand"]);
 
     const item = await newTableClient().get({ pk: `RATE#${key}`, sk: "RATE" });
