@@ -47,8 +47,6 @@ export interface StatelessStackProps extends StackProps {
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 
-/** Functions that put work on the queues: the webhook, and the admin API when it redrives dead letters. */
-const queueProducers: readonly FunctionName[] = ["waba-webhook", "admin-api"];
 /** The function that lists and redrives dead letters. */
 const deadLetterAdmin: FunctionName = "admin-api";
 
@@ -223,7 +221,7 @@ export class StatelessStack extends Stack {
     this.functions[def.consumer].addEventSource(
       new SqsEventSource(queue, { batchSize: def.batchSize, reportBatchItemFailures: true }),
     );
-    for (const producer of queueProducers) queue.grantSendMessages(this.functions[producer]);
+    for (const producer of def.producers) queue.grantSendMessages(this.functions[producer]);
     deadLetterQueue.grantConsumeMessages(this.functions[deadLetterAdmin]);
   }
 

@@ -25,6 +25,8 @@ export interface QueueDef {
   /** Function that consumes the queue, with its batch size. */
   readonly consumer: FunctionName;
   readonly batchSize: number;
+  /** Functions that put work on the queue (granted SendMessage; admin-api too, for dead-letter redrive). */
+  readonly producers: readonly FunctionName[];
 }
 
 export type FunctionName =
@@ -102,6 +104,7 @@ export const queues: readonly QueueDef[] = [
     maxReceiveCount: 10,
     consumer: "inbound-worker",
     batchSize: 10,
+    producers: ["waba-webhook", "admin-api"],
   },
   {
     name: "outbound",
@@ -111,6 +114,7 @@ export const queues: readonly QueueDef[] = [
     maxReceiveCount: 10,
     consumer: "outbound-worker",
     batchSize: 10,
+    producers: ["bitrix-events", "bitrix-sms", "admin-api"],
   },
 ];
 

@@ -118,6 +118,42 @@ describe("CDK app", () => {
     }
   });
 
+  it("lets every producer of a queue send to it (and nobody else)", () => {
+    const policies = Object.values(resources(stateless, "AWS::IAM::Policy"));
+    const roleOf = (name: keyof typeof functions) => {
+      const [, fn] = functionByDescription(functions[name].description);
+      return logicalIdOf(fn.Properties.Role);
+    };
+    const sendersOf = (queueId: string) =>
+      policies
+        .filter((p) =>
+          (
+            (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] })
+              .Statement ?? []
+          ).some(
+            (st) =>
+              [st.Action].flat().some((a) => String(a).startsWith("sqs:SendMessage")) &&
+              [st.Resource].flat().some((r) => {
+                try {
+                  return importedLogicalId(r) === queueId;
+                } catch {
+                  return false;
+                }
+              }),
+          ),
+        )
+        .flatMap((p) => (p.Properties.Roles as unknown[]).map(logicalIdOf));
+    // Written out, not read from shared/resources.ts: what each function's code enqueues.
+    const expected: Record<string, (keyof typeof functions)[]> = {
+      inbound: ["waba-webhook", "admin-api"],
+      outbound: ["bitrix-events", "bitrix-sms", "admin-api"],
+    };
+    for (const def of queues) {
+      const [queueId] = queueByName(`${def.name}.fifo`);
+      expect(new Set(sendersOf(queueId))).toEqual(new Set((expected[def.name] ?? []).map(roleOf)));
+    }
+  });
+
   it("runs every function on Node.js 24, arm64, with the resources in its environment", () => {
     const lambdas = Object.values(resources(stateless, "AWS::Lambda::Function"));
     expect(lambdas).toHaveLength(Object.keys(functions).length);
