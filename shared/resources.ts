@@ -88,7 +88,7 @@ export const functions: Record<FunctionName, FunctionDef> = {
     entry: "functions/inbound-worker/handler.ts",
     // Room for a media download (up to 30 s) and Bitrix24 fetching the file while we wait.
     timeoutSeconds: 60,
-    memoryMb: 256,
+    memoryMb: 1024, // media up to 100 MB is buffered, and a batch runs conversations side by side
     description: "Consumes inbound WhatsApp events from the FIFO queue",
   },
 };

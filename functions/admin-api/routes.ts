@@ -422,7 +422,11 @@ function matchPath(template: string, path: string): Record<string, string> | und
     const g = got[i] ?? "";
     if (w.startsWith("{") && w.endsWith("}")) {
       if (!g) return undefined;
-      params[w.slice(1, -1)] = decodeURIComponent(g);
+      try {
+        params[w.slice(1, -1)] = decodeURIComponent(g);
+      } catch {
+        return undefined; // a malformed escape names no resource: 404, not a crash
+      }
     } else if (w !== g) return undefined;
   }
   return params;

@@ -74,6 +74,11 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       return settingsPage(uc.runtime.bitrixStore, form, query.h);
     }
     if (form.AUTH_ID) {
+      // Every user who opens the app posts here with their own token: an installed portal stays as it is.
+      const installed = await uc.runtime.bitrixStore.getPortal(s(form.member_id));
+      if (installed?.status === "installed") {
+        return text(200, installFinishedPage(installed), "text/html; charset=utf-8");
+      }
       const portal = await uc.installer.install(grantFromPage(form, query, baseUrl));
       return text(200, installFinishedPage(portal), "text/html; charset=utf-8");
     }
@@ -88,7 +93,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     });
     return json(200, { result: outcome.handled });
   } catch (error) {
-    if (isPage() && form?.AUTH_ID && !form.PLACEMENT) {
+    if (isPage() && form?.AUTH_ID && form.PLACEMENT !== "SETTING_CONNECTOR") {
       const status = error instanceof AppError ? error.status : 500;
       if (status >= 500) logger.error("install failed", { error });
       return text(

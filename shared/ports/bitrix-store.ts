@@ -85,5 +85,9 @@ export interface BitrixStore {
   putPhone(phone: PhoneRecord, previous: PhoneRecord | undefined): Promise<void>;
   deletePhone(phone: PhoneRecord): Promise<void>;
   findPhoneByLine(memberId: string, lineId: number): Promise<PhoneRecord | undefined>;
+  /** Sets only the connector status (a worker's view must not overwrite an admin's concurrent change). */
+  setPhoneConnector(phoneId: string, connector: PhoneRecord["connector"], updatedAt: string): Promise<void>;
+  /** A renamed portal's new REST address, without touching its tokens (a refresh may be under way). */
+  movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void>;
   listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]>;
 }

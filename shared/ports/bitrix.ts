@@ -28,9 +28,18 @@ export interface BitrixAppInfo {
 
 export interface BitrixOAuth {
   appInfo(accessToken: string): Promise<BitrixAppInfo>;
+  /** `user.admin` on the portal with a token we do not store yet: is its user a portal administrator? */
+  isAdmin(clientEndpoint: string, accessToken: string): Promise<boolean>;
+  /** New tokens, with what the OAuth server (not the request) says about the portal they belong to. */
   refresh(
     clientId: string,
     clientSecret: string,
     refreshToken: string,
-  ): Promise<{ accessToken: string; refreshToken: string; expiresIn: number }>;
+  ): Promise<{
+    accessToken: string;
+    refreshToken: string;
+    expiresIn: number;
+    memberId?: string;
+    clientEndpoint?: string;
+  }>;
 }

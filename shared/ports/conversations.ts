@@ -48,7 +48,8 @@ export interface ConversationStore {
    */
   claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome>;
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
-  releaseInbound(wamid: string): Promise<void>;
+  /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
+  releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

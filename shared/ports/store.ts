@@ -48,6 +48,12 @@ export interface WabaStore {
   listWabas(cursor?: string, limit?: number): Promise<Page<WabaRecord>>;
   countWabasOfApp(appId: string): Promise<number>;
   putWaba(waba: WabaRecord): Promise<void>;
+  /** Sets the token flags only if the WABA is unchanged since `expectedUpdatedAt`; false otherwise. */
+  flagWabaToken(
+    wabaId: string,
+    expectedUpdatedAt: string,
+    flags: Pick<WabaRecord, "tokenStatus" | "subscribeError" | "updatedAt">,
+  ): Promise<boolean>;
   deleteWaba(wabaId: string): Promise<void>;
 }
 

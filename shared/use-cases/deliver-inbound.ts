@@ -59,13 +59,21 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
 
+  /**
+   * A number we do not know is acknowledged as unrouted (it is not ours to deliver). A number we know but
+   * that cannot take messages right now — line deleted, connector off, portal uninstalled — must not lose
+   * them: that is a dead letter to redrive once the phone is reconnected.
+   */
   async function routeOf(event: InboundEvent): Promise<Route | string> {
     if (!event.phoneNumberId) return "no phone number id";
     const phone = await bitrixStore.getPhone(event.phoneNumberId);
     if (!phone) return `phone ${event.phoneNumberId} is not configured`;
-    if (!phone.line) return `phone ${phone.phoneId} has no open line (connector ${phone.connector.status})`;
     const portal = await bitrixStore.getPortal(phone.memberId);
-    if (portal?.status !== "installed") return `portal ${phone.memberId} is not installed`;
+    if (!phone.line || portal?.status !== "installed") {
+      throw new PermanentDeliveryError(
+        `phone ${phone.phoneId} cannot take messages now (${portal?.status !== "installed" ? "Bitrix24 app not installed" : `no open line, connector ${phone.connector.status}`}); reconnect it with PATCH /api/admin/phones/${phone.phoneId}, then redrive`,
+      );
+    }
     return { phone, portal, lineId: phone.line.id };
   }
 
@@ -92,6 +100,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (!waba || !app) throw new PermanentDeliveryError(`WABA ${event.wabaId} or its app is not configured`);
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
     const info = await graph.getMedia(item.mediaId, target);
+    if (info.fileSize !== undefined && info.fileSize > options.maxMediaBytes) {
+      throw new PermanentDeliveryError(
+        `the file is ${info.fileSize} bytes, over the ${options.maxMediaBytes} we fetch`,
+      );
+    }
     const { bytes, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
     const key = `inbound/${encodeURIComponent(wamid)}/${item.fileName}`;
     await media.put(key, bytes, info.mimeType ?? contentType ?? item.mimeType);

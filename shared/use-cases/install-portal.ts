@@ -58,34 +58,61 @@ export function makeInstallPortal({
       if (error instanceof BitrixApiError && error.transient && !refused) throw error;
       throw new ForbiddenError("The Bitrix24 OAuth server does not accept this token");
     }
-    if (info.memberId && info.memberId !== grant.memberId)
-      throw new ForbiddenError("Token belongs to another portal");
+    if (info.memberId !== grant.memberId) throw new ForbiddenError("Token belongs to another portal");
     const app = await store.getBitrixApp(info.clientId);
     if (!app)
       throw new ForbiddenError(
         `Bitrix24 app ${info.clientId} is not registered here (POST /api/admin/bitrix-apps)`,
       );
-    return info;
+    return { info, app };
   }
 
   /**
-   * 1. Check the endpoint is one we may call, and the token with the Bitrix OAuth server (its client id must
-   *    be a registered Bitrix24 app; its portal the one claimed).
+   * What the request says about where the portal lives is not trusted: the refresh token it carries is
+   * exchanged with the OAuth server, whose answer names the portal (member_id) and its REST endpoint.
+   * Only a portal administrator may (re)install: otherwise any user who opens the app could swap the
+   * portal's tokens and application token for their own.
+   */
+  async function authoritative(grant: PortalGrant, clientId: string, clientSecret: string) {
+    let fresh: Awaited<ReturnType<BitrixOAuth["refresh"]>>;
+    try {
+      fresh = await oauth.refresh(clientId, clientSecret, grant.refreshToken);
+    } catch (error) {
+      if (error instanceof BitrixApiError && error.transient && error.httpStatus !== 401) throw error;
+      throw new ForbiddenError("The Bitrix24 OAuth server does not accept this refresh token");
+    }
+    if (fresh.memberId !== grant.memberId || !fresh.clientEndpoint) {
+      throw new ForbiddenError("The OAuth server names another portal for this token");
+    }
+    if (!isAllowedOutboundUrl(fresh.clientEndpoint, allowLoopbackHttp)) {
+      throw new ValidationError(`client_endpoint must be an https URL (got ${fresh.clientEndpoint})`);
+    }
+    const clientEndpoint = fresh.clientEndpoint.endsWith("/")
+      ? fresh.clientEndpoint
+      : `${fresh.clientEndpoint}/`;
+    if (!(await oauth.isAdmin(clientEndpoint, fresh.accessToken))) {
+      throw new ForbiddenError("Only a Bitrix24 administrator can install the app");
+    }
+    return { ...fresh, clientEndpoint };
+  }
+
+  /**
+   * 1. Check the token with the Bitrix OAuth server (its client id must be a registered Bitrix24 app, its
+   *    portal the one claimed), exchange the refresh token there for the portal's real REST endpoint and
+   *    fresh tokens, and require a portal administrator.
    * 2. Store the portal by member_id with sealed tokens and application token (a new token version).
    * 3. Set the portal up (event bindings, connector) and re-register the SMS senders an update removes;
    *    what fails is recorded on the portal (`setupError`), not hidden.
    */
   async function install(grant: PortalGrant): Promise<PortalRecord> {
-    if (!isAllowedOutboundUrl(grant.clientEndpoint, allowLoopbackHttp)) {
-      throw new ValidationError(`client_endpoint must be an https URL (got ${grant.clientEndpoint})`);
-    }
-    const info = await verify(grant);
+    const { info, app } = await verify(grant);
+    const fresh = await authoritative(grant, app.clientId, app.clientSecret);
     const existing = await store.getPortal(grant.memberId);
     const now = clock.now();
     let portal: PortalRecord = {
       memberId: grant.memberId,
-      domain: grant.domain,
-      clientEndpoint: grant.clientEndpoint.endsWith("/") ? grant.clientEndpoint : `${grant.clientEndpoint}/`,
+      domain: new URL(fresh.clientEndpoint).host,
+      clientEndpoint: fresh.clientEndpoint,
       serverEndpoint: grant.serverEndpoint,
       clientId: info.clientId,
       applicationToken: grant.applicationToken,
@@ -94,9 +121,9 @@ export function makeInstallPortal({
       status: "installed",
       licenseFamily: info.licenseFamily ?? existing?.licenseFamily,
       tokens: {
-        accessToken: grant.accessToken,
-        refreshToken: grant.refreshToken,
-        expiresAt: Math.floor(now.getTime() / 1000) + grant.expiresIn,
+        accessToken: fresh.accessToken,
+        refreshToken: fresh.refreshToken,
+        expiresAt: Math.floor(now.getTime() / 1000) + fresh.expiresIn,
         version: (existing?.tokens?.version ?? 0) + 1,
       },
       setupError: null,

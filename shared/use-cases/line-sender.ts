@@ -84,10 +84,12 @@ export function makeLineSender({
       route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
     );
     const now = clock.now().getTime();
-    const claim = await conversations.claimInbound(message.id, now + leaseMs, now);
+    const leaseUntil = now + leaseMs;
+    const claim = await conversations.claimInbound(message.id, leaseUntil, now);
     if (claim === "delivered") return "duplicate";
     if (claim === "busy")
       throw new RetryLaterError(`message ${message.id} is being delivered by another worker`);
+    let item: Json | undefined;
     try {
       const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
         route.portal.memberId,
@@ -109,34 +111,25 @@ export function makeLineSender({
           ],
         },
       );
-      const item = result?.DATA?.RESULT?.[0];
+      item = result?.DATA?.RESULT?.[0];
       if (!item || (item.SUCCESS !== true && item.SUCCESS !== "Y")) {
         const errors = Array.isArray(item?.ERRORS) ? item.ERRORS.join("; ") : "no per-message result";
         throw new PermanentDeliveryError(`Bitrix24 did not accept message ${message.id}: ${errors}`);
       }
-      await conversations.markInboundDelivered(message.id, {
-        session: item.session,
-        line: route.lineId,
-        attempt: attempt.number,
-      });
-      return "delivered";
     } catch (error) {
-      await conversations.releaseInbound(message.id);
+      await conversations.releaseInbound(message.id, leaseUntil);
       if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
         // Bitrix24 may have taken the message before the timeout; the retry may then show it twice.
         await conversations.increment(SEND_TIMEOUTS_COUNTER);
       }
       if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
-        await bitrixStore.putPhone(
+        await bitrixStore.setPhoneConnector(
+          route.phone.phoneId,
           {
-            ...route.phone,
-            connector: {
-              status: "error",
-              error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
-            },
-            updatedAt: clock.now().toISOString(),
+            status: "error",
+            error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
           },
-          route.phone,
+          clock.now().toISOString(),
         );
         throw new PermanentDeliveryError(
           `${error.message} (the phone needs reconnecting; redrive after that)`,
@@ -144,5 +137,12 @@ export function makeLineSender({
       }
       throw error;
     }
+    // Outside the try: Bitrix24 has the message, so a failure to record that must not release the claim
+    // (the retry would send it again) — it is retried here instead.
+    const detail = { session: item.session, line: route.lineId, attempt: attempt.number };
+    await conversations
+      .markInboundDelivered(message.id, detail)
+      .catch(() => conversations.markInboundDelivered(message.id, detail));
+    return "delivered";
   };
 }

@@ -59,6 +59,9 @@ const INVALID_TOKEN = 190;
 /** Meta's code for a message outside the 24-hour window (our clock and Meta's may disagree). */
 const WINDOW_CLOSED = 131047;
 const CAPTION_MAX = 1024;
+const MAX_REDIRECTS = 3;
+/** WhatsApp's largest file (a document, 100 MB). */
+const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Meta's code for a file it will not take as media (type or size). */
 const MEDIA_REFUSED = 131053;
 
@@ -109,17 +112,40 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (!isAllowedOutboundUrl(file.link, options.allowLoopbackHttp)) {
       throw new PermanentDeliveryError(`the file link of ${file.name} is not an https URL`);
     }
-    let response: Response;
-    try {
-      response = await fetch(file.link, { signal: AbortSignal.timeout(options.timeoutMs * 3) });
-    } catch (error) {
-      throw new RetryLaterError(`could not download ${file.name} from Bitrix24: ${(error as Error).message}`);
+    let response: Response | undefined;
+    let url = file.link;
+    // Redirects are followed by hand, each hop checked again: a link may not lead off to plain HTTP.
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      try {
+        response = await fetch(url, {
+          redirect: "manual",
+          signal: AbortSignal.timeout(options.timeoutMs * 3),
+        });
+      } catch (error) {
+        throw new RetryLaterError(
+          `could not download ${file.name} from Bitrix24: ${(error as Error).message}`,
+        );
+      }
+      const location = response.headers.get("location");
+      if (response.status < 300 || response.status >= 400 || !location) break;
+      url = new URL(location, url).toString();
+      if (!isAllowedOutboundUrl(url, options.allowLoopbackHttp)) {
+        throw new PermanentDeliveryError(`the file link of ${file.name} redirects to a URL we may not fetch`);
+      }
     }
+    if (!response || (response.status >= 300 && response.status < 400)) {
+      throw new PermanentDeliveryError(`the file link of ${file.name} redirects too often`);
+    }
+    const declared = Number(response.headers.get("content-length") ?? "0");
+    if (declared > MAX_FILE_BYTES)
+      throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     if (response.status >= 500)
       throw new RetryLaterError(`Bitrix24 answered ${response.status} for ${file.name}`);
     if (!response.ok)
       throw new PermanentDeliveryError(`Bitrix24 answered ${response.status} for ${file.name}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.length > MAX_FILE_BYTES)
+      throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     const mimeType =
       file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
     return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
@@ -242,6 +268,9 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     );
     if (outcome.sent === "failed") {
       const { error, part } = outcome;
+      if (!(error instanceof GraphApiError)) {
+        return noteToOperator(route, job, `error:${part}`, `Not sent: ${error.message}`, attempt);
+      }
       const explained = explainMetaError(error.graphCode ?? 0, undefined, error.message);
       const advice = error.graphCode === WINDOW_CLOSED ? windowClosedNote() : explained.advice;
       return noteToOperator(
@@ -287,7 +316,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     },
     parts: Part[],
     attempt: Attempt,
-  ): Promise<{ sent: "sent" | "duplicate" } | { sent: "failed"; error: GraphApiError; part: string }> {
+  ): Promise<
+    | { sent: "sent" | "duplicate" }
+    | { sent: "failed"; error: GraphApiError | PermanentDeliveryError; part: string }
+  > {
     let sent = 0;
     for (const part of parts) {
       const partId = `${ctx.jobId}:${part.key}`;
@@ -310,6 +342,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         });
         sent++;
       } catch (error) {
+        // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals.
+        if (error instanceof PermanentDeliveryError) return { sent: "failed", error, part: part.key };
         if (!(error instanceof GraphApiError)) throw error;
         if (error.transient && !attempt.last) throw error;
         if (error.graphCode === INVALID_TOKEN) await markTokenInvalid(ctx.waba, error);
@@ -373,14 +407,20 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       parts,
       attempt,
     );
-    if (outcome.sent === "failed")
-      return fail(`Meta refused it (${outcome.error.graphCode ?? "HTTP"}: ${outcome.error.message})`);
+    if (outcome.sent === "failed") {
+      const { error } = outcome;
+      return fail(
+        error instanceof GraphApiError
+          ? `Meta refused it (${error.graphCode ?? "HTTP"}: ${error.message})`
+          : error.message,
+      );
+    }
     return outcome.sent;
   }
 
+  /** Only if nobody changed the WABA since we read it: an admin may just have patched in a new token. */
   async function markTokenInvalid(waba: WabaRecord, error: GraphApiError): Promise<void> {
-    await store.putWaba({
-      ...waba,
+    await store.flagWabaToken(waba.wabaId, waba.updatedAt, {
       tokenStatus: "invalid",
       subscribeError: { code: error.graphCode, message: error.message },
       updatedAt: clock.now().toISOString(),

@@ -31,6 +31,8 @@ export interface BitrixPortalInput {
   refreshToken?: string;
   /** Bitrix user the tokens belong to (the installing admin). */
   userId?: number;
+  /** Whether that user is a portal administrator (`user.admin`; default true). */
+  admin?: boolean;
   /** Granted scopes, comma-separated. */
   scope?: string;
   /** App status: L (local), F, D, T, P, S. Default `L` for `local.*` client ids, else `F`. */
@@ -112,6 +114,7 @@ export interface BitrixPortal {
   clientSecret: string;
   applicationToken: string;
   userId: number;
+  admin: boolean;
   scope: string;
   status: string;
   appId: number;
@@ -315,6 +318,7 @@ export class BitrixFake extends HttpFake {
       clientSecret: input.clientSecret ?? randomBytes(30).toString("base64url").slice(0, 50),
       applicationToken: input.applicationToken ?? hex(16),
       userId: input.userId ?? 1,
+      admin: input.admin ?? true,
       scope: input.scope ?? "imopenlines,imconnector,messageservice,placement,crm,user_brief",
       status: input.status ?? (clientId.startsWith("local.") ? "L" : "F"),
       appId: this.#portals.size + 1,
@@ -786,6 +790,8 @@ export class BitrixFake extends HttpFake {
 
   #methodTable(): Record<string, Method> {
     return {
+      "user.admin": ({ portal }) => ({ result: portal.admin }),
+
       "app.info": ({ portal }) => ({
         result: {
           ID: portal.appId,

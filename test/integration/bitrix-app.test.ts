@@ -111,6 +111,36 @@ describe("install", () => {
     expect(bitrix.portal(memberId).events).toHaveLength(7);
   });
 
+  it("refuses an install by a user who is not a portal administrator", async () => {
+    const user = bitrix.addPortal({
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      installed: true,
+      admin: false,
+    });
+    expect((await form(bitrix.installEventBody(user.memberId))).status).toBe(403);
+    expect((await stack.admin("GET", `/api/admin/portals/${user.memberId}`)).status).toBe(404);
+  });
+
+  it("takes the REST endpoint from the OAuth server, never from the request", async () => {
+    const victim = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
+    const forged = bitrix.installEventBody(victim.memberId, {
+      auth: { client_endpoint: "https://evil.example/rest/", domain: "evil.example" },
+    });
+    expect((await form(forged)).status).toBe(200);
+    const stored = await (await getRuntime()).bitrixStore.getPortal(victim.memberId);
+    expect(stored?.clientEndpoint).toBe(bitrix.clientEndpoint);
+  });
+
+  it("does not let another portal's refresh token install under this member id", async () => {
+    const other = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
+    const target = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
+    const mixed = bitrix.installEventBody(target.memberId, {
+      auth: { refresh_token: bitrix.tokens(other.memberId).refreshToken },
+    });
+    expect((await form(mixed)).status).toBe(403);
+  });
+
   it("answers the install page with HTML that calls BX24.installFinish()", async () => {
     const page = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
     const res = await form(
@@ -121,6 +151,16 @@ describe("install", () => {
     expect(res.headers.get("content-type")).toMatch(/text\/html/);
     expect(await res.text()).toContain("BX24.installFinish()");
     expect((await stack.admin("GET", `/api/admin/portals/${page.memberId}`)).body.status).toBe("installed");
+    // Opening the app again (any user, own token) changes nothing stored.
+    const before = await (await getRuntime()).bitrixStore.getPortal(page.memberId);
+    const again = await form(
+      bitrix.installPageBody(page.memberId, { APPLICATION_TOKEN: "chosen-by-someone" }),
+      `?${bitrix.installPageQuery(page.memberId)}`,
+    );
+    expect(again.status).toBe(200);
+    const after = await (await getRuntime()).bitrixStore.getPortal(page.memberId);
+    expect(after?.applicationToken).toBe(before?.applicationToken);
+    expect(after?.tokens?.version).toBe(before?.tokens?.version);
   });
 
   it("lists portals without secrets", async () => {

@@ -340,6 +340,26 @@ describe("failures", () => {
     expect((await delivered("wamid.limited")).message.text).toBe("eventually");
   });
 
+  it("keeps messages for a known number whose line was deleted as dead letters, not silent drops", async () => {
+    const { body: phone } = await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`);
+    await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORLINEDELETE", phone.line.id);
+    await eventually(async () =>
+      (await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body.line === null ? true : undefined,
+    );
+    await world.postWebhook(textWebhook("wamid.lineless", "16505550600", "anyone there?"));
+    const { deadLetters } = await getRuntime();
+    const letter = await eventually(async () =>
+      (await deadLetters.list()).items.find((l) => l.body.includes("wamid.lineless")),
+    );
+    expect(letter.reason).toMatch(/reconnect/);
+    expect(
+      (await world.stack.admin("PATCH", `/api/admin/phones/${PHONE_ID}`, {})).body.connector.status,
+    ).toBe("active");
+    const redrive = await world.stack.admin("POST", "/api/admin/dead-letters/redrive", { ids: [letter.id] });
+    expect(redrive.body.redriven).toEqual([letter.id]);
+    expect((await delivered("wamid.lineless")).message.text).toBe("anyone there?");
+  });
+
   it("marks the phone on NOT_ACTIVE_LINE and keeps the message as a dead letter with the reason", async () => {
     world.bitrix.failMethod(
       "imconnector.send.messages",

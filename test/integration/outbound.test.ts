@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
-import { type HttpFake, startHttpFake } from "../fakes/http-fake.ts";
+import { type FakeResponse, type HttpFake, startHttpFake } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
 import { forOurNumber, PHONE_ID, startWorld, WABA_ID, type World } from "../support/world.ts";
@@ -20,6 +20,8 @@ const FILES: Record<string, { mime: string; bytes: Buffer }> = {
   "/f/offer.pdf": { mime: "application/pdf", bytes: Buffer.alloc(3000, 4) },
   "/f/big.jpg": { mime: "image/jpeg", bytes: Buffer.alloc(6_000_000, 5) },
 };
+/** A link that redirects off to plain HTTP on another host: must not be followed. */
+const REDIRECTS: Record<string, string> = { "/f/sneaky.jpg": "http://169.254.169.254/latest/meta-data/" };
 
 const templates = [
   ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
@@ -45,7 +47,9 @@ const templates = [
 ];
 
 beforeAll(async () => {
-  files = await startHttpFake((req) => {
+  files = await startHttpFake((req): FakeResponse => {
+    const redirect = REDIRECTS[req.path];
+    if (redirect) return { status: 302, body: "", headers: { location: redirect } };
     const file = FILES[req.path];
     return file
       ? { status: 200, body: file.bytes, headers: { "content-type": file.mime } }
@@ -198,6 +202,17 @@ describe("operator files", () => {
     const [sent] = (await waitForSends(before + 1)).slice(before);
     expect(sent?.type).toBe("text");
     expect((sent!.body.text as any).body).toContain(`${files.url}/f/clip.mp4`);
+  });
+});
+
+describe("file links", () => {
+  it("does not follow a file link that redirects to plain HTTP elsewhere; the operator is told", async () => {
+    const before = sentTo().length;
+    const notesBefore = notes().length;
+    await operatorWrites("", { files: [{ name: "sneaky.jpg", path: "/f/sneaky.jpg", size: 10 }] });
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toMatch(/redirects to a URL we may not fetch/);
+    expect(sentTo().length).toBe(before);
   });
 });
 

@@ -131,9 +131,8 @@ export class BitrixRestClient implements BitrixGateway {
     if (!isAllowedOutboundUrl(clientEndpoint, this.#options.allowLoopbackHttp)) {
       throw new BitrixApiError(400, "UNSAFE_ENDPOINT", `refusing redirect to ${target.origin}`);
     }
-    const moved = { ...portal, clientEndpoint, domain: target.host };
-    await this.#store.putPortal(moved);
-    return moved;
+    await this.#store.movePortalEndpoint(portal.memberId, clientEndpoint, target.host);
+    return { ...portal, clientEndpoint, domain: target.host };
   }
 }
 

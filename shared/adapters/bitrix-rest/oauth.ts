@@ -36,6 +36,20 @@ export class BitrixOAuthClient implements BitrixOAuth {
     };
   }
 
+  async isAdmin(clientEndpoint: string, accessToken: string): Promise<boolean> {
+    const { status, body } = await bitrixFetch(
+      `${clientEndpoint}user.admin`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ auth: accessToken }),
+      },
+      this.#timeoutMs,
+    );
+    if (status !== 200) throw errorOf(status, body);
+    return (body as { result?: unknown } | undefined)?.result === true;
+  }
+
   async refresh(clientId: string, clientSecret: string, refreshToken: string) {
     const query = new URLSearchParams({
       grant_type: "refresh_token",
@@ -48,7 +62,13 @@ export class BitrixOAuthClient implements BitrixOAuth {
       { headers: { accept: "application/json" } },
       this.#timeoutMs,
     );
-    const b = (body ?? {}) as { access_token?: unknown; refresh_token?: unknown; expires_in?: unknown };
+    const b = (body ?? {}) as {
+      access_token?: unknown;
+      refresh_token?: unknown;
+      expires_in?: unknown;
+      member_id?: unknown;
+      client_endpoint?: unknown;
+    };
     if (status !== 200 || typeof b.access_token !== "string" || typeof b.refresh_token !== "string") {
       throw errorOf(status, body);
     }
@@ -56,6 +76,8 @@ export class BitrixOAuthClient implements BitrixOAuth {
       accessToken: b.access_token,
       refreshToken: b.refresh_token,
       expiresIn: Number(b.expires_in ?? 3600),
+      memberId: typeof b.member_id === "string" ? b.member_id : undefined,
+      clientEndpoint: typeof b.client_endpoint === "string" ? b.client_endpoint : undefined,
     };
   }
 }

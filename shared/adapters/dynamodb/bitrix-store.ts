@@ -185,6 +185,34 @@ export class DynamoBitrixStore implements BitrixStore {
     return pointer ? this.getPhone(String(pointer.phoneId)) : undefined;
   }
 
+  async setPhoneConnector(
+    phoneId: string,
+    connector: PhoneRecord["connector"],
+    updatedAt: string,
+  ): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.phone(phoneId),
+        UpdateExpression: "SET connector = :c, updatedAt = :u",
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeValues: { ":c": connector, ":u": updatedAt },
+      }),
+    );
+  }
+
+  async movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.portal(memberId),
+        UpdateExpression: "SET clientEndpoint = :e, #domain = :d",
+        ExpressionAttributeNames: { "#domain": "domain" },
+        ExpressionAttributeValues: { ":e": clientEndpoint, ":d": domain },
+      }),
+    );
+  }
+
   async listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]> {
     return (await this.#t.allOfType("phone")).filter((p) => p.memberId === memberId).map(toPhone);
   }

@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
@@ -74,8 +74,21 @@ export class DynamoConversationStore implements ConversationStore {
     });
   }
 
-  async releaseInbound(wamid: string): Promise<void> {
-    await this.#t.delete(key.inbound(wamid));
+  async releaseInbound(wamid: string, leaseUntilMs: number): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new DeleteCommand({
+          TableName: this.#t.tableName,
+          Key: key.inbound(wamid),
+          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
+        }),
+      );
+    } catch (error) {
+      // Someone else's claim (ours expired and was taken over) or already delivered: not ours to drop.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async touchConversation(c: Conversation): Promise<void> {

@@ -1,10 +1,10 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { InboundEvent } from "../../domain/inbound-event.ts";
 import { ConflictError, NotFoundError } from "../../errors.ts";
 import type { AppRecord, Page, Store, WabaRecord } from "../../ports/store.ts";
 import { table } from "../../resources.ts";
-import type { Item, TableClient } from "./table-client.ts";
+import { type Item, isConditionFailure, type TableClient } from "./table-client.ts";
 
 const EVENT_RETENTION_DAYS = 30;
 
@@ -119,6 +119,33 @@ export class DynamoStore implements Store {
 
   async putWaba(waba: WabaRecord): Promise<void> {
     await this.#t.put(this.#wabaItem(waba));
+  }
+
+  async flagWabaToken(
+    wabaId: string,
+    expectedUpdatedAt: string,
+    flags: Pick<WabaRecord, "tokenStatus" | "subscribeError" | "updatedAt">,
+  ): Promise<boolean> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.waba(wabaId),
+          UpdateExpression: "SET tokenStatus = :s, subscribeError = :e, updatedAt = :now",
+          ConditionExpression: "updatedAt = :expected",
+          ExpressionAttributeValues: {
+            ":s": flags.tokenStatus,
+            ":e": flags.subscribeError,
+            ":now": flags.updatedAt,
+            ":expected": expectedUpdatedAt,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async deleteWaba(wabaId: string): Promise<void> {

@@ -14,7 +14,7 @@ export interface FifoItem {
 }
 
 /**
- * A FIFO queue: ten items per request, all batches at once. Entries SQS refuses are sent again (twice
+ * A FIFO queue: ten items per request, requests in order. Entries SQS refuses are sent again (twice
  * more) before the whole call fails, so a caller never acknowledges work that is not queued; the
  * deduplication id makes the caller's own retry harmless for what did get through.
  */
@@ -33,7 +33,8 @@ export class SqsFifoQueue {
       if (i % MAX_BATCH === 0) batches.push([]);
       batches[batches.length - 1]?.push(toEntry(item, i));
     });
-    await Promise.all(batches.map((batch) => this.#sendBatch(batch)));
+    // One after another: two requests in flight could land a conversation's later messages first.
+    for (const batch of batches) await this.#sendBatch(batch);
   }
 
   async #sendBatch(entries: SendMessageBatchRequestEntry[]): Promise<void> {
