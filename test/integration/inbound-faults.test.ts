@@ -3,7 +3,7 @@ import { getRuntime } from "#shared/runtime.ts";
 import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
 import { eventually } from "../support/stack.ts";
-import { forOurNumber, PHONE_ID, startWorld, type World } from "../support/world.ts";
+import { startWorld, textWebhook, type World } from "../support/world.ts";
 
 /**
  * Bitrix24 fails 30% of message deliveries on a seeded, repeatable schedule — QUERY_LIMIT_EXCEEDED,
@@ -68,37 +68,6 @@ function installSchedule(seed: number) {
   return tally;
 }
 
-function webhook(batch: { id: string; from: string; body: string }[]) {
-  return forOurNumber({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "x",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_ID },
-              contacts: [...new Set(batch.map((m) => m.from))].map((wa) => ({
-                profile: { name: "Customer" },
-                wa_id: wa,
-              })),
-              messages: batch.map((m) => ({
-                from: m.from,
-                id: m.id,
-                timestamp: "1749416383",
-                type: "text",
-                text: { body: m.body },
-              })),
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
-
 describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
   it("delivers all 200 messages, in order per customer, duplicating only sends that landed before timing out", async () => {
     const tally = installSchedule(20_261_126);
@@ -115,7 +84,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       }
     }
     for (let i = 0; i < sent.length; i += 10) {
-      expect((await world.postWebhook(webhook(sent.slice(i, i + 10)))).status).toBe(200);
+      expect((await world.postWebhook(textWebhook(sent.slice(i, i + 10)))).status).toBe(200);
     }
 
     const portal = world.bitrix.portal(world.memberId);

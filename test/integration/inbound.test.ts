@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRuntime } from "#shared/runtime.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
-import { forOurNumber, PHONE_ID, startWorld, type World } from "../support/world.ts";
+import {
+  forOurNumber,
+  textWebhook as oneChange,
+  PHONE_ID,
+  startWorld,
+  type World,
+} from "../support/world.ts";
 
 let world: World;
 
@@ -26,25 +32,7 @@ function fixtureMessage(name: string, id: string, patch: (m: any) => void = () =
 }
 
 function textWebhook(id: string, from: string, body: string, name = "Sheena Nelson") {
-  return forOurNumber({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "x",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_ID },
-              contacts: [{ profile: { name }, wa_id: from }],
-              messages: [{ from, id, timestamp: "1749416383", type: "text", text: { body } }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  return oneChange([{ id, from, body, name }]);
 }
 
 async function delivered(id: string) {

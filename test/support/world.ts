@@ -115,3 +115,33 @@ export function forOurNumber<T>(payload: T): T {
   }
   return copy as T;
 }
+
+/** A text-messages webhook as Meta sends it, to our number: one change holding every message given. */
+export function textWebhook(messages: { id: string; from: string; body: string; name?: string }[]) {
+  const names = new Map(messages.map((m) => [m.from, m.name ?? "Customer"]));
+  return {
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: WABA_ID,
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "15550783881", phone_number_id: PHONE_ID },
+              contacts: [...names].map(([wa, name]) => ({ profile: { name }, wa_id: wa })),
+              messages: messages.map((m) => ({
+                from: m.from,
+                id: m.id,
+                timestamp: "1749416383",
+                type: "text",
+                text: { body: m.body },
+              })),
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
