@@ -10,6 +10,7 @@ import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { queues } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
+import { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type DeadLetterQueue, makeDeadLetters } from "#shared/use-cases/dead-letters.ts";
 import { makeManageApps } from "#shared/use-cases/manage-apps.ts";
 import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
@@ -40,6 +41,7 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
       clock: systemClock,
     }),
     templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
+    calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),
   };
 });
 

@@ -64,6 +64,14 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], serverUrl: s
         [String(route.status)]: body
           ? { description: "OK", content: { "application/json": { schema: body } } }
           : { description: "No content" },
+        ...Object.fromEntries(
+          (route.alsoAnswers ?? []).map((also) => [
+            String(also.status),
+            body
+              ? { description: also.description, content: { "application/json": { schema: body } } }
+              : { description: also.description },
+          ]),
+        ),
         "400": errorResponse("Invalid input; zod issues in error.details"),
         "401": errorResponse("Missing or wrong bearer token"),
         "404": errorResponse("Not found"),

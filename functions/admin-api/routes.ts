@@ -7,6 +7,8 @@ import {
   appView,
   bitrixAppCreateBody,
   bitrixAppView,
+  callingSettingsBody,
+  callingSettingsView,
   deadLetterRedriveBody,
   deadLetterRedriveResult,
   deadLetterView,
@@ -21,6 +23,7 @@ import {
   wabaPatchBody,
   wabaView,
 } from "#shared/schemas/admin.ts";
+import type { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
@@ -44,6 +47,7 @@ export interface AdminUseCases {
   readonly phones: ReturnType<typeof makeManagePhones>;
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
+  readonly calling: ReturnType<typeof makeCallingSettings>;
 }
 
 export interface AdminRoute {
@@ -56,6 +60,8 @@ export interface AdminRoute {
   readonly response?: ZodType;
   readonly list?: boolean;
   readonly status: number;
+  /** Other statuses answered with the same `response` body (documented in OpenAPI). */
+  readonly alsoAnswers?: readonly { status: number; description: string }[];
   readonly run: (uc: AdminUseCases, ctx: RouteContext) => Promise<HttpResult>;
 }
 
@@ -386,6 +392,34 @@ export const adminRoutes: readonly AdminRoute[] = [
       const q = parseWith(templateListQuery, ctx.query, "query");
       const templates = await uc.templates.templates(param(ctx, "wabaId"), { refresh: q.refresh });
       return json(200, { items: templateListing(templates, q.status) });
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/phones/{phoneId}/calling",
+    summary: "Get a number's calling and SIP trunk settings, with Meta's error if it refused them",
+    tag: "phones",
+    response: callingSettingsView,
+    status: 200,
+    run: async (uc, ctx) => json(200, await uc.calling.get(param(ctx, "phoneId"))),
+  },
+  {
+    method: "PUT",
+    path: "/api/admin/phones/{phoneId}/calling",
+    summary:
+      "Set a number's calling and SIP trunk (TLS, port 5061 by default) and apply them to Meta; " +
+      "disabling SIP keeps the server so Meta keeps the SIP password",
+    tag: "phones",
+    body: callingSettingsBody,
+    response: callingSettingsView,
+    status: 200,
+    alsoAnswers: [
+      { status: 502, description: "Meta refused the settings (stored anyway); Meta's code in error" },
+    ],
+    run: async (uc, ctx) => {
+      const body = parseWith(callingSettingsBody, ctx.body, "calling settings");
+      const result = await uc.calling.put(param(ctx, "phoneId"), body);
+      return json(result.status, result.body);
     },
   },
 ];

@@ -42,6 +42,18 @@ export interface PortalRecord {
 
 export type ConnectorStatus = "active" | "pending" | "error";
 
+/**
+ * The number's calling / SIP settings as last asked for through the admin API (always what was asked,
+ * even when Meta refused it), and Meta's refusal: `error` is null when Meta applied them. `code` is
+ * Meta's error code, null when Meta could not be reached; `details` is Meta's `error_data.details`.
+ */
+export interface PhoneCalling {
+  readonly calling: "enabled" | "disabled";
+  readonly sip: { status: "enabled" | "disabled"; host: string | null; port: number };
+  readonly error: { code: number | null; message: string; details?: string } | null;
+  readonly updatedAt: string;
+}
+
 export interface PhoneRecord {
   readonly phoneId: string;
   /** E.164 with the plus sign. */
@@ -52,6 +64,8 @@ export interface PhoneRecord {
   readonly line: { id: number; name: string } | null;
   readonly connector: { status: ConnectorStatus; error?: string };
   readonly smsSender: { code: string; status: "registered" | "error"; error?: string } | null;
+  /** Absent until calling settings are first put through the admin API. */
+  readonly calling?: PhoneCalling;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -87,6 +101,8 @@ export interface BitrixStore {
   findPhoneByLine(memberId: string, lineId: number): Promise<PhoneRecord | undefined>;
   /** Sets only the connector status (a worker's view must not overwrite an admin's concurrent change). */
   setPhoneConnector(phoneId: string, connector: PhoneRecord["connector"], updatedAt: string): Promise<void>;
+  /** Sets only the calling settings (and `updatedAt`). @throws NotFoundError when the phone is gone. */
+  setPhoneCalling(phoneId: string, calling: PhoneCalling): Promise<void>;
   /** A renamed portal's new REST address, without touching its tokens (a refresh may be under way). */
   movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void>;
   listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]>;

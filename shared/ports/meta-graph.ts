@@ -11,6 +11,21 @@ export interface MediaInfo {
   readonly fileSize?: number;
 }
 
+/**
+ * The `calling` object of `POST /{phone-number-id}/settings` that this bridge sends (meta-whatsapp.md
+ * §6.1): uppercase statuses; `servers` omitted leaves Meta's configured server as it is, and an empty
+ * list would delete it (and with it the Meta-generated SIP password), so it is never sent empty.
+ */
+export interface CallingSettingsRequest {
+  readonly calling: {
+    readonly status: "ENABLED" | "DISABLED";
+    readonly sip: {
+      readonly status: "ENABLED" | "DISABLED";
+      readonly servers?: readonly { readonly hostname: string; readonly port: number }[];
+    };
+  };
+}
+
 export interface MetaGraph {
   /** `POST /{waba-id}/subscribed_apps`: without it Meta sends the app no webhooks for the WABA. */
   subscribeApp(wabaId: string, target: GraphTarget): Promise<void>;
@@ -34,4 +49,13 @@ export interface MetaGraph {
     file: { bytes: Uint8Array; mimeType: string; fileName: string },
     target: GraphTarget,
   ): Promise<string>;
+  /**
+   * `POST /{phone-number-id}/settings` (Meta answers `{"success": true}`).
+   * @throws GraphApiError with Meta's `graphCode`; `details.details` is Meta's `error_data.details`.
+   */
+  updateCallingSettings(
+    phoneId: string,
+    settings: CallingSettingsRequest,
+    target: GraphTarget,
+  ): Promise<void>;
 }

@@ -150,6 +150,8 @@ export const phoneView = z.object({
   smsSender: z
     .object({ code: z.string(), status: z.enum(["registered", "error"]), error: z.string().optional() })
     .nullable(),
+  // Lazy: the calling schemas are defined further down with the rest of the calling API.
+  calling: z.lazy(() => callingSettingsView),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -232,3 +234,41 @@ export const templateListQuery = z.object({
 });
 
 export type TemplateView = z.infer<typeof templateView>;
+
+const onOff = z.enum(["enabled", "disabled"]);
+
+export const callingSettingsBody = z.strictObject({
+  calling: onOff.describe("Calls on this number (Meta's calling.status)"),
+  sip: z.strictObject({
+    status: onOff.describe("enabled: Meta sends the number's calls to the SIP server over TLS"),
+    host: hostName
+      .max(253)
+      .optional()
+      .describe(
+        "The SIP server (TLS), a host name or IP without scheme, port or path, e.g. sip.example.com; " +
+          "omitted: the one configured before (required the first time SIP is enabled)",
+      ),
+    port: z.number().int().min(1).max(65535).default(5061).describe("TLS port"),
+  }),
+});
+
+export const callingSettingsView = z.object({
+  calling: onOff,
+  sip: z.object({
+    status: onOff,
+    host: z.string().nullable().describe("null: no SIP server configured yet"),
+    port: z.number().int(),
+  }),
+  error: z
+    .object({
+      code: z.number().nullable().describe("Meta's error code; null when Meta could not be reached"),
+      message: z.string(),
+      details: z.string().optional().describe("Meta's error_data.details"),
+    })
+    .nullable()
+    .describe("Why Meta refused the settings (the stored ones are still what was asked); null: applied"),
+  updatedAt: z.string().nullable().describe("Last PUT; null: never set through this API"),
+});
+
+export type CallingSettingsBody = z.infer<typeof callingSettingsBody>;
+export type CallingSettingsView = z.infer<typeof callingSettingsView>;

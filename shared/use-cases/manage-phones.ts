@@ -4,6 +4,7 @@ import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Page, WabaStore } from "../ports/store.ts";
 import type { PhoneCreateBody, PhonePatchBody } from "../schemas/admin.ts";
+import { toCallingView } from "./calling-settings.ts";
 import type { makeConnectPhone } from "./connect-phone.ts";
 
 export interface ManagePhonesDeps {
@@ -14,7 +15,7 @@ export interface ManagePhonesDeps {
 }
 
 export function toPhoneView(phone: PhoneRecord) {
-  return phone;
+  return { ...phone, calling: toCallingView(phone.calling) };
 }
 
 function normalise(raw: string): string {

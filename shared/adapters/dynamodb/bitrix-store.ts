@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError } from "../../errors.ts";
 import type {
   BitrixAppRecord,
   BitrixStore,
+  PhoneCalling,
   PhoneRecord,
   PortalRecord,
   PortalTokens,
@@ -201,6 +202,25 @@ export class DynamoBitrixStore implements BitrixStore {
     );
   }
 
+  async setPhoneCalling(phoneId: string, calling: PhoneCalling): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.phone(phoneId),
+          UpdateExpression: "SET #calling = :c, updatedAt = :u",
+          ConditionExpression: "attribute_exists(pk)",
+          // CALLING is a DynamoDB reserved word.
+          ExpressionAttributeNames: { "#calling": "calling" },
+          ExpressionAttributeValues: { ":c": calling, ":u": calling.updatedAt },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError(`Phone ${phoneId} not found`);
+      throw error;
+    }
+  }
+
   async movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void> {
     await this.#t.db.send(
       new UpdateCommand({
@@ -278,6 +298,7 @@ function toPhone(item: Item): PhoneRecord {
     line: (item.line as PhoneRecord["line"]) ?? null,
     connector: (item.connector as PhoneRecord["connector"]) ?? { status: "pending" },
     smsSender: (item.smsSender as PhoneRecord["smsSender"]) ?? null,
+    ...(item.calling ? { calling: item.calling as PhoneCalling } : {}),
     createdAt: String(item.createdAt),
     updatedAt: String(item.updatedAt),
   };

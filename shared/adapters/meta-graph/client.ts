@@ -1,6 +1,6 @@
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import { GraphApiError } from "../../errors.ts";
-import type { GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
+import type { CallingSettingsRequest, GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
 
 export interface GraphClientOptions {
   /** Origin only, e.g. `https://graph.facebook.com`; the version comes from each app. */
@@ -14,7 +14,14 @@ const TEMPLATE_FIELDS = "name,language,status,category,components,parameter_form
 export const MAX_TEMPLATE_PAGES = 50;
 
 interface GraphErrorBody {
-  error?: { message?: string; type?: string; code?: number; error_subcode?: number; fbtrace_id?: string };
+  error?: {
+    message?: string;
+    type?: string;
+    code?: number;
+    error_subcode?: number;
+    fbtrace_id?: string;
+    error_data?: { details?: unknown };
+  };
 }
 
 /** Meta's Graph API over fetch; every failure becomes a GraphApiError carrying Meta's code. */
@@ -130,6 +137,14 @@ export class GraphClient implements MetaGraph {
     return body.id;
   }
 
+  async updateCallingSettings(
+    phoneId: string,
+    settings: CallingSettingsRequest,
+    target: GraphTarget,
+  ): Promise<void> {
+    await this.#call("POST", `/${encodeURIComponent(phoneId)}/settings`, target, settings);
+  }
+
   async #call(method: string, path: string, target: GraphTarget, body?: unknown): Promise<unknown> {
     return this.#send(method, this.#url(path, target), target, body);
   }
@@ -159,7 +174,14 @@ export class GraphClient implements MetaGraph {
       err?.code,
       err?.message ?? `Graph API answered HTTP ${response.status}`,
       err
-        ? { code: err.code, type: err.type, subcode: err.error_subcode, fbtraceId: err.fbtrace_id }
+        ? {
+            code: err.code,
+            type: err.type,
+            subcode: err.error_subcode,
+            fbtraceId: err.fbtrace_id,
+            // Meta says to build logic on the code plus these details (meta-whatsapp.md §5.2).
+            ...(typeof err.error_data?.details === "string" ? { details: err.error_data.details } : {}),
+          }
         : undefined,
     );
   }
