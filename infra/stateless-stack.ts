@@ -29,9 +29,15 @@ import {
 } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { type FunctionName, functions, resourceEnv, routes } from "../shared/resources.ts";
+import {
+  deadLetterLogMessage,
+  type FunctionName,
+  functions,
+  resourceEnv,
+  routes,
+} from "../shared/resources.ts";
 import { bundling } from "./bundling.ts";
 import type { QueuePair, StatefulStack } from "./stateful-stack.ts";
 
@@ -65,6 +71,7 @@ const maxMessageAgeSeconds = 300;
 export class StatelessStack extends Stack {
   readonly api: HttpApi;
   readonly functions: Record<FunctionName, NodejsFunction>;
+  private readonly logGroups: Record<FunctionName, LogGroup>;
   private readonly stateful: StatefulStack;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -103,6 +110,7 @@ export class StatelessStack extends Stack {
     };
 
     const created = {} as Record<FunctionName, NodejsFunction>;
+    const logGroups = {} as Record<FunctionName, LogGroup>;
     for (const def of Object.values(functions)) {
       const fn = new NodejsFunction(this, pascalCase(def.name), {
         entry: path.join(repoRoot, def.entry),
@@ -135,13 +143,16 @@ export class StatelessStack extends Stack {
           // esbuild is a devDependency: bundling is local, never in a Docker container.
           forceDockerBundling: false,
         },
-        logGroup: new LogGroup(this, `${pascalCase(def.name)}Logs`, { retention: RetentionDays.ONE_MONTH }),
+        logGroup: (logGroups[def.name] = new LogGroup(this, `${pascalCase(def.name)}Logs`, {
+          retention: RetentionDays.ONE_MONTH,
+        })),
       });
       stateful.table.grantReadWriteData(fn);
       stateful.secrets.grantRead(fn);
       created[def.name] = fn;
     }
     this.functions = created;
+    this.logGroups = logGroups;
 
     stateful.mediaBucket.grantReadWrite(this.functions["inbound-worker"]);
     for (const pair of stateful.queues) this.connectQueue(pair);
@@ -246,6 +257,22 @@ export class StatelessStack extends Stack {
       created.addOkAction(action);
     };
     for (const { def, queue, deadLetterQueue } of this.stateful.queues) {
+      // A worker that gives up records the dead letter itself (with its reason) and acknowledges the
+      // message, so the DLQ stays empty: its log line is what counts them.
+      const workerDeadLetters = new MetricFilter(this, `${pascalCase(def.name)}WorkerDeadLetterFilter`, {
+        logGroup: this.logGroups[def.consumer],
+        metricNamespace: "SeparatorWaba",
+        metricName: `${pascalCase(def.name)}DeadLetters`,
+        filterPattern: FilterPattern.stringValue("$.message", "=", deadLetterLogMessage(def.name)),
+        metricValue: "1",
+      });
+      alarm(
+        `${pascalCase(def.name)}WorkerDeadLetters`,
+        workerDeadLetters.metric({ period: alarmPeriod, statistic: "Sum" }),
+        1,
+        ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        `${def.consumer} gave up on a message: see GET /api/admin/dead-letters for the reason, then redrive`,
+      );
       alarm(
         `${pascalCase(def.name)}DeadLetters`,
         deadLetterQueue.metricApproximateNumberOfMessagesVisible({

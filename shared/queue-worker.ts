@@ -2,7 +2,7 @@ import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/cl
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
-import type { QueueDef } from "./resources.ts";
+import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
 import { processFifoBatch } from "./sqs-batch.ts";
 import type { Attempt } from "./use-cases/line-sender.ts";
 
@@ -63,7 +63,7 @@ export async function runQueueBatch(
 }
 
 async function giveUp(deps: QueueWorkerDeps, record: SQSRecord, reason: string): Promise<void> {
-  deps.logger.error(`${deps.queue.name} record dead-lettered`, { messageId: record.messageId, reason });
+  deps.logger.error(deadLetterLogMessage(deps.queue.name), { messageId: record.messageId, reason });
   await deps.deadLetters.record({
     id: record.messageId,
     queue: deps.queue.name,

@@ -118,6 +118,11 @@ export const queues: readonly QueueDef[] = [
   },
 ];
 
+/** The log line a worker writes when it gives a message up; infra counts these lines to raise an alarm. */
+export function deadLetterLogMessage(queue: string): string {
+  return `${queue} record dead-lettered`;
+}
+
 export function queueConsumedBy(consumer: FunctionName): QueueDef {
   const queue = queues.find((q) => q.consumer === consumer);
   if (!queue) throw new Error(`No queue is consumed by ${consumer}`);

@@ -232,6 +232,22 @@ describe("CDK app", () => {
     });
   });
 
+  it("counts the dead letters workers record (their log line) and alarms on them", () => {
+    const filters = Object.values(resources(stateless, "AWS::Logs::MetricFilter"));
+    const alarms = Object.values(resources(stateless, "AWS::CloudWatch::Alarm"));
+    for (const def of queues) {
+      const filter = filters.find((f) =>
+        String(f.Properties.FilterPattern).includes(`${def.name} record dead-lettered`),
+      );
+      expect(filter, `metric filter for ${def.name}`).toBeDefined();
+      const metricName = (filter?.Properties.MetricTransformations as { MetricName: string }[])[0]
+        ?.MetricName;
+      expect(alarms.some((a) => a.Properties.MetricName === metricName && a.Properties.Threshold === 1)).toBe(
+        true,
+      );
+    }
+  });
+
   it("alarms on dead letters, old messages and function errors, to the alarm topic", () => {
     const alarms = Object.values(resources(stateless, "AWS::CloudWatch::Alarm"));
     for (const def of queues) {

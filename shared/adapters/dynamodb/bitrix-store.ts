@@ -9,7 +9,7 @@ import type {
   PortalTokens,
 } from "../../ports/bitrix-store.ts";
 import type { Page } from "../../ports/store.ts";
-import { type Item, isConditionFailure, type TableClient } from "./table-client.ts";
+import { type Item, isConditionFailure, type TableClient, type TransactItem } from "./table-client.ts";
 
 const key = {
   bitrixApp: (clientId: string) => ({ pk: `BXAPP#${clientId}`, sk: "BXAPP" }),
@@ -163,7 +163,7 @@ export class DynamoBitrixStore implements BitrixStore {
     const moved = before?.pk !== after?.pk;
     await this.#t.transact(
       [
-        this.#t.putItem(this.#phoneItem(phone), previous ? "attribute_exists(pk)" : undefined),
+        previous ? this.#phoneUpdate(phone) : this.#t.putItem(this.#phoneItem(phone)),
         ...(moved && before ? [this.#t.deleteItem(before)] : []),
         ...(moved && after ? [this.#t.putItem({ ...after, phoneId: phone.phoneId })] : []),
       ],
@@ -280,6 +280,25 @@ export class DynamoBitrixStore implements BitrixStore {
       setupError: item.setupError === undefined || item.setupError === null ? null : String(item.setupError),
       installedAt: String(item.installedAt),
       updatedAt: String(item.updatedAt),
+    };
+  }
+
+  /**
+   * Every field but the calling settings, which have their own writer: a connect or PATCH running beside
+   * a calling PUT must not write back the calling settings it read.
+   */
+  #phoneUpdate(phone: PhoneRecord): TransactItem {
+    const { calling: _calling, ...fields } = this.#phoneItem(phone);
+    const entries = Object.entries(fields).filter(([k, v]) => k !== "pk" && k !== "sk" && v !== undefined);
+    return {
+      Update: {
+        TableName: this.#t.tableName,
+        Key: key.phone(phone.phoneId),
+        UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(", ")}`,
+        ConditionExpression: "attribute_exists(pk)",
+        ExpressionAttributeNames: Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+        ExpressionAttributeValues: Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+      },
     };
   }
 
