@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getRuntime } from "#shared/runtime.ts";
 import { DEFAULT_GRAPH_API_VERSION } from "#shared/schemas/admin.ts";
 import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
@@ -308,5 +309,21 @@ describe("OpenAPI", () => {
     const phone =
       doc.paths["/api/admin/phones/{phoneId}"].get.responses["200"].content["application/json"].schema;
     expect(phone.properties.calling.properties).toHaveProperty("sip");
+  });
+});
+
+describe("calling settings and other phone changes", () => {
+  it("a phone PATCH does not write back older calling settings", async () => {
+    const { bitrixStore } = await getRuntime();
+    const stale = await bitrixStore.getPhone(PHONE_ID);
+    const put = await world.stack.admin("PUT", `/api/admin/phones/${PHONE_ID}/calling`, {
+      calling: "enabled",
+      sip: { status: "enabled", host: "race.example.com" },
+    });
+    expect(put.status).toBe(200);
+    // A connect that read the phone before the PUT saves it afterwards.
+    await bitrixStore.putPhone({ ...stale!, updatedAt: new Date().toISOString() }, stale!);
+    const after = await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}/calling`);
+    expect(after.body.sip.host).toBe("race.example.com");
   });
 });
