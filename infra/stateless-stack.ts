@@ -112,6 +112,10 @@ export class StatelessStack extends Stack {
     const created = {} as Record<FunctionName, NodejsFunction>;
     const logGroups = {} as Record<FunctionName, LogGroup>;
     for (const def of Object.values(functions)) {
+      const logGroup = new LogGroup(this, `${pascalCase(def.name)}Logs`, {
+        retention: RetentionDays.ONE_MONTH,
+      });
+      logGroups[def.name] = logGroup;
       const fn = new NodejsFunction(this, pascalCase(def.name), {
         entry: path.join(repoRoot, def.entry),
         handler: "handler",
@@ -143,9 +147,7 @@ export class StatelessStack extends Stack {
           // esbuild is a devDependency: bundling is local, never in a Docker container.
           forceDockerBundling: false,
         },
-        logGroup: (logGroups[def.name] = new LogGroup(this, `${pascalCase(def.name)}Logs`, {
-          retention: RetentionDays.ONE_MONTH,
-        })),
+        logGroup,
       });
       stateful.table.grantReadWriteData(fn);
       stateful.secrets.grantRead(fn);

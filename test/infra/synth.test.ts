@@ -240,7 +240,7 @@ describe("CDK app", () => {
         String(f.Properties.FilterPattern).includes(`${def.name} record dead-lettered`),
       );
       expect(filter, `metric filter for ${def.name}`).toBeDefined();
-      const metricName = (filter?.Properties.MetricTransformations as { MetricName: string }[])[0]
+      const metricName = (filter!.Properties.MetricTransformations as { MetricName: string }[])[0]
         ?.MetricName;
       expect(alarms.some((a) => a.Properties.MetricName === metricName && a.Properties.Threshold === 1)).toBe(
         true,
