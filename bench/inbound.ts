@@ -368,12 +368,12 @@ export async function inboundBench(): Promise<void> {
     );
 
     console.log(
-      "  rate budget applies: Enterprise portal = Bitrix24's 5 req/s with burst 250, so 200 messages fit in the burst",
+      "  rate budget applies: Enterprise portal = Bitrix24's 5 req/s with burst 250 (requests; one call can carry several conversations' messages)",
     );
     await runPass(stack, bitrix, ent, "ent", 20, 10, pollerLog, meter);
 
     console.log(
-      "  rate budget applies: Standard portal = 2 req/s with burst 50, so 80 messages = 50 at once + 30 paced at 2/s (≥ 15 s)",
+      "  rate budget applies: Standard portal = 2 req/s with burst 50 (requests; one call can carry several conversations' messages)",
     );
     await runPass(stack, bitrix, std, "std", 20, 4, pollerLog, meter);
   } finally {

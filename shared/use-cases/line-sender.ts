@@ -59,6 +59,18 @@ export interface LineSenderDeps {
   readonly leaseMs: number;
 }
 
+/** How long a send waits for others to the same line before going out, and how many go in one call. */
+const BATCH_WINDOW_MS = 25;
+const BATCH_MAX = 20;
+
+interface Waiting {
+  readonly id: string;
+  readonly payload: Json;
+  readonly attempt: Attempt;
+  readonly resolve: (outcome: "delivered" | "duplicate") => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export function makeLineSender({
   bitrixStore,
   conversations,
@@ -67,29 +79,49 @@ export function makeLineSender({
   clock,
   leaseMs,
 }: LineSenderDeps) {
+  const batches = new Map<string, { route: Route; items: Waiting[] }>();
+
   /**
-   * Puts one message into the customer's Open Lines chat exactly once: a claim with a lease on the
-   * message id (a crashed worker's claim expires, so the retry delivers instead of losing it), the
-   * portal's shared rate budget, `imconnector.send.messages`, and its per-message SUCCESS checked.
+   * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
+   * a batch runs side by side often have a message for the same line at the same moment, and Bitrix24
+   * counts requests, not messages. Each conversation has at most one message in a call, so order holds.
+   * 1. One request from the portal's shared rate budget (waited for before any claim is taken, since a
+   *    long wait could outlast the lease).
+   * 2. Claim each message with a lease (a crashed worker's claim expires, so the retry delivers);
+   *    a delivered one is a duplicate, one claimed elsewhere is retried later.
+   * 3. Send; check every `DATA.RESULT[i].SUCCESS`.
    */
-  return async function sendToLine(
-    route: Route,
-    user: OpenLinesUser,
-    message: LineMessage,
-    attempt: Attempt,
-  ): Promise<"delivered" | "duplicate"> {
-    // The rate budget first: waiting for it while holding the claim could outlast the lease.
-    await limiter.acquire(
-      route.portal.memberId,
-      route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
-    );
+  async function flush(key: string): Promise<void> {
+    const batch = batches.get(key);
+    if (!batch) return;
+    batches.delete(key);
+    const { route } = batch;
+    let items = batch.items;
+    try {
+      await limiter.acquire(
+        route.portal.memberId,
+        route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
+      );
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
     const now = clock.now().getTime();
     const leaseUntil = now + leaseMs;
-    const claim = await conversations.claimInbound(message.id, leaseUntil, now);
-    if (claim === "delivered") return "duplicate";
-    if (claim === "busy")
-      throw new RetryLaterError(`message ${message.id} is being delivered by another worker`);
-    let item: Json | undefined;
+    const claims = await Promise.all(
+      items.map((item) => conversations.claimInbound(item.id, leaseUntil, now).catch((e: unknown) => e)),
+    );
+    items = items.filter((item, i) => {
+      const claim = claims[i];
+      if (claim === "claimed") return true;
+      if (claim === "delivered") item.resolve("duplicate");
+      else if (claim === "busy")
+        item.reject(new RetryLaterError(`message ${item.id} is being delivered by another worker`));
+      else item.reject(claim);
+      return false;
+    });
+    if (items.length === 0) return;
+    let results: Json[];
     try {
       const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
         route.portal.memberId,
@@ -97,52 +129,86 @@ export function makeLineSender({
         {
           CONNECTOR: CONNECTOR_ID,
           LINE: route.lineId,
-          MESSAGES: [
-            {
-              user,
-              message: {
-                id: message.id,
-                date: message.date,
-                text: message.text,
-                ...(message.files?.length ? { files: message.files } : {}),
-              },
-              chat: { id: user.id, ...(message.chatUrl ? { url: message.chatUrl } : {}) },
-            },
-          ],
+          MESSAGES: items.map((item) => item.payload),
         },
       );
-      item = result?.DATA?.RESULT?.[0];
-      if (!item || (item.SUCCESS !== true && item.SUCCESS !== "Y")) {
-        const errors = Array.isArray(item?.ERRORS) ? item.ERRORS.join("; ") : "no per-message result";
-        throw new PermanentDeliveryError(`Bitrix24 did not accept message ${message.id}: ${errors}`);
-      }
+      results = result?.DATA?.RESULT ?? [];
     } catch (error) {
-      await conversations.releaseInbound(message.id, leaseUntil);
-      if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
-        // Bitrix24 may have taken the message before the timeout; the retry may then show it twice.
-        await conversations.increment(SEND_TIMEOUTS_COUNTER);
-      }
-      if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
-        await bitrixStore.setPhoneConnector(
-          route.phone.phoneId,
-          {
-            status: "error",
-            error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
-          },
-          clock.now().toISOString(),
-        );
-        throw new PermanentDeliveryError(
-          `${error.message} (the phone needs reconnecting; redrive after that)`,
-        );
-      }
-      throw error;
+      await failAll(route, items, leaseUntil, error);
+      return;
     }
-    // Outside the try: Bitrix24 has the message, so a failure to record that must not release the claim
-    // (the retry would send it again) — it is retried here instead.
-    const detail = { session: item.session, line: route.lineId, attempt: attempt.number };
-    await conversations
-      .markInboundDelivered(message.id, detail)
-      .catch(() => conversations.markInboundDelivered(message.id, detail));
-    return "delivered";
+    await Promise.all(
+      items.map(async (item, i) => {
+        const result = results[i];
+        if (!result || (result.SUCCESS !== true && result.SUCCESS !== "Y")) {
+          await conversations.releaseInbound(item.id, leaseUntil);
+          const errors = Array.isArray(result?.ERRORS) ? result.ERRORS.join("; ") : "no per-message result";
+          item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
+          return;
+        }
+        // Bitrix24 has it: the claim is never released now; recording that is retried once if it fails.
+        const detail = { session: result.session, line: route.lineId, attempt: item.attempt.number };
+        await conversations
+          .markInboundDelivered(item.id, detail)
+          .catch(() => conversations.markInboundDelivered(item.id, detail))
+          .then(
+            () => item.resolve("delivered"),
+            (error: unknown) => item.reject(error),
+          );
+      }),
+    );
+  }
+
+  async function failAll(route: Route, items: Waiting[], leaseUntil: number, error: unknown): Promise<void> {
+    await Promise.all(items.map((item) => conversations.releaseInbound(item.id, leaseUntil)));
+    if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
+      // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
+      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length);
+    }
+    let reason = error;
+    if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
+      await bitrixStore.setPhoneConnector(
+        route.phone.phoneId,
+        {
+          status: "error",
+          error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
+        },
+        clock.now().toISOString(),
+      );
+      reason = new PermanentDeliveryError(
+        `${error.message} (the phone needs reconnecting; redrive after that)`,
+      );
+    }
+    for (const item of items) item.reject(reason);
+  }
+
+  /** Puts one message into the customer's Open Lines chat exactly once (see `flush`). */
+  return function sendToLine(
+    route: Route,
+    user: OpenLinesUser,
+    message: LineMessage,
+    attempt: Attempt,
+  ): Promise<"delivered" | "duplicate"> {
+    const payload = {
+      user,
+      message: {
+        id: message.id,
+        date: message.date,
+        text: message.text,
+        ...(message.files?.length ? { files: message.files } : {}),
+      },
+      chat: { id: user.id, ...(message.chatUrl ? { url: message.chatUrl } : {}) },
+    };
+    return new Promise((resolve, reject) => {
+      const key = `${route.portal.memberId}:${route.lineId}`;
+      let batch = batches.get(key);
+      if (!batch) {
+        batch = { route, items: [] };
+        batches.set(key, batch);
+        setTimeout(() => void flush(key), BATCH_WINDOW_MS);
+      }
+      batch.items.push({ id: message.id, payload, attempt, resolve, reject });
+      if (batch.items.length >= BATCH_MAX) void flush(key);
+    });
   };
 }
