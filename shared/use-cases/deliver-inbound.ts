@@ -11,7 +11,7 @@ import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
-import type { RateLimiter } from "../ports/rate-limiter.ts";
+import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
   type Attempt,
@@ -163,6 +163,15 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
   }
 
+  /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
+  async function paced(memberId: string): Promise<void> {
+    const portal = await bitrixStore.getPortal(memberId);
+    await limiter.acquire(
+      memberId,
+      portal?.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
+    );
+  }
+
   async function reportStatus(
     route: Route | undefined,
     out: OutboundRecord,
@@ -203,8 +212,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         ],
       });
     // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
-    if (previous === undefined || previous === "sent") await report("imconnector.send.status.delivery");
-    if (status === "read" || status === "played") await report("imconnector.send.status.reading");
+    const needsDelivery = previous === undefined || previous === "sent";
+    if (needsDelivery) await report("imconnector.send.status.delivery");
+    if (status === "read" || status === "played") {
+      if (needsDelivery) await paced(out.memberId);
+      await report("imconnector.send.status.reading");
+    }
   }
 
   async function deliverStatus(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
@@ -223,7 +236,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     const next = nextStatus(out.status === "accepted" ? undefined : out.status, status);
     if (!next) return "ignored";
-    const route = await routeOf(event);
+    // An SMS status needs no open line; a line that is gone has nobody to show a delivery tick to.
+    const route = await routeOf(event).catch(() => "no route");
+    await paced(out.memberId);
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";

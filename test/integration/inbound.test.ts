@@ -215,7 +215,10 @@ describe("statuses of messages we sent", () => {
   };
 
   it("reports delivered and read to Bitrix24, and ignores a late sent", async () => {
-    const { conversations } = await getRuntime();
+    const { conversations, tableClient } = await getRuntime();
+    const budget = async () =>
+      Number((await tableClient.get({ pk: `RATE#${world.memberId}`, sk: "RATE" }))?.version ?? 0);
+    const spentBefore = await budget();
     await conversations.putOutbound(out("wamid.out-1"));
     const portal = world.bitrix.portal(world.memberId);
     await world.postWebhook(statusWebhook("wamid.out-1", "delivered"));
@@ -229,6 +232,10 @@ describe("statuses of messages we sent", () => {
     expect((await conversations.getOutbound("wamid.out-1"))?.status).toBe("read");
     expect(portal.deliveryStatuses).toHaveLength(1);
     expect(portal.readingStatuses.length).toBeGreaterThanOrEqual(1);
+    // Status reports spend the portal's shared rate budget too (one request each).
+    expect((await budget()) - spentBefore).toBe(
+      portal.deliveryStatuses.length + portal.readingStatuses.length,
+    );
   });
 
   it("puts a note with Meta's code and advice in the chat when a send failed", async () => {
