@@ -80,6 +80,7 @@ export interface BitrixStore {
   listPortals(cursor?: string, limit?: number): Promise<Page<PortalRecord>>;
   putPortal(portal: PortalRecord): Promise<void>;
   deletePortal(memberId: string): Promise<void>;
+  setPortalSetupError(memberId: string, setupError: string | null): Promise<void>;
   /** Takes the refresh lease when tokens are still at `version` and nobody holds an unexpired lease. */
   acquireRefreshLease(
     memberId: string,

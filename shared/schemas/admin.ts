@@ -248,7 +248,13 @@ export const callingSettingsBody = z.strictObject({
         "The SIP server (TLS), a host name or IP without scheme, port or path, e.g. sip.example.com; " +
           "omitted: the one configured before (required the first time SIP is enabled)",
       ),
-    port: z.number().int().min(1).max(65535).default(5061).describe("TLS port"),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("TLS port (5061 when no server was configured)"),
   }),
 });
 

@@ -102,11 +102,12 @@ export function makeCallingSettings({ store, bitrixStore, graph, clock }: Callin
       const phone = await requirePhone(phoneId);
       const previous = phone.calling?.sip;
       const sip: PhoneCalling["sip"] = body.sip.host
-        ? { status: body.sip.status, host: body.sip.host, port: body.sip.port }
+        ? { status: body.sip.status, host: body.sip.host, port: body.sip.port ?? DEFAULT_SIP_PORT }
         : {
             status: body.sip.status,
             host: previous?.host ?? null,
-            port: previous?.host ? previous.port : body.sip.port,
+            // A port given without a host changes the port of the server already configured.
+            port: body.sip.port ?? previous?.port ?? DEFAULT_SIP_PORT,
           };
       if (sip.status === "enabled" && !sip.host) {
         throw new ValidationError("sip.host: required to enable SIP (no SIP server is configured yet)", [

@@ -237,7 +237,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const next = nextStatus(out.status === "accepted" ? undefined : out.status, status);
     if (!next) return "ignored";
     // An SMS status needs no open line; a line that is gone has nobody to show a delivery tick to.
-    const route = await routeOf(event).catch(() => "no route");
+    const route = await routeOf(event).catch((error: unknown) => {
+      if (error instanceof PermanentDeliveryError) return "no route";
+      throw error;
+    });
     await paced(out.memberId);
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);

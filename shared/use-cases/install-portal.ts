@@ -133,7 +133,8 @@ export function makeInstallPortal({
     await store.putPortal(portal);
     const setupError = await setUpPortal(bitrix, portal);
     portal = { ...portal, setupError };
-    await store.putPortal(portal);
+    // Only the outcome: tokens or the endpoint may have moved on while set-up ran (a refresh, a 302).
+    await store.setPortalSetupError(portal.memberId, setupError);
     if (setupError) logger.warn("portal set-up incomplete", { memberId: portal.memberId, setupError });
     for (const phone of await store.listPhonesOfPortal(portal.memberId)) {
       if (phone.smsService) await connector.syncSmsSender(phone, portal);

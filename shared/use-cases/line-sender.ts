@@ -71,6 +71,9 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
+const profileOf = (route: Route) =>
+  route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE;
+
 export function makeLineSender({
   bitrixStore,
   conversations,
@@ -98,10 +101,7 @@ export function makeLineSender({
     const { route } = batch;
     let items = batch.items;
     try {
-      await limiter.acquire(
-        route.portal.memberId,
-        route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
-      );
+      await limiter.acquire(route.portal.memberId, profileOf(route));
     } catch (error) {
       for (const item of items) item.reject(error);
       return;
@@ -121,6 +121,11 @@ export function makeLineSender({
       return false;
     });
     if (items.length === 0) return;
+    await send(route, items, leaseUntil);
+  }
+
+  /** One call for the claimed items; a refusal retrying cannot fix is tried message by message. */
+  async function send(route: Route, items: Waiting[], leaseUntil: number): Promise<void> {
     let results: Json[];
     try {
       const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
@@ -134,6 +139,20 @@ export function makeLineSender({
       );
       results = result?.DATA?.RESULT ?? [];
     } catch (error) {
+      const permanent = (error as { transient?: boolean }).transient === false;
+      const lineGone = error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE";
+      if (permanent && !lineGone && items.length > 1) {
+        // One bad message must not take the others down with it: each goes alone, under the same claim,
+        // with the requests that costs taken from the portal's budget first.
+        try {
+          await limiter.acquire(route.portal.memberId, profileOf(route), items.length);
+        } catch (limitError) {
+          await failAll(route, items, leaseUntil, limitError);
+          return;
+        }
+        for (const item of items) await send(route, [item], leaseUntil);
+        return;
+      }
       await failAll(route, items, leaseUntil, error);
       return;
     }
@@ -141,7 +160,7 @@ export function makeLineSender({
       items.map(async (item, i) => {
         const result = results[i];
         if (!result || (result.SUCCESS !== true && result.SUCCESS !== "Y")) {
-          await conversations.releaseInbound(item.id, leaseUntil);
+          await conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined);
           const errors = Array.isArray(result?.ERRORS) ? result.ERRORS.join("; ") : "no per-message result";
           item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
           return;
@@ -159,27 +178,43 @@ export function makeLineSender({
     );
   }
 
+  /**
+   * The whole call failed. Releasing the claims and counting are best effort: a claim left behind
+   * expires with its lease, and each item is rejected whatever happens here.
+   */
   async function failAll(route: Route, items: Waiting[], leaseUntil: number, error: unknown): Promise<void> {
-    await Promise.all(items.map((item) => conversations.releaseInbound(item.id, leaseUntil)));
+    await Promise.all(
+      items.map((item) => conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined)),
+    );
     if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
       // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
-      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length);
+      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);
     }
     let reason = error;
     if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {
-      await bitrixStore.setPhoneConnector(
-        route.phone.phoneId,
-        {
-          status: "error",
-          error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
-        },
-        clock.now().toISOString(),
-      );
+      await bitrixStore
+        .setPhoneConnector(
+          route.phone.phoneId,
+          {
+            status: "error",
+            error: `NOT_ACTIVE_LINE: Bitrix24 refused messages on line ${route.lineId}; PATCH the phone to reconnect`,
+          },
+          clock.now().toISOString(),
+        )
+        .catch(() => undefined);
       reason = new PermanentDeliveryError(
         `${error.message} (the phone needs reconnecting; redrive after that)`,
       );
     }
     for (const item of items) item.reject(reason);
+  }
+
+  /** Whatever goes wrong in a flush reaches its callers; nothing is left pending or unhandled. */
+  function flushSafely(key: string): void {
+    const items = batches.get(key)?.items ?? [];
+    flush(key).catch((error: unknown) => {
+      for (const item of items) item.reject(error);
+    });
   }
 
   /** Puts one message into the customer's Open Lines chat exactly once (see `flush`). */
@@ -205,10 +240,10 @@ export function makeLineSender({
       if (!batch) {
         batch = { route, items: [] };
         batches.set(key, batch);
-        setTimeout(() => void flush(key), BATCH_WINDOW_MS);
+        setTimeout(() => flushSafely(key), BATCH_WINDOW_MS);
       }
       batch.items.push({ id: message.id, payload, attempt, resolve, reject });
-      if (batch.items.length >= BATCH_MAX) void flush(key);
+      if (batch.items.length >= BATCH_MAX) flushSafely(key);
     });
   };
 }

@@ -342,8 +342,12 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         });
         sent++;
       } catch (error) {
-        // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals.
+        // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals —
+        // also one that kept failing until the last attempt.
         if (error instanceof PermanentDeliveryError) return { sent: "failed", error, part: part.key };
+        if (error instanceof RetryLaterError && attempt.last) {
+          return { sent: "failed", error: new PermanentDeliveryError(error.message), part: part.key };
+        }
         if (!(error instanceof GraphApiError)) throw error;
         if (error.transient && !attempt.last) throw error;
         if (error.graphCode === INVALID_TOKEN) await markTokenInvalid(ctx.waba, error);

@@ -302,7 +302,7 @@ describe("OpenAPI", () => {
     expect(item.put.parameters).toEqual([expect.objectContaining({ name: "phoneId", in: "path" })]);
     const request = item.put.requestBody.content["application/json"].schema;
     expect(request.properties.calling.enum).toEqual(["enabled", "disabled"]);
-    expect(request.properties.sip.properties.port.default).toBe(5061);
+    expect(request.properties.sip.properties.port.description).toMatch(/5061/);
     expect(item.put.responses["502"].content["application/json"].schema).toEqual(
       item.put.responses["200"].content["application/json"].schema,
     );
@@ -325,5 +325,16 @@ describe("calling settings and other phone changes", () => {
     await bitrixStore.putPhone({ ...stale!, updatedAt: new Date().toISOString() }, stale!);
     const after = await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}/calling`);
     expect(after.body.sip.host).toBe("race.example.com");
+  });
+});
+
+describe("SIP port without a host", () => {
+  it("changes the port of the server already configured", async () => {
+    expect(
+      (await put({ calling: "enabled", sip: { status: "enabled", host: "port.example.com" } })).status,
+    ).toBe(200);
+    const changed = await put({ calling: "enabled", sip: { status: "enabled", port: 5070 } });
+    expect(changed.status).toBe(200);
+    expect(changed.body.sip).toMatchObject({ host: "port.example.com", port: 5070 });
   });
 });

@@ -355,6 +355,24 @@ describe("failures", () => {
     expect((await delivered("wamid.lineless")).message.text).toBe("anyone there?");
   });
 
+  it("does not let one refused call take down the other conversations' messages sent with it", async () => {
+    world.bitrix.failMethod(
+      "imconnector.send.messages",
+      { status: 400, error: "ERROR_ARGUMENT", error_description: "bad item" },
+      { times: 1 },
+    );
+    await world.postWebhook(
+      oneChange([
+        { id: "wamid.shared-1", from: "16505550701", body: "one" },
+        { id: "wamid.shared-2", from: "16505550702", body: "two" },
+        { id: "wamid.shared-3", from: "16505550703", body: "three" },
+      ]),
+    );
+    for (const id of ["wamid.shared-1", "wamid.shared-2", "wamid.shared-3"]) await delivered(id);
+    const { deadLetters } = await getRuntime();
+    expect((await deadLetters.list()).items.filter((l) => l.body.includes("wamid.shared-"))).toHaveLength(0);
+  });
+
   it("marks the phone on NOT_ACTIVE_LINE and keeps the message as a dead letter with the reason", async () => {
     world.bitrix.failMethod(
       "imconnector.send.messages",

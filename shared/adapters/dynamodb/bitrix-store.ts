@@ -77,6 +77,17 @@ export class DynamoBitrixStore implements BitrixStore {
     await this.#t.delete(key.portal(memberId));
   }
 
+  async setPortalSetupError(memberId: string, setupError: string | null): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.portal(memberId),
+        UpdateExpression: "SET setupError = :e",
+        ExpressionAttributeValues: { ":e": setupError },
+      }),
+    );
+  }
+
   async acquireRefreshLease(
     memberId: string,
     version: number,
