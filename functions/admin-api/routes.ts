@@ -1,6 +1,7 @@
 import type { ZodType } from "zod";
 import { NotFoundError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
+import type { Page } from "#shared/ports/store.ts";
 import {
   appCreateBody,
   appPatchBody,
@@ -67,6 +68,37 @@ export interface AdminRoute {
 
 const page = <T>(items: T[], nextCursor?: string) => ({ items, ...(nextCursor ? { nextCursor } : {}) });
 
+/** A paged list: `?cursor=…&limit=…` in, `{items, nextCursor?}` out, each item shown through `view`. */
+function listRoute<T>(def: {
+  path: string;
+  summary: string;
+  tag: string;
+  response: ZodType;
+  list: (uc: AdminUseCases, cursor: string | undefined, limit: number) => Promise<Page<T>>;
+  view: (item: T, ctx: RouteContext) => unknown;
+}): AdminRoute {
+  return {
+    method: "GET",
+    path: def.path,
+    summary: def.summary,
+    tag: def.tag,
+    response: def.response,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(listQuery, ctx.query, "query");
+      const got = await def.list(uc, q.cursor, q.limit);
+      return json(
+        200,
+        page(
+          got.items.map((item) => def.view(item, ctx)),
+          got.nextCursor,
+        ),
+      );
+    },
+  };
+}
+
 export const adminRoutes: readonly AdminRoute[] = [
   {
     method: "POST",
@@ -79,26 +111,14 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) =>
       json(201, toAppView(await uc.apps.create(parseWith(appCreateBody, ctx.body, "app")), ctx.baseUrl)),
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/apps",
     summary: "List Meta apps",
     tag: "apps",
     response: appView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.apps.list(q.cursor, q.limit);
-      return json(
-        200,
-        page(
-          got.items.map((a) => toAppView(a, ctx.baseUrl)),
-          got.nextCursor,
-        ),
-      );
-    },
-  },
+    list: (uc, cursor, limit) => uc.apps.list(cursor, limit),
+    view: (a, ctx) => toAppView(a, ctx.baseUrl),
+  }),
   {
     method: "GET",
     path: "/api/admin/apps/{appId}",
@@ -145,26 +165,14 @@ export const adminRoutes: readonly AdminRoute[] = [
       return json(201, toWabaView(waba, app));
     },
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/wabas",
     summary: "List WhatsApp Business Accounts",
     tag: "wabas",
     response: wabaView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.wabas.list(q.cursor, q.limit);
-      return json(
-        200,
-        page(
-          got.items.map((i) => toWabaView(i.waba, i.app)),
-          got.nextCursor,
-        ),
-      );
-    },
-  },
+    list: (uc, cursor, limit) => uc.wabas.list(cursor, limit),
+    view: (i) => toWabaView(i.waba, i.app),
+  }),
   {
     method: "GET",
     path: "/api/admin/wabas/{wabaId}",
@@ -219,26 +227,14 @@ export const adminRoutes: readonly AdminRoute[] = [
         ),
       ),
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/bitrix-apps",
     summary: "List Bitrix24 apps",
     tag: "bitrix",
     response: bitrixAppView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.bitrixApps.list(q.cursor, q.limit);
-      return json(
-        200,
-        page(
-          got.items.map((a) => toBitrixAppView(a, ctx.baseUrl)),
-          got.nextCursor,
-        ),
-      );
-    },
-  },
+    list: (uc, cursor, limit) => uc.bitrixApps.list(cursor, limit),
+    view: (a, ctx) => toBitrixAppView(a, ctx.baseUrl),
+  }),
   {
     method: "GET",
     path: "/api/admin/bitrix-apps/{clientId}",
@@ -260,20 +256,14 @@ export const adminRoutes: readonly AdminRoute[] = [
       return noContent();
     },
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/portals",
     summary: "List Bitrix24 portals where the app is installed",
     tag: "bitrix",
     response: portalView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.portals.list(q.cursor, q.limit);
-      return json(200, page(got.items.map(toPortalView), got.nextCursor));
-    },
-  },
+    list: (uc, cursor, limit) => uc.portals.list(cursor, limit),
+    view: toPortalView,
+  }),
   {
     method: "GET",
     path: "/api/admin/portals/{memberId}",
@@ -305,20 +295,14 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) =>
       json(201, toPhoneView(await uc.phones.create(parseWith(phoneCreateBody, ctx.body, "phone")))),
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/phones",
     summary: "List WhatsApp numbers",
     tag: "phones",
     response: phoneView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.phones.list(q.cursor, q.limit);
-      return json(200, page(got.items.map(toPhoneView), got.nextCursor));
-    },
-  },
+    list: (uc, cursor, limit) => uc.phones.list(cursor, limit),
+    view: toPhoneView,
+  }),
   {
     method: "GET",
     path: "/api/admin/phones/{phoneId}",
@@ -352,20 +336,14 @@ export const adminRoutes: readonly AdminRoute[] = [
       return noContent();
     },
   },
-  {
-    method: "GET",
+  listRoute({
     path: "/api/admin/dead-letters",
     summary: "List what could not be delivered, newest first (the dead-letter queues are drained into it)",
     tag: "dead-letters",
     response: deadLetterView,
-    list: true,
-    status: 200,
-    run: async (uc, ctx) => {
-      const q = parseWith(listQuery, ctx.query, "query");
-      const got = await uc.deadLetters.list(q.cursor, q.limit);
-      return json(200, page(got.items.map(toDeadLetterView), got.nextCursor));
-    },
-  },
+    list: (uc, cursor, limit) => uc.deadLetters.list(cursor, limit),
+    view: toDeadLetterView,
+  }),
   {
     method: "POST",
     path: "/api/admin/dead-letters/redrive",
