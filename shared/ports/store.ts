@@ -60,7 +60,6 @@ export interface WabaStore {
 export interface InboundEventStore {
   /** Conditional write keyed on the event id: `duplicate` when it was recorded before. */
   recordInboundEvent(event: InboundEvent, receivedAt: Date): Promise<"stored" | "duplicate">;
-  getInboundEvent(eventId: string): Promise<(InboundEvent & { receivedAt: string }) | undefined>;
 }
 
 export interface Store extends AppStore, WabaStore, InboundEventStore {

@@ -167,11 +167,6 @@ export class DynamoStore implements Store {
     return stored ? "stored" : "duplicate";
   }
 
-  async getInboundEvent(eventId: string): Promise<(InboundEvent & { receivedAt: string }) | undefined> {
-    const item = await this.#t.get(key.event(eventId));
-    return item && { ...(item.event as InboundEvent), receivedAt: String(item.receivedAt) };
-  }
-
   // ---- mapping ----
 
   #appItem(app: AppRecord): Item {
