@@ -46,7 +46,12 @@ separator-waba is running (data: ${dataDir}${values.fresh ? ", started fresh" : 
                  Verify token: create the app (POST /api/admin/apps), then copy verifyToken
                  from GET /api/admin/wabas or GET /api/admin/apps.
   Bitrix24       ${base}/api/bitrix/   (install and events)
-                 ${base}/api/bitrix/sms/   (SMS provider)
+                 ${base}/api/bitrix/sms/   (SMS provider)${
+                   new URL(base).hostname.includes(".")
+                     ? ""
+                     : "\n                 Bitrix24 refuses handler URLs without a dotted host: set PUBLIC_BASE_URL=http://127.0.0.1:" +
+                       stack.port
+                 }
 
   DynamoDB Local ${stack.endpoints.dynamoEndpoint}   SQS/S3 ${stack.endpoints.awsEndpoint}
 Press Ctrl-C to stop.
