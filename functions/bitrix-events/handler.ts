@@ -1,6 +1,6 @@
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
-import { parseBitrixForm } from "#shared/domain/bitrix-connector.ts";
+import { formString, parseBitrixForm } from "#shared/domain/bitrix-connector.ts";
 import { type OutboundJob, outboundGroupOf } from "#shared/domain/outbound-job.ts";
 import { AppError, ValidationError } from "#shared/errors.ts";
 import {
@@ -15,7 +15,7 @@ import {
 import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
-import type { PortalGrant } from "#shared/use-cases/install-portal.ts";
+import { grantFromAuth, type PortalGrant } from "#shared/use-cases/install-portal.ts";
 import { makeHandlePortalEvent } from "#shared/use-cases/portal-events.ts";
 import { installFailedPage, installFinishedPage, settingsPage } from "./pages.ts";
 
@@ -48,8 +48,6 @@ function outboundQueue(url: string | undefined) {
   };
 }
 
-const s = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
-
 /**
  * `POST /api/bitrix/`: everything Bitrix24 sends the app — the install page POST (answered with a page
  * that calls BX24.installFinish()), the ONAPPINSTALL event of "API only" apps, the connector settings
@@ -63,11 +61,11 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     form = parseBitrixForm(rawBody(event).toString("utf8"));
     const uc = await useCases();
     const baseUrl = publicBaseUrl(event, uc.runtime.config.PUBLIC_BASE_URL);
-    const eventName = s(form.event).toUpperCase();
+    const eventName = formString(form.event).toUpperCase();
     const auth = (form.auth ?? {}) as Record<string, unknown>;
 
     if (eventName === "ONAPPINSTALL") {
-      const portal = await uc.installer.install(grantFromEvent(auth, baseUrl));
+      const portal = await uc.installer.install(requireGrant(grantFromAuth(auth, baseUrl)));
       return json(200, { result: "installed", memberId: portal.memberId, setupError: portal.setupError });
     }
     if (form.PLACEMENT === "SETTING_CONNECTOR" || query.view === "settings") {
@@ -75,11 +73,11 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     }
     if (form.AUTH_ID) {
       // Every user who opens the app posts here with their own token: an installed portal stays as it is.
-      const installed = await uc.runtime.bitrixStore.getPortal(s(form.member_id));
+      const installed = await uc.runtime.bitrixStore.getPortal(formString(form.member_id));
       if (installed?.status === "installed") {
         return text(200, installFinishedPage(installed), "text/html; charset=utf-8");
       }
-      const portal = await uc.installer.install(grantFromPage(form, query, baseUrl));
+      const portal = await uc.installer.install(grantFromPage(form, baseUrl));
       return text(200, installFinishedPage(portal), "text/html; charset=utf-8");
     }
     if (!eventName) throw new ValidationError("Not a Bitrix24 event, install or placement request");
@@ -89,7 +87,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       auth,
       handlerSecret: query.h,
       baseUrl,
-      ts: s(form.ts),
+      ts: formString(form.ts),
     });
     return json(200, { result: outcome.handled });
   } catch (error) {
@@ -106,46 +104,22 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
   }
 }
 
-function grantFromEvent(auth: Record<string, unknown>, baseUrl: string): PortalGrant {
-  const grant = {
-    memberId: s(auth.member_id),
-    domain: s(auth.domain),
-    clientEndpoint: s(auth.client_endpoint),
-    serverEndpoint: s(auth.server_endpoint) || undefined,
-    accessToken: s(auth.access_token),
-    refreshToken: s(auth.refresh_token),
-    expiresIn: Number(s(auth.expires_in) || 3600),
-    applicationToken: s(auth.application_token),
-    baseUrl,
-  };
-  return requireGrant(grant);
-}
-
-/** The install page gets the tokens in the body and the portal's address in the query (DOMAIN, PROTOCOL). */
-function grantFromPage(
-  form: Record<string, unknown>,
-  query: Record<string, string | undefined>,
-  baseUrl: string,
-): PortalGrant {
-  const domain = query.DOMAIN ?? "";
-  const protocol = query.PROTOCOL === "0" ? "http" : "https";
+/** The install page gets the tokens in the body (the portal's address comes from the OAuth server). */
+function grantFromPage(form: Record<string, unknown>, baseUrl: string): PortalGrant {
   return requireGrant({
-    memberId: s(form.member_id),
-    domain,
-    clientEndpoint: domain ? `${protocol}://${domain}/rest/` : "",
-    serverEndpoint: s(form.SERVER_ENDPOINT) || undefined,
-    accessToken: s(form.AUTH_ID),
-    refreshToken: s(form.REFRESH_ID),
-    expiresIn: Number(s(form.AUTH_EXPIRES) || 3600),
-    applicationToken: s(form.APPLICATION_TOKEN),
+    memberId: formString(form.member_id),
+    serverEndpoint: formString(form.SERVER_ENDPOINT) || undefined,
+    accessToken: formString(form.AUTH_ID),
+    refreshToken: formString(form.REFRESH_ID),
+    applicationToken: formString(form.APPLICATION_TOKEN),
     baseUrl,
   });
 }
 
 function requireGrant(grant: PortalGrant): PortalGrant {
-  const missing = (
-    ["memberId", "domain", "clientEndpoint", "accessToken", "refreshToken", "applicationToken"] as const
-  ).filter((k) => !grant[k]);
+  const missing = (["memberId", "accessToken", "refreshToken", "applicationToken"] as const).filter(
+    (k) => !grant[k],
+  );
   if (missing.length) throw new ValidationError(`Install request without ${missing.join(", ")}`);
   return grant;
 }

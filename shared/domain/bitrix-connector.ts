@@ -40,6 +40,11 @@ export function parseBitrixForm(body: string): Record<string, unknown> {
   return parse(body, { depth: 20, arrayLimit: 1000, parameterLimit: 10_000 }) as Record<string, unknown>;
 }
 
+/** A form-decoded scalar as text: PHP's `http_build_query` makes every value a string (numbers too). */
+export function formString(v: unknown): string {
+  return typeof v === "string" ? v : typeof v === "number" ? String(v) : "";
+}
+
 /** Open-line name for a number: `separator_77001234567`. */
 export function lineNameFor(prefix: string, e164: string): string {
   return `${prefix}${e164.replace(/\D/g, "")}`;

@@ -1,3 +1,5 @@
+import { formString } from "./bitrix-connector.ts";
+
 /**
  * An operator's message from Bitrix24 Open Lines on its way to WhatsApp: one per Bitrix24 message,
  * travelling through the outbound FIFO queue (one group per chat, so a conversation keeps its order).
@@ -62,7 +64,6 @@ export function recipientOf(chatId: string): { to: string } | { recipient: strin
 }
 
 type Json = Record<string, unknown>;
-const str = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
 
 /**
  * Jobs from an ONIMCONNECTORMESSAGEADD/UPDATE/DELETE event's `data` (form-decoded, so every scalar is a
@@ -81,21 +82,21 @@ export function jobsFromConnectorEvent(
       : event === "ONIMCONNECTORMESSAGEDELETE"
         ? "deleted"
         : "message";
-  const lineId = Number(str(d.LINE));
+  const lineId = Number(formString(d.LINE));
   const messages = Object.values((d.MESSAGES ?? {}) as Json) as Json[];
   return messages.flatMap((m): OutboundJob[] => {
     const im = (m.im ?? {}) as Json;
     const message = (m.message ?? {}) as Json;
     const chat = (m.chat ?? {}) as Json;
-    const messageId = str(im.message_id);
-    if (!messageId || !str(chat.id) || !Number.isFinite(lineId)) return [];
+    const messageId = formString(im.message_id);
+    if (!messageId || !formString(chat.id) || !Number.isFinite(lineId)) return [];
     const files = Object.values((message.files ?? {}) as Json)
       .map((f) => f as Json)
       .map((f) => ({
-        name: str(f.name) || "file",
-        link: str(f.link) || str(f.downloadLink),
-        mime: str(f.mime) || str(f.type) || undefined,
-        size: str(f.size) ? Number(str(f.size)) : undefined,
+        name: formString(f.name) || "file",
+        link: formString(f.link) || formString(f.downloadLink),
+        mime: formString(f.mime) || formString(f.type) || undefined,
+        size: formString(f.size) ? Number(formString(f.size)) : undefined,
       }))
       .filter((f) => f.link);
     return [
@@ -106,9 +107,9 @@ export function jobsFromConnectorEvent(
         id: `${memberId}:${messageId}${kind === "message" ? "" : `:${kind}:${ts}`}`,
         memberId,
         lineId,
-        chatId: str(chat.id),
-        im: { chatId: str(im.chat_id), messageId },
-        text: str(message.text),
+        chatId: formString(chat.id),
+        im: { chatId: formString(im.chat_id), messageId },
+        text: formString(message.text),
         files,
       },
     ];

@@ -1,4 +1,4 @@
-import { phoneIdFromSmsSenderCode } from "../domain/bitrix-connector.ts";
+import { formString, phoneIdFromSmsSenderCode } from "../domain/bitrix-connector.ts";
 import type { SmsJob } from "../domain/outbound-job.ts";
 import { UnauthorizedError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -10,8 +10,6 @@ export interface SmsRequest {
   /** The per-portal secret from the handler URL we registered with the sender. */
   readonly handlerSecret?: string;
 }
-
-const str = (v: unknown) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
 
 /**
  * 1. The sender code names our phone (Bitrix24 sends no sender number); the phone names the portal.
@@ -29,7 +27,7 @@ export function makeAcceptSms({
   logger: Logger;
 }) {
   return async function acceptSms(req: SmsRequest): Promise<SmsJob> {
-    const code = str(req.form.code);
+    const code = formString(req.form.code);
     const phoneId = phoneIdFromSmsSenderCode(code);
     const phone = phoneId ? await store.getPhone(phoneId) : undefined;
     const portal = phone ? await store.getPortal(phone.memberId) : undefined;
@@ -42,11 +40,11 @@ export function makeAcceptSms({
       throw new UnauthorizedError("Unknown sender or handler secret");
     }
     const auth = (req.form.auth ?? {}) as Record<string, unknown>;
-    const token = str(auth.application_token);
+    const token = formString(auth.application_token);
     if (token && !sameSecret(token, portal.applicationToken))
       throw new UnauthorizedError("Application token does not match");
-    const messageId = str(req.form.message_id);
-    const to = str(req.form.message_to);
+    const messageId = formString(req.form.message_id);
+    const to = formString(req.form.message_to);
     if (!messageId || !to) throw new ValidationError("SMS request without message_id or message_to");
     const job: SmsJob = {
       v: 1,
@@ -57,7 +55,7 @@ export function makeAcceptSms({
       code,
       messageId,
       to,
-      text: str(req.form.message_body),
+      text: formString(req.form.message_body),
     };
     await queue.enqueue([job]);
     logger.info("SMS queued", { memberId: portal.memberId, phoneId: phone.phoneId, messageId });

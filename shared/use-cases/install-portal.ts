@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import { formString } from "../domain/bitrix-connector.ts";
 import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
 import { BitrixApiError, ForbiddenError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -8,15 +9,15 @@ import type { Clock } from "../ports/clock.ts";
 import type { makeConnectPhone } from "./connect-phone.ts";
 import { setUpPortal } from "./setup-portal.ts";
 
-/** What an install (ONAPPINSTALL event or install page POST) or an ONAPPUPDATE carries. */
+/**
+ * What an install (ONAPPINSTALL event or install page POST) or an ONAPPUPDATE carries that we use. The
+ * portal's address and token lifetime are not taken from it: the OAuth server gives those.
+ */
 export interface PortalGrant {
   readonly memberId: string;
-  readonly domain: string;
-  readonly clientEndpoint: string;
   readonly serverEndpoint?: string;
   readonly accessToken: string;
   readonly refreshToken: string;
-  readonly expiresIn: number;
   readonly applicationToken: string;
   /** The origin Bitrix24 reached us at: base of the handler URLs we register. */
   readonly baseUrl: string;
@@ -30,6 +31,18 @@ export interface InstallDeps {
   readonly clock: Clock;
   readonly allowLoopbackHttp: boolean;
   readonly logger: Logger;
+}
+
+/** The grant in an event's `auth` block (ONAPPINSTALL, ONAPPUPDATE). */
+export function grantFromAuth(auth: Record<string, unknown>, baseUrl: string): PortalGrant {
+  return {
+    memberId: formString(auth.member_id),
+    serverEndpoint: formString(auth.server_endpoint) || undefined,
+    accessToken: formString(auth.access_token),
+    refreshToken: formString(auth.refresh_token),
+    applicationToken: formString(auth.application_token),
+    baseUrl,
+  };
 }
 
 export function sameSecret(a: string, b: string): boolean {

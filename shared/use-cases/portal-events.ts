@@ -1,10 +1,10 @@
-import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
+import { CONNECTOR_ID, formString } from "../domain/bitrix-connector.ts";
 import { jobsFromConnectorEvent, type OutboundJob } from "../domain/outbound-job.ts";
 import { UnauthorizedError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import { type makeInstallPortal, type PortalGrant, sameSecret } from "./install-portal.ts";
+import { grantFromAuth, type makeInstallPortal, type PortalGrant, sameSecret } from "./install-portal.ts";
 
 export interface PortalEvent {
   readonly event: string;
@@ -16,9 +16,6 @@ export interface PortalEvent {
   /** The event's `ts`: tells repeated edits/deletions of one message apart. */
   readonly ts?: string;
 }
-
-type Str = (v: unknown) => string;
-const str: Str = (v) => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
 
 /**
  * Authenticates and handles a Bitrix24 event. Every event must carry the application token stored for
@@ -37,7 +34,7 @@ export function makeHandlePortalEvent(deps: {
   const { store, installer, outbound, clock, logger } = deps;
 
   async function authenticate(e: PortalEvent): Promise<PortalRecord> {
-    const memberId = str(e.auth.member_id);
+    const memberId = formString(e.auth.member_id);
     const portal = memberId ? await store.getPortal(memberId) : undefined;
     if (!portal) throw new UnauthorizedError("Unknown portal");
     if (e.handlerSecret !== undefined && !sameSecret(e.handlerSecret, portal.handlerSecret)) {
@@ -47,7 +44,7 @@ export function makeHandlePortalEvent(deps: {
       throw new UnauthorizedError("Connector events must come to the handler URL registered for the portal");
     }
     if (e.event === "ONAPPUPDATE") return portal;
-    const token = str(e.auth.application_token);
+    const token = formString(e.auth.application_token);
     if (!token || portal.status !== "installed" || !sameSecret(token, portal.applicationToken)) {
       throw new UnauthorizedError("Application token does not match the portal's");
     }
@@ -100,16 +97,11 @@ export function makeHandlePortalEvent(deps: {
         return { handled: "uninstalled" };
       }
       case "ONAPPUPDATE": {
+        const fromEvent = grantFromAuth(e.auth, portal.handlerBaseUrl);
         const grant: PortalGrant = {
+          ...fromEvent,
           memberId: portal.memberId,
-          domain: str(e.auth.domain) || portal.domain,
-          clientEndpoint: str(e.auth.client_endpoint) || portal.clientEndpoint,
-          serverEndpoint: str(e.auth.server_endpoint) || portal.serverEndpoint,
-          accessToken: str(e.auth.access_token),
-          refreshToken: str(e.auth.refresh_token),
-          expiresIn: Number(str(e.auth.expires_in) || 3600),
-          applicationToken: str(e.auth.application_token),
-          baseUrl: portal.handlerBaseUrl,
+          serverEndpoint: fromEvent.serverEndpoint ?? portal.serverEndpoint,
         };
         if (!grant.accessToken || !grant.refreshToken || !grant.applicationToken) {
           throw new UnauthorizedError("ONAPPUPDATE without tokens");
@@ -118,7 +110,7 @@ export function makeHandlePortalEvent(deps: {
         return { handled: "updated" };
       }
       case "ONIMCONNECTORLINEDELETE": {
-        const lineId = Number(str(e.data));
+        const lineId = Number(formString(e.data));
         await detach(
           portal.memberId,
           lineId,
@@ -129,8 +121,8 @@ export function makeHandlePortalEvent(deps: {
       }
       case "ONIMCONNECTORSTATUSDELETE": {
         const data = (e.data ?? {}) as Record<string, unknown>;
-        if (str(data.connector ?? data.CONNECTOR) !== CONNECTOR_ID) return { handled: "ignored" };
-        const lineId = Number(str(data.line ?? data.LINE));
+        if (formString(data.connector ?? data.CONNECTOR) !== CONNECTOR_ID) return { handled: "ignored" };
+        const lineId = Number(formString(data.line ?? data.LINE));
         await detach(
           portal.memberId,
           lineId,
@@ -143,8 +135,8 @@ export function makeHandlePortalEvent(deps: {
       case "ONIMCONNECTORMESSAGEUPDATE":
       case "ONIMCONNECTORMESSAGEDELETE": {
         const data = (e.data ?? {}) as Record<string, unknown>;
-        if (str(data.CONNECTOR) !== CONNECTOR_ID) return { handled: "ignored" };
-        const jobs = jobsFromConnectorEvent(e.event, portal.memberId, data, str(e.ts));
+        if (formString(data.CONNECTOR) !== CONNECTOR_ID) return { handled: "ignored" };
+        const jobs = jobsFromConnectorEvent(e.event, portal.memberId, data, formString(e.ts));
         await outbound.enqueue(jobs);
         logger.info("operator messages queued", {
           memberId: portal.memberId,
