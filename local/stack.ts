@@ -23,6 +23,8 @@ export interface LocalStackOptions {
   /** Further configuration (GRAPH_API_BASE_URL, BITRIX_OAUTH_URL, PUBLIC_BASE_URL, LINE_PREFIX …). */
   readonly env?: Record<string, string | undefined>;
   readonly log?: (line: string) => void;
+  /** Told of every handler invocation and how long it ran (`npm run cost` bills Lambda from it). */
+  readonly onInvoke?: (name: FunctionName, durationMs: number) => void;
 }
 
 export interface LocalStack {
@@ -79,7 +81,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const load = (name: FunctionName) => {
     let mod = modules.get(name);
     if (!mod) {
-      mod = import(new URL(functions[name].entry, repoRoot).href) as Promise<{ handler: unknown }>;
+      mod = import(new URL(functions[name].entry, repoRoot).href).then((m: { handler: unknown }) =>
+        options.onInvoke ? { handler: timed(name, m.handler as Invocable, options.onInvoke) } : m,
+      );
       modules.set(name, mod);
     }
     return mod;
@@ -124,6 +128,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await new Promise<void>((resolve) => gateway.close(() => resolve()));
       await started?.stop();
     },
+  };
+}
+
+type Invocable = (...args: unknown[]) => Promise<unknown>;
+
+function timed(
+  name: FunctionName,
+  handler: Invocable,
+  onInvoke: (name: FunctionName, durationMs: number) => void,
+): Invocable {
+  return async (...args) => {
+    const start = performance.now();
+    try {
+      return await handler(...args);
+    } finally {
+      onInvoke(name, performance.now() - start);
+    }
   };
 }
 
