@@ -26,8 +26,6 @@ const schema = z.object({
   /** Backoff of a failed queue message: base × 2^(attempt − 1) seconds, capped. */
   RETRY_BASE_SECONDS: z._default(z.coerce.number().check(z.nonnegative()), 2),
   RETRY_MAX_SECONDS: z._default(z.coerce.number().check(z.nonnegative()), 300),
-  /** How long a worker's claim on a message holds before another may deliver it (crash recovery). */
-  DELIVERY_LEASE_SECONDS: z._default(z.coerce.number().check(z.positive()), 60),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
 });

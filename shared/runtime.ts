@@ -1,5 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
+import { CachedBitrixStore, WORKER_RECORD_TTL_MS } from "./adapters/dynamodb/cached-bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
@@ -7,6 +8,7 @@ import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
 import { loadSecrets, type Secrets } from "./adapters/secrets.ts";
 import { type Config, loadConfig } from "./config.ts";
+import { systemClock } from "./ports/clock.ts";
 
 export interface Runtime {
   readonly config: Config;
@@ -30,6 +32,17 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
       throw error;
     });
     return value;
+  };
+}
+
+/**
+ * The runtime as a queue worker uses it: portals and phones read once per few seconds rather than
+ * several times per message (see CachedBitrixStore).
+ */
+export function forQueueWorker(runtime: Runtime): Runtime {
+  return {
+    ...runtime,
+    bitrixStore: new CachedBitrixStore(runtime.tableClient, systemClock, WORKER_RECORD_TTL_MS),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
+import { DynamoRateLimiter, WORKER_TOKEN_RESERVE } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
@@ -9,7 +9,7 @@ import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
-import { getRuntime, lazy } from "#shared/runtime.ts";
+import { forQueueWorker, getRuntime, lazy } from "#shared/runtime.ts";
 import { makeDeliverInbound } from "#shared/use-cases/deliver-inbound.ts";
 import { makeRecordInboundEvent } from "#shared/use-cases/record-inbound-event.ts";
 
@@ -17,7 +17,7 @@ const logger = makeLogger("inbound-worker");
 const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
 
 const deps = lazy(async () => {
-  const runtime = await getRuntime();
+  const runtime = forQueueWorker(await getRuntime());
   const { config } = runtime;
   // No waiting inside a call for Bitrix24's limits: the queue's backoff retries without holding a claim.
   const { bitrix } = makeBitrixSide(runtime, logger, []);
@@ -37,11 +37,10 @@ const deps = lazy(async () => {
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),
-      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
+      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { reserve: WORKER_TOKEN_RESERVE }),
       clock: systemClock,
       logger,
       options: {
-        leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         mediaUrlTtlSeconds: config.MEDIA_URL_TTL_SECONDS,
         maxMediaBytes: MAX_MEDIA_BYTES,
         statusMatchAttempts: 4,
@@ -50,12 +49,20 @@ const deps = lazy(async () => {
   };
 });
 
-/** Inbound FIFO queue consumer: each WhatsApp event recorded (audit), then delivered to Bitrix24. */
+/**
+ * Events that reach nobody else are kept for a while: account updates, and events for numbers not
+ * connected here. A delivered message is in the open line, and a status in its sent message's record,
+ * so writing those down again would only add a write per event.
+ */
+const KEPT_OUTCOMES = new Set(["recorded", "unrouted"]);
+
+/** Inbound FIFO queue consumer: each WhatsApp event delivered to Bitrix24, or recorded if it has nowhere to go. */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const d = await deps();
   return runQueueBatch(event, d.worker, async (body, attempt) => {
     const inbound = body as InboundEvent;
-    await d.record(inbound);
-    return d.deliver(inbound, attempt);
+    const outcome = await d.deliver(inbound, attempt);
+    if (KEPT_OUTCOMES.has(outcome)) await d.record(inbound);
+    return outcome;
   });
 }

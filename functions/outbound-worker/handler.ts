@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
+import { DynamoRateLimiter, WORKER_TOKEN_RESERVE } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
@@ -8,14 +8,14 @@ import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
-import { getRuntime, lazy } from "#shared/runtime.ts";
+import { forQueueWorker, getRuntime, lazy } from "#shared/runtime.ts";
 import { makeSendOperatorMessage } from "#shared/use-cases/send-operator-message.ts";
 import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
 
 const logger = makeLogger("outbound-worker");
 
 const deps = lazy(async () => {
-  const runtime = await getRuntime();
+  const runtime = forQueueWorker(await getRuntime());
   const { config } = runtime;
   const { bitrix } = makeBitrixSide(runtime, logger, []);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
@@ -39,11 +39,10 @@ const deps = lazy(async () => {
         graph,
         clock: systemClock,
       }),
-      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
+      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { reserve: WORKER_TOKEN_RESERVE }),
       clock: systemClock,
       logger,
       options: {
-        leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
         allowLoopbackHttp: config.LOCAL_STACK === "1",
       },

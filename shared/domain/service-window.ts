@@ -17,6 +17,18 @@ export function isServiceWindowOpen(lastInboundAt: Date | undefined, now: Date):
   return elapsed < SERVICE_WINDOW_MS;
 }
 
+/**
+ * How stale the stored start of the window may be before a new customer message writes it again. The
+ * stored time is then at most this much older than the truth: the window closes up to this much early,
+ * never late, and a chatty customer costs one write per interval instead of one per message.
+ */
+export const WINDOW_REFRESH_MS = 5 * 60 * 1000;
+
+/** Whether a customer's contact at `contactAtMs` must be written, given the time last written. */
+export function windowNeedsWrite(writtenAtMs: number | undefined, contactAtMs: number): boolean {
+  return writtenAtMs === undefined || !(contactAtMs - writtenAtMs < WINDOW_REFRESH_MS);
+}
+
 /** Shown to the operator in the chat instead of sending a free-form message the customer would not get. */
 export function windowClosedNote(): string {
   return [

@@ -25,8 +25,6 @@ export interface OutboundRecord {
   readonly createdAt: string;
 }
 
-export type ClaimOutcome = "claimed" | "delivered" | "busy";
-
 /** A WABA's template list as last read from Meta. */
 export interface CachedTemplates {
   readonly templates: MetaTemplate[];
@@ -43,13 +41,13 @@ export type TemplateCacheWrite = "stored" | "too-large" | "stale";
 
 export interface ConversationStore {
   /**
-   * Claims a WhatsApp message for delivery with a lease: a crashed worker's claim expires and the retry
-   * delivers; a delivered message is never claimed again.
+   * Whether a WhatsApp message is already in the open line (a strongly consistent read). No claim is
+   * written before a send: one FIFO group is one conversation, which the event source never hands to
+   * two workers at once (the visibility timeout outlasts the function's), so the delivered marker
+   * alone makes a redelivery a duplicate.
    */
-  claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome>;
+  isInboundDelivered(wamid: string): Promise<boolean>;
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
-  /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
-  releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

@@ -5,6 +5,7 @@ import { describeInboundMessage, type InboundMedia } from "../domain/inbound-con
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
+import { windowNeedsWrite } from "../domain/service-window.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
@@ -33,8 +34,6 @@ export interface DeliverInboundDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: {
-    /** How long a delivery claim holds before another worker may take the message over. */
-    readonly leaseMs: number;
     readonly mediaUrlTtlSeconds: number;
     readonly maxMediaBytes: number;
     /** Receives after which a status with no matching sent message is recorded as unmatched. */
@@ -54,10 +53,27 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     bitrix,
     limiter,
     clock,
-    leaseMs: options.leaseMs,
   });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
+
+  /**
+   * When this warm process last wrote each conversation's window (and with which customer details):
+   * a conversation's messages mostly land in the same worker, so most of them need no write at all.
+   */
+  const windowsWritten = new Map<string, { atMs: number; details: string }>();
+  const MAX_REMEMBERED_WINDOWS = 10_000;
+
+  async function touchWindow(conversation: Parameters<ConversationStore["touchConversation"]>[0]) {
+    const key = `${conversation.phoneId}#${conversation.customerId}`;
+    const atMs = Date.parse(conversation.lastInboundAt ?? "");
+    const details = JSON.stringify([conversation.waId, conversation.userId, conversation.name]);
+    const written = windowsWritten.get(key);
+    if (written?.details === details && !windowNeedsWrite(written.atMs, atMs)) return;
+    await conversations.touchConversation(conversation);
+    if (windowsWritten.size >= MAX_REMEMBERED_WINDOWS) windowsWritten.clear();
+    if (!Number.isNaN(atMs) && atMs >= (written?.atMs ?? 0)) windowsWritten.set(key, { atMs, details });
+  }
 
   /**
    * A number we do not know is acknowledged as unrouted (it is not ours to deliver). A number we know but
@@ -163,7 +179,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
   }
 
-  /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
+  /** Each status report spends the portal's shared rate budget like everything else sent to Bitrix24. */
   async function paced(memberId: string): Promise<void> {
     const portal = await bitrixStore.getPortal(memberId);
     await limiter.acquire(
@@ -184,6 +200,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
       if (!smsStatus) return;
+      await paced(out.memberId);
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
         MESSAGE_ID: out.origin.messageId,
@@ -196,8 +213,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       await deliverNote(event, route, failedStatusNote(raw), attempt);
       return;
     }
-    const report = (method: string) =>
-      bitrix.call(out.memberId, method, {
+    // Open Lines show delivery and reading, not "sent": Meta accepting the message reports nothing,
+    // or `sent` and `delivered` would both report delivery.
+    if (status === "sent") return;
+    const report = async (method: string) => {
+      await paced(out.memberId);
+      await bitrix.call(out.memberId, method, {
         CONNECTOR: CONNECTOR_ID,
         LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
         MESSAGES: [
@@ -211,11 +232,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
           },
         ],
       });
+    };
     // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
     const needsDelivery = previous === undefined || previous === "sent";
     if (needsDelivery) await report("imconnector.send.status.delivery");
     if (status === "read" || status === "played") {
-      if (needsDelivery) await paced(out.memberId);
       await report("imconnector.send.status.reading");
     }
   }
@@ -241,7 +262,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       if (error instanceof PermanentDeliveryError) return "no route";
       throw error;
     });
-    await paced(out.memberId);
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";
@@ -273,7 +293,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       event.customerId &&
       (event.kind === "message" || event.id.startsWith("call:"))
     ) {
-      await conversations.touchConversation({
+      await touchWindow({
         phoneId: event.phoneNumberId,
         customerId: event.customerId,
         waId: customer.waId,

@@ -13,7 +13,7 @@ export interface Attempt {
   readonly last: boolean;
 }
 
-/** Retry later: someone else holds the claim, or our record of a send is not written yet. */
+/** Retry later: our record of a send is not written yet. */
 export class RetryLaterError extends AppError {
   readonly transient = true;
   constructor(message: string) {
@@ -55,8 +55,6 @@ export interface LineSenderDeps {
   readonly bitrix: BitrixGateway;
   readonly limiter: RateLimiter;
   readonly clock: Clock;
-  /** How long a delivery claim holds before another worker may take the message over. */
-  readonly leaseMs: number;
 }
 
 /** How long a send waits for others to the same line before going out, and how many go in one call. */
@@ -74,25 +72,19 @@ interface Waiting {
 const profileOf = (route: Route) =>
   route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE;
 
-export function makeLineSender({
-  bitrixStore,
-  conversations,
-  bitrix,
-  limiter,
-  clock,
-  leaseMs,
-}: LineSenderDeps) {
+export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, clock }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
 
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
    * a batch runs side by side often have a message for the same line at the same moment, and Bitrix24
    * counts requests, not messages. Each conversation has at most one message in a call, so order holds.
-   * 1. One request from the portal's shared rate budget (waited for before any claim is taken, since a
-   *    long wait could outlast the lease).
-   * 2. Claim each message with a lease (a crashed worker's claim expires, so the retry delivers);
-   *    a delivered one is a duplicate, one claimed elsewhere is retried later.
-   * 3. Send; check every `DATA.RESULT[i].SUCCESS`.
+   * 1. One request from the portal's shared rate budget.
+   * 2. A message already delivered is a duplicate (see `ConversationStore.isInboundDelivered`: its
+   *    conversation is never in two workers at once, so no claim is written before the send).
+   * 3. Send; check every `DATA.RESULT[i].SUCCESS`; mark each accepted message delivered — the one write
+   *    of the delivery. A crash between the send and the mark delivers the message again on retry, as
+   *    any claim would have after its lease.
    */
   async function flush(key: string): Promise<void> {
     const batch = batches.get(key);
@@ -106,26 +98,22 @@ export function makeLineSender({
       for (const item of items) item.reject(error);
       return;
     }
-    const now = clock.now().getTime();
-    const leaseUntil = now + leaseMs;
-    const claims = await Promise.all(
-      items.map((item) => conversations.claimInbound(item.id, leaseUntil, now).catch((e: unknown) => e)),
+    const delivered = await Promise.all(
+      items.map((item) => conversations.isInboundDelivered(item.id).catch((e: unknown) => e)),
     );
     items = items.filter((item, i) => {
-      const claim = claims[i];
-      if (claim === "claimed") return true;
-      if (claim === "delivered") item.resolve("duplicate");
-      else if (claim === "busy")
-        item.reject(new RetryLaterError(`message ${item.id} is being delivered by another worker`));
-      else item.reject(claim);
+      const seen = delivered[i];
+      if (seen === false) return true;
+      if (seen === true) item.resolve("duplicate");
+      else item.reject(seen);
       return false;
     });
     if (items.length === 0) return;
-    await send(route, items, leaseUntil);
+    await send(route, items);
   }
 
-  /** One call for the claimed items; a refusal retrying cannot fix is tried message by message. */
-  async function send(route: Route, items: Waiting[], leaseUntil: number): Promise<void> {
+  /** One call for the items; a refusal retrying cannot fix is tried message by message. */
+  async function send(route: Route, items: Waiting[]): Promise<void> {
     let results: Json[];
     try {
       const result = await bitrix.call<{ DATA?: { RESULT?: Json[] } }>(
@@ -142,30 +130,29 @@ export function makeLineSender({
       const permanent = (error as { transient?: boolean }).transient === false;
       const lineGone = error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE";
       if (permanent && !lineGone && items.length > 1) {
-        // One bad message must not take the others down with it: each goes alone, under the same claim,
-        // with the requests that costs taken from the portal's budget first.
+        // One bad message must not take the others down with it: each goes alone, with the requests
+        // that costs taken from the portal's budget first.
         try {
           await limiter.acquire(route.portal.memberId, profileOf(route), items.length);
         } catch (limitError) {
-          await failAll(route, items, leaseUntil, limitError);
+          await failAll(route, items, limitError);
           return;
         }
-        for (const item of items) await send(route, [item], leaseUntil);
+        for (const item of items) await send(route, [item]);
         return;
       }
-      await failAll(route, items, leaseUntil, error);
+      await failAll(route, items, error);
       return;
     }
     await Promise.all(
       items.map(async (item, i) => {
         const result = results[i];
         if (!result || (result.SUCCESS !== true && result.SUCCESS !== "Y")) {
-          await conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined);
           const errors = Array.isArray(result?.ERRORS) ? result.ERRORS.join("; ") : "no per-message result";
           item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
           return;
         }
-        // Bitrix24 has it: the claim is never released now; recording that is retried once if it fails.
+        // Bitrix24 has it: recording that is retried once if it fails.
         const detail = { session: result.session, line: route.lineId, attempt: item.attempt.number };
         await conversations
           .markInboundDelivered(item.id, detail)
@@ -178,14 +165,8 @@ export function makeLineSender({
     );
   }
 
-  /**
-   * The whole call failed. Releasing the claims and counting are best effort: a claim left behind
-   * expires with its lease, and each item is rejected whatever happens here.
-   */
-  async function failAll(route: Route, items: Waiting[], leaseUntil: number, error: unknown): Promise<void> {
-    await Promise.all(
-      items.map((item) => conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined)),
-    );
+  /** The whole call failed. Counting is best effort: each item is rejected whatever happens here. */
+  async function failAll(route: Route, items: Waiting[], error: unknown): Promise<void> {
     if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
       // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
       await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);

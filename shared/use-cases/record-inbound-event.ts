@@ -4,9 +4,9 @@ import type { Clock } from "../ports/clock.ts";
 import type { InboundEventStore } from "../ports/store.ts";
 
 /**
- * 1. Record the event once, keyed on its WhatsApp id (a conditional write; Meta's redeliveries and SQS's
- *    at-least-once delivery both end here as `duplicate`).
- * 2. Delivery to Bitrix24 builds on this record.
+ * Records an event that has nowhere else to go (an account update, an event for a number not connected
+ * here) once, keyed on its WhatsApp id: a conditional write, so Meta's redeliveries and SQS's
+ * at-least-once delivery end here as `duplicate`. Delivery to Bitrix24 does not depend on it.
  */
 export function makeRecordInboundEvent({
   store,

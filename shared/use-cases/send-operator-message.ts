@@ -46,7 +46,6 @@ export interface SendOperatorMessageDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly options: {
-    readonly leaseMs: number;
     readonly timeoutMs: number;
     readonly allowLoopbackHttp: boolean;
   };
@@ -80,7 +79,6 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     bitrix,
     limiter,
     clock,
-    leaseMs: options.leaseMs,
   });
 
   async function noteToOperator(route: Route, job: OutboundJob, key: string, text: string, attempt: Attempt) {

@@ -18,7 +18,7 @@ let world: World;
 
 beforeAll(async () => {
   world = await startWorld(
-    { HTTP_TIMEOUT_MS: "400", DELIVERY_LEASE_SECONDS: "3", RETRY_BASE_SECONDS: "1", RETRY_MAX_SECONDS: "1" },
+    { HTTP_TIMEOUT_MS: "400", RETRY_BASE_SECONDS: "1", RETRY_MAX_SECONDS: "1" },
     // Enterprise budget (250 burst, 5/s): the test is about faults, not pacing.
     { licenseFamily: "ent" },
   );

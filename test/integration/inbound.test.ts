@@ -13,7 +13,7 @@ import {
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld({ DELIVERY_LEASE_SECONDS: "2" });
+  world = await startWorld();
 });
 
 afterAll(async () => {
@@ -176,16 +176,15 @@ describe("exactly once, in order", () => {
     expect(got.map((m) => m.message.text)).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}`));
   });
 
-  it("a crashed worker's claim expires and the message is delivered after all", async () => {
+  it("a message already marked delivered is not sent again when it comes back on the queue", async () => {
     const { conversations } = await getRuntime();
-    const now = Date.now();
-    expect(await conversations.claimInbound("wamid.crashed", now + 2_000, now)).toBe("claimed");
-    expect(
-      (await world.postWebhook(textWebhook("wamid.crashed", "16505550300", "after a crash"))).status,
-    ).toBe(200);
-    const m = await delivered("wamid.crashed");
-    expect(m.message.text).toBe("after a crash");
-    expect(messages().filter((x) => x.message.id === "wamid.crashed")).toHaveLength(1);
+    await conversations.markInboundDelivered("wamid.seen-before", { line: 1, attempt: 1 });
+    const from = "16505550300";
+    expect((await world.postWebhook(textWebhook("wamid.seen-before", from, "again"))).status).toBe(200);
+    expect((await world.postWebhook(textWebhook("wamid.after-seen", from, "next"))).status).toBe(200);
+    // Same conversation, so by the time the next message is in, the first one was handled.
+    await delivered("wamid.after-seen");
+    expect(messages().filter((x) => x.message.id === "wamid.seen-before")).toHaveLength(0);
   });
 });
 
@@ -232,10 +231,27 @@ describe("statuses of messages we sent", () => {
     expect((await conversations.getOutbound("wamid.out-1"))?.status).toBe("read");
     expect(portal.deliveryStatuses).toHaveLength(1);
     expect(portal.readingStatuses.length).toBeGreaterThanOrEqual(1);
-    // Status reports spend the portal's shared rate budget too (one request each).
-    expect((await budget()) - spentBefore).toBe(
-      portal.deliveryStatuses.length + portal.readingStatuses.length,
+    // Status reports spend the portal's shared rate budget too: a write takes tokens for up to five
+    // requests of this worker (its reserve), never less than one per write.
+    const writes = (await budget()) - spentBefore;
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThanOrEqual(portal.deliveryStatuses.length + portal.readingStatuses.length);
+  });
+
+  it("reports nothing for sent, then delivery once for delivered", async () => {
+    const { conversations } = await getRuntime();
+    await conversations.putOutbound(out("wamid.out-3"));
+    const portal = world.bitrix.portal(world.memberId);
+    const reportsOf = () =>
+      portal.deliveryStatuses.filter((s) => JSON.stringify(s.items).includes("wamid.out-3")).length;
+    await world.postWebhook(statusWebhook("wamid.out-3", "sent"));
+    await eventually(async () =>
+      (await conversations.getOutbound("wamid.out-3"))?.status === "sent" ? true : undefined,
     );
+    await world.postWebhook(statusWebhook("wamid.out-3", "delivered"));
+    await eventually(async () => (reportsOf() > 0 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(reportsOf()).toBe(1);
   });
 
   it("puts a note with Meta's code and advice in the chat when a send failed", async () => {
@@ -337,6 +353,13 @@ describe("failures", () => {
 
   it("keeps messages for a known number whose line was deleted as dead letters, not silent drops", async () => {
     const { body: phone } = await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`);
+    // The line is really gone in Bitrix24 (sends to it are refused), and Bitrix24 tells us so. A warm
+    // worker may still hold the phone for a few seconds; either way the message is kept.
+    const portal = world.bitrix.portal(world.memberId);
+    portal.lines.delete(phone.line.id);
+    for (const key of [...portal.lineStatus.keys()]) {
+      if (key.endsWith(`|${phone.line.id}`)) portal.lineStatus.delete(key);
+    }
     await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORLINEDELETE", phone.line.id);
     await eventually(async () =>
       (await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body.line === null ? true : undefined,

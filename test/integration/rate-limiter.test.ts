@@ -117,11 +117,55 @@ describe("DynamoRateLimiter", () => {
     });
   });
 
+  it("with a reserve, one write takes several tokens that the next acquires spend without DynamoDB", async () => {
+    const commands: string[] = [];
+    const tableClient = newTableClient((name) => commands.push(name));
+    const time = fakeTime();
+    const limiter = new DynamoRateLimiter(tableClient, time.clock, {
+      sleep: time.sleep,
+      reserve: { tokens: 4, forMs: 2_000 },
+    });
+    const key = uniqueKey("reserve");
+
+    for (let i = 0; i < 5; i++) await limiter.acquire(key, STANDARD_PORTAL_RATE);
+    expect(commands).toEqual(["GetItemCommand", "PutItemCommand"]);
+    const item = await newTableClient().get({ pk: `RATE#${key}`, sk: "RATE" });
+    expect(item).toMatchObject({ tokens: STANDARD_PORTAL_RATE.burst - 5, version: 1 });
+
+    // The reserve is spent: the next write starts from the item this process wrote, without a read.
+    commands.length = 0;
+    time.advance(100);
+    await limiter.acquire(key, STANDARD_PORTAL_RATE);
+    expect(commands).toEqual(["PutItemCommand"]);
+
+    // Past `forMs` the reserve and the remembered item are forgotten: a read again.
+    commands.length = 0;
+    time.advance(2_500);
+    await limiter.acquire(key, STANDARD_PORTAL_RATE);
+    expect(commands).toEqual(["GetItemCommand", "PutItemCommand"]);
+  });
+
+  it("with a reserve, takes no extra tokens from a bucket less than half full", async () => {
+    const time = fakeTime();
+    const limiter = new DynamoRateLimiter(newTableClient(), time.clock, {
+      sleep: time.sleep,
+      reserve: { tokens: 4, forMs: 2_000 },
+    });
+    const profile: RateProfile = { perSecond: 1, burst: 10 };
+    const key = uniqueKey("reserve-low");
+    // 1 + 4 reserved, then 4 from the reserve: 5 left, exactly half.
+    for (let i = 0; i < 5; i++) await limiter.acquire(key, profile);
+    await limiter.acquire(key, profile);
+    const item = await newTableClient().get({ pk: `RATE#${key}`, sk: "RATE" });
+    expect(item).toMatchObject({ tokens: 4, version: 2 });
+  });
+
   // 30 from 5 workers at 50/s is the table's own contention pace; at 10/s the bucket runs dry and the
   // workers also go through the sleep-and-retry path.
   it.each([
     { perSecond: 50, burst: 10, requests: 30, mustSleep: false },
     { perSecond: 10, burst: 3, requests: 15, mustSleep: true },
+    { perSecond: 10, burst: 20, requests: 40, mustSleep: true, reserve: true },
   ])("never hands out more than burst + perSecond × elapsed across 5 workers: %o", async (c) => {
     const profile: RateProfile = { perSecond: c.perSecond, burst: c.burst };
     const key = uniqueKey("concurrent");
@@ -132,7 +176,11 @@ describe("DynamoRateLimiter", () => {
     };
     const workers = Array.from(
       { length: 5 },
-      () => new DynamoRateLimiter(newTableClient(), systemClock, { sleep }),
+      () =>
+        new DynamoRateLimiter(newTableClient(), systemClock, {
+          sleep,
+          ...(c.reserve ? { reserve: { tokens: 4, forMs: 2_000 } } : {}),
+        }),
     );
     const startedAtMs = Date.now();
     const grantedAtMs: number[] = [];
@@ -153,9 +201,11 @@ describe("DynamoRateLimiter", () => {
       expect(i + 1, `grant ${i + 1} after ${atMs - startedAtMs} ms`).toBeLessThanOrEqual(allowed + 1e-9);
     });
     if (c.mustSleep) expect(sleeps).toBeGreaterThan(0);
-    // Every grant is exactly one successful conditional write: none lost, none counted twice.
+    // Without a reserve every grant is exactly one successful conditional write: none lost, none
+    // counted twice; with one, fewer writes grant as many.
     const item = await newTableClient().get({ pk: `RATE#${key}`, sk: "RATE" });
-    expect(item?.version).toBe(c.requests);
+    if (c.reserve) expect(item?.version).toBeLessThan(c.requests);
+    else expect(item?.version).toBe(c.requests);
     expect(item?.tokens).toBeGreaterThanOrEqual(0);
   });
 

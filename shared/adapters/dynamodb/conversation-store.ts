@@ -1,11 +1,10 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
   CachedTemplates,
-  ClaimOutcome,
   Conversation,
   ConversationStore,
   OutboundRecord,
@@ -44,7 +43,7 @@ const expiry = (days = RETAIN_DAYS) => ({
   [table.ttlAttribute]: Math.floor(Date.now() / 1000) + days * DAY_S,
 });
 
-/** Delivery claims, conversations (24-hour window), sent messages and their statuses, counters. */
+/** Delivered markers, conversations (24-hour window), sent messages and their statuses, counters. */
 export class DynamoConversationStore implements ConversationStore {
   readonly #t: TableClient;
 
@@ -52,16 +51,8 @@ export class DynamoConversationStore implements ConversationStore {
     this.#t = tableClient;
   }
 
-  async claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome> {
-    const claimed = await this.#t.put(
-      { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
-      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
-      { "#state": "state" },
-      { ":sending": "sending", ":now": nowMs },
-    );
-    if (claimed) return "claimed";
-    const item = await this.#t.get(key.inbound(wamid));
-    return item?.state === "delivered" ? "delivered" : "busy";
+  async isInboundDelivered(wamid: string): Promise<boolean> {
+    return (await this.#t.get(key.inbound(wamid)))?.state === "delivered";
   }
 
   async markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void> {
@@ -72,23 +63,6 @@ export class DynamoConversationStore implements ConversationStore {
       detail,
       ...expiry(),
     });
-  }
-
-  async releaseInbound(wamid: string, leaseUntilMs: number): Promise<void> {
-    try {
-      await this.#t.db.send(
-        new DeleteCommand({
-          TableName: this.#t.tableName,
-          Key: key.inbound(wamid),
-          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
-        }),
-      );
-    } catch (error) {
-      // Someone else's claim (ours expired and was taken over) or already delivered: not ours to drop.
-      if (!isConditionFailure(error)) throw error;
-    }
   }
 
   async touchConversation(c: Conversation): Promise<void> {

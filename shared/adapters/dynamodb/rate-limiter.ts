@@ -11,6 +11,15 @@ export interface DynamoRateLimiterOptions {
   readonly maxWaitMs?: number;
   /** Injected for tests; the default is a real timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Several tokens per write (off by default): when the bucket holds plenty, a write takes up to
+   * `tokens` more than asked, which this process's next acquires of the key spend within `forMs`
+   * without touching DynamoDB; and the item this process wrote stands in for a read while it is that
+   * fresh (a stale one fails the conditional write, which returns the current item). Tokens are taken
+   * from the shared bucket when written, so grants never run ahead of the budget; reserved tokens left
+   * unspent are simply lost, so reserving stops while the bucket is less than half full.
+   */
+  readonly reserve?: { readonly tokens: number; readonly forMs: number };
 }
 
 const DEFAULT_MAX_WAIT_MS = 10_000;
@@ -21,6 +30,9 @@ const MAX_JITTER_MS = 50;
 const JITTER_SHARE = 0.2;
 /** Absorbs floating-point residue of fractional refills (0.1 + 0.2 style), far below one request. */
 const EPSILON = 1e-9;
+
+/** What queue workers reserve: a busy worker's next few requests within 2 s cost no DynamoDB call. */
+export const WORKER_TOKEN_RESERVE = { tokens: 4, forMs: 2_000 } as const;
 
 const bucketKey = (key: string) => ({ pk: `RATE#${key}`, sk: "RATE" });
 
@@ -48,9 +60,13 @@ export class DynamoRateLimiter implements RateLimiter {
     this.#clock = clock;
     this.#maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     this.#sleep = options.sleep ?? ((ms) => delay(ms).then(() => undefined));
+    this.#reserve = options.reserve;
   }
 
   readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #reserve: DynamoRateLimiterOptions["reserve"];
+  readonly #reserved = new Map<string, { tokens: number; untilMs: number }>();
+  readonly #written = new Map<string, { item: Item; atMs: number }>();
 
   /**
    * Callers in one process (a Lambda running a batch's conversations side by side) take their turn per
@@ -77,9 +93,15 @@ export class DynamoRateLimiter implements RateLimiter {
 
     const k = bucketKey(key);
     const startMs = this.#now();
+    const reserved = this.#reserved.get(key);
+    if (reserved && reserved.untilMs > startMs && reserved.tokens + EPSILON >= cost) {
+      reserved.tokens -= cost;
+      return;
+    }
     let sleptMs = 0;
-    // The item as a lost write returned it, which saves the re-read; undefined: read it.
-    let known: { item: Item | undefined } | undefined;
+    // The item as a lost write returned it (or as this process last wrote it), which saves the read;
+    // undefined: read it.
+    let known: { item: Item | undefined } | undefined = this.#freshWrite(key, startMs);
     for (;;) {
       const item = known ? known.item : await this.#t.get(k);
       known = undefined;
@@ -87,8 +109,15 @@ export class DynamoRateLimiter implements RateLimiter {
       const bucket = refill(item, nowMs, profile);
 
       if (bucket.tokens + EPSILON >= cost) {
-        const outcome = await this.#take(k, item, bucket, cost, nowMs);
-        if (outcome.granted) return;
+        const extra = this.#extraTokens(bucket.tokens, cost, profile.burst);
+        const outcome = await this.#take(k, item, bucket, cost + extra, nowMs);
+        if (outcome.granted) {
+          if (this.#reserve) {
+            this.#written.set(key, { item: outcome.written, atMs: nowMs });
+            this.#reserved.set(key, { tokens: extra, untilMs: nowMs + this.#reserve.forMs });
+          }
+          return;
+        }
         // Another worker wrote since our read; what it left may still be enough, so retry at once with
         // the item the failed write returned. Each lost write is someone else's grant, so this cannot
         // spin without the bucket draining; the clock check bounds it all the same.
@@ -108,6 +137,19 @@ export class DynamoRateLimiter implements RateLimiter {
     }
   }
 
+  #freshWrite(key: string, nowMs: number): { item: Item } | undefined {
+    const written = this.#written.get(key);
+    return this.#reserve && written && nowMs - written.atMs < this.#reserve.forMs
+      ? { item: written.item }
+      : undefined;
+  }
+
+  /** Tokens to take beyond the cost: only from a bucket more than half full, so others never go short. */
+  #extraTokens(tokens: number, cost: number, burst: number): number {
+    if (!this.#reserve) return 0;
+    return Math.max(0, Math.min(this.#reserve.tokens, Math.floor(tokens - cost - burst / 2)));
+  }
+
   /**
    * The conditional write that takes `cost` tokens. When another worker wrote first it fails, and
    * DynamoDB hands back the item as it now is (`ReturnValuesOnConditionCheckFailure`).
@@ -118,7 +160,9 @@ export class DynamoRateLimiter implements RateLimiter {
     bucket: Bucket,
     cost: number,
     nowMs: number,
-  ): Promise<{ granted: true } | { granted: false; current: { item: Item | undefined } | undefined }> {
+  ): Promise<
+    { granted: true; written: Item } | { granted: false; current: { item: Item | undefined } | undefined }
+  > {
     const item: Item = {
       ...k,
       tokens: Math.max(0, bucket.tokens - cost),
@@ -141,7 +185,7 @@ export class DynamoRateLimiter implements RateLimiter {
             : { ConditionExpression: "attribute_not_exists(pk)" }),
         }),
       );
-      return { granted: true };
+      return { granted: true, written: item };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       return { granted: false, current: fromAttributeValues((error as { Item?: unknown }).Item) };
