@@ -3,7 +3,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
 import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
-import { processFifoBatch } from "./sqs-batch.ts";
+import { type HandOff, processFifoBatch } from "./sqs-batch.ts";
 import type { Attempt } from "./use-cases/line-sender.ts";
 
 export interface QueueWorkerDeps {
@@ -30,8 +30,13 @@ export async function runQueueBatch(
   const { queue, logger } = deps;
   const result = await processFifoBatch(
     event,
-    async (record) => {
-      const attempt = { number: receiveCount(record), last: receiveCount(record) >= queue.maxReceiveCount };
+    async (record, handOff: HandOff, previous) => {
+      const attempt: Attempt = {
+        number: receiveCount(record),
+        last: receiveCount(record) >= queue.maxReceiveCount,
+        handOff,
+        previous,
+      };
       let body: unknown;
       try {
         body = JSON.parse(record.body);

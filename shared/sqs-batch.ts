@@ -2,13 +2,22 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 
 /**
- * Runs a FIFO batch: message groups (conversations) side by side, each group's records one after another
- * in order. When a record fails, the rest of its group is reported failed without being run, so SQS
- * redelivers the group's remainder in its original order; other groups are unaffected.
+ * Called by a record's processing once its work is queued, in order, behind its predecessor's (e.g. in
+ * the same Bitrix24 call): the group's next record may start then instead of after the record is done.
+ */
+export type HandOff = () => void;
+
+/**
+ * Runs a FIFO batch: message groups (conversations) side by side, each group's records in order: a
+ * record starts once the one before it is done or has handed its work off (see HandOff). When a record
+ * fails, it and the rest of its group are reported failed — records not started are not run — so SQS
+ * redelivers the group's remainder in its original order; other groups are unaffected. A later record
+ * that already finished is redelivered too; its own idempotence (the delivered marker) makes it a
+ * duplicate, and whoever took the hand-off keeps it from overtaking the failed one.
  */
 export async function processFifoBatch(
   event: SQSEvent,
-  processRecord: (record: SQSRecord) => Promise<void>,
+  processRecord: (record: SQSRecord, handOff: HandOff, previous: Promise<void> | undefined) => Promise<void>,
   logger: Logger,
 ): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
@@ -17,21 +26,40 @@ export async function processFifoBatch(
     groups.set(group, [...(groups.get(group) ?? []), record]);
   }
   const failed = new Set<string>();
+  const fail = (records: SQSRecord[], i: number, error: unknown) => {
+    for (const rest of records.slice(i)) failed.add(rest.messageId);
+    const record = records[i] as SQSRecord;
+    logger.warn("record failed; will be retried", {
+      messageId: record.messageId,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+      error,
+    });
+  };
   await Promise.all(
     [...groups.values()].map(async (records) => {
-      for (const [i, record] of records.entries()) {
-        try {
-          await processRecord(record);
-        } catch (error) {
-          for (const rest of records.slice(i)) failed.add(rest.messageId);
-          logger.warn("record failed; will be retried", {
-            messageId: record.messageId,
-            receiveCount: record.attributes.ApproximateReceiveCount,
-            error,
-          });
-          return;
-        }
+      const running: Promise<void>[] = [];
+      let previous: Promise<void> | undefined;
+      for (const record of records) {
+        let handedOff: () => void = () => undefined;
+        const handOff = new Promise<"handed off">((resolve) => {
+          handedOff = () => resolve("handed off");
+        });
+        const done = processRecord(record, handedOff, previous);
+        running.push(done);
+        previous = done;
+        // The next record starts once this one is done or has queued its work behind its predecessor.
+        const outcome = await Promise.race([
+          done.then(
+            () => "done" as const,
+            () => "failed" as const,
+          ),
+          handOff,
+        ]);
+        if (outcome === "failed") break;
       }
+      const outcomes = await Promise.allSettled(running);
+      const first = outcomes.findIndex((o) => o.status === "rejected");
+      if (first >= 0) fail(records, first, (outcomes[first] as PromiseRejectedResult).reason);
     }),
   );
   return {

@@ -11,6 +11,10 @@ import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "
 export interface Attempt {
   readonly number: number;
   readonly last: boolean;
+  /** Tells the queue worker this record's message is queued for a send: its group may go on. */
+  readonly handOff?: () => void;
+  /** The group's previous record, when it was still running as this one started. */
+  readonly previous?: Promise<void>;
 }
 
 /** Retry later: our record of a send is not written yet. */
@@ -63,6 +67,8 @@ const BATCH_MAX = 20;
 
 interface Waiting {
   readonly id: string;
+  /** The customer's chat on this line: one conversation, whose messages keep their order. */
+  readonly chat: string;
   readonly payload: Json;
   readonly attempt: Attempt;
   readonly resolve: (outcome: "delivered" | "duplicate") => void;
@@ -74,6 +80,13 @@ const profileOf = (route: Route) =>
 
 export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, clock }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
+  /** Per open line, the flush in progress: a line's calls go one after another, so none overtakes. */
+  const flushing = new Map<string, Promise<void>>();
+  /**
+   * Conversations whose message failed for now (it will be retried): their later messages must not go
+   * out before it. Cleared when the conversation's next queue batch starts with a fresh first message.
+   */
+  const heldBack = new Set<string>();
 
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
@@ -86,12 +99,14 @@ export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, cl
    *    of the delivery. A crash between the send and the mark delivers the message again on retry, as
    *    any claim would have after its lease.
    */
-  async function flush(key: string): Promise<void> {
-    const batch = batches.get(key);
-    if (!batch) return;
-    batches.delete(key);
+  async function flush(batch: { route: Route; items: Waiting[] }): Promise<void> {
     const { route } = batch;
-    let items = batch.items;
+    let items = batch.items.filter((item) => {
+      if (!heldBack.has(item.chat)) return true;
+      item.reject(new RetryLaterError(`an earlier message of chat ${item.chat} is still to be delivered`));
+      return false;
+    });
+    if (items.length === 0) return;
     try {
       await limiter.acquire(route.portal.memberId, profileOf(route));
     } catch (error) {
@@ -190,11 +205,21 @@ export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, cl
     for (const item of items) item.reject(reason);
   }
 
-  /** Whatever goes wrong in a flush reaches its callers; nothing is left pending or unhandled. */
-  function flushSafely(key: string): void {
-    const items = batches.get(key)?.items ?? [];
-    flush(key).catch((error: unknown) => {
-      for (const item of items) item.reject(error);
+  /**
+   * Closes the batch (later messages start the next one) and sends it once the line's previous call is
+   * done. Whatever goes wrong in a flush reaches its callers; nothing is left pending or unhandled.
+   */
+  function flushSafely(key: string, batch: { route: Route; items: Waiting[] }): void {
+    if (batches.get(key) !== batch) return;
+    batches.delete(key);
+    const run = (flushing.get(key) ?? Promise.resolve()).then(() =>
+      flush(batch).catch((error: unknown) => {
+        for (const item of batch.items) item.reject(error);
+      }),
+    );
+    flushing.set(key, run);
+    void run.then(() => {
+      if (flushing.get(key) === run) flushing.delete(key);
     });
   }
 
@@ -215,16 +240,27 @@ export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, cl
       },
       chat: { id: user.id, ...(message.chatUrl ? { url: message.chatUrl } : {}) },
     };
-    return new Promise((resolve, reject) => {
-      const key = `${route.portal.memberId}:${route.lineId}`;
+    const key = `${route.portal.memberId}:${route.lineId}`;
+    const chat = `${key}:${user.id}`;
+    // A conversation's first record of a queue batch: whatever held it back before is being retried now.
+    if (!attempt.previous) heldBack.delete(chat);
+    const sent = new Promise<"delivered" | "duplicate">((resolve, reject) => {
       let batch = batches.get(key);
       if (!batch) {
-        batch = { route, items: [] };
-        batches.set(key, batch);
-        setTimeout(() => flushSafely(key), BATCH_WINDOW_MS);
+        const created = { route, items: [] as Waiting[] };
+        batches.set(key, created);
+        setTimeout(() => flushSafely(key, created), BATCH_WINDOW_MS);
+        batch = created;
       }
-      batch.items.push({ id: message.id, payload, attempt, resolve, reject });
-      if (batch.items.length >= BATCH_MAX) flushSafely(key);
+      const holdBackOnRetry = (error: unknown) => {
+        if ((error as { transient?: boolean }).transient !== false) heldBack.add(chat);
+        reject(error);
+      };
+      batch.items.push({ id: message.id, chat, payload, attempt, resolve, reject: holdBackOnRetry });
+      if (batch.items.length >= BATCH_MAX) flushSafely(key, batch);
     });
+    // Queued in order behind the conversation's earlier messages: its next record may start.
+    attempt.handOff?.();
+    return sent;
   };
 }

@@ -1,4 +1,6 @@
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { getRuntime } from "#shared/runtime.ts";
 import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
@@ -95,6 +97,23 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       async () => (new Set(ours().map((m) => m.message.id)).size === sent.length ? true : undefined),
       150_000,
     );
+    // Every message in once is not the end: a send that landed and then timed out is still to be
+    // retried (and duplicated). Counted once the queue holds nothing, in flight or waiting.
+    const queue = world.stack.resources.queues.find((q) => q.def.consumer === "inbound-worker");
+    const sqs = makeSqsClient();
+    await eventually(async () => {
+      const out = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queue?.url,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+      );
+      const depth =
+        Number(out.Attributes?.ApproximateNumberOfMessages) +
+        Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible);
+      return depth === 0 ? true : undefined;
+    }, 60_000);
+    sqs.destroy();
 
     for (let c = 0; c < CUSTOMERS; c++) {
       const from = `155500${String(c).padStart(5, "0")}`;

@@ -33,4 +33,42 @@ describe("processFifoBatch", () => {
     expect(ran).toEqual(["a1", "b1", "a2", "b2"]);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["a2", "a3"]);
   });
+
+  it("starts a group's next record once the previous one handed its work off, in order", async () => {
+    const event: SQSEvent = { Records: [record("a1", "A"), record("a2", "A"), record("a3", "A")] };
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const result = processFifoBatch(
+      event,
+      (r, handOff, previous) => {
+        started.push(`${r.messageId}${previous ? " after previous" : ""}`);
+        return new Promise<void>((resolve) => {
+          finish.set(r.messageId, resolve);
+          handOff();
+        });
+      },
+      makeLogger("t", { write: () => undefined }),
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    // All three are in flight together: none had to finish for the next to start.
+    expect(started).toEqual(["a1", "a2 after previous", "a3 after previous"]);
+    for (const done of finish.values()) done();
+    expect((await result).batchItemFailures).toEqual([]);
+  });
+
+  it("reports a handed-off record that fails later, and every record after it, as failed", async () => {
+    const event: SQSEvent = {
+      Records: [record("a1", "A"), record("a2", "A"), record("a3", "A"), record("b1", "B")],
+    };
+    const result = await processFifoBatch(
+      event,
+      async (r, handOff) => {
+        handOff();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (r.messageId === "a2") throw new Error("the shared call failed");
+      },
+      makeLogger("t", { write: () => undefined }),
+    );
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["a2", "a3"]);
+  });
 });
