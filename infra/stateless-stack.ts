@@ -103,7 +103,6 @@ export class StatelessStack extends Stack {
       [resourceEnv.mediaBucket]: stateful.mediaBucket.bucketName,
       [resourceEnv.secretsArn]: stateful.secrets.secretArn,
       PUBLIC_BASE_URL: publicBaseUrl,
-      NODE_OPTIONS: "--enable-source-maps",
       ...Object.fromEntries(stateful.queues.map(({ def, queue }) => [def.urlEnv, queue.queueUrl])),
       ...(props.graphApiBaseUrl ? { GRAPH_API_BASE_URL: props.graphApiBaseUrl } : {}),
       ...(props.bitrixOauthUrl ? { BITRIX_OAUTH_URL: props.bitrixOauthUrl } : {}),

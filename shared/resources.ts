@@ -88,7 +88,8 @@ export const functions: Record<FunctionName, FunctionDef> = {
     entry: "functions/inbound-worker/handler.ts",
     // Room for a media download (up to 30 s) and Bitrix24 fetching the file while we wait.
     timeoutSeconds: 60,
-    memoryMb: 1024, // media up to 100 MB is buffered, and a batch runs conversations side by side
+    // Media up to 100 MB is buffered once; the rest of a batch is small (npm run cost measures GB-s).
+    memoryMb: 512,
     description: "Consumes inbound WhatsApp events from the FIFO queue",
   },
 };

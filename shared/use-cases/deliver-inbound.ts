@@ -22,6 +22,7 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { makeStatusReporter } from "./status-reporter.ts";
 
 export interface DeliverInboundDeps {
   readonly store: Store;
@@ -54,6 +55,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     limiter,
     clock,
   });
+  const reportToLine = makeStatusReporter({ bitrix, limiter });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
 
@@ -179,13 +181,13 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
   }
 
-  /** Each status report spends the portal's shared rate budget like everything else sent to Bitrix24. */
-  async function paced(memberId: string): Promise<void> {
+  /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
+  async function profileOf(memberId: string) {
     const portal = await bitrixStore.getPortal(memberId);
-    await limiter.acquire(
-      memberId,
-      portal?.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE,
-    );
+    return portal?.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE;
+  }
+  async function paced(memberId: string): Promise<void> {
+    await limiter.acquire(memberId, await profileOf(memberId));
   }
 
   async function reportStatus(
@@ -216,23 +218,22 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     // Open Lines show delivery and reading, not "sent": Meta accepting the message reports nothing,
     // or `sent` and `delivered` would both report delivery.
     if (status === "sent") return;
-    const report = async (method: string) => {
-      await paced(out.memberId);
-      await bitrix.call(out.memberId, method, {
-        CONNECTOR: CONNECTOR_ID,
-        LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
-        MESSAGES: [
-          {
-            im:
-              out.origin.kind === "openlines"
-                ? { chat_id: out.origin.imChatId, message_id: out.origin.imMessageId }
-                : {},
-            message: { id: [out.wamid], date: event.timestamp },
-            chat: { id: out.origin.kind === "openlines" ? out.origin.chatId : out.customerId },
-          },
-        ],
-      });
-    };
+    // Reports for the same line that are ready together share one call (see makeStatusReporter).
+    const report = async (method: string) =>
+      reportToLine(
+        out.memberId,
+        await profileOf(out.memberId),
+        method,
+        { CONNECTOR: CONNECTOR_ID, LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId },
+        {
+          im:
+            out.origin.kind === "openlines"
+              ? { chat_id: out.origin.imChatId, message_id: out.origin.imMessageId }
+              : {},
+          message: { id: [out.wamid], date: event.timestamp },
+          chat: { id: out.origin.kind === "openlines" ? out.origin.chatId : out.customerId },
+        },
+      );
     // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
     const needsDelivery = previous === undefined || previous === "sent";
     if (needsDelivery) await report("imconnector.send.status.delivery");
