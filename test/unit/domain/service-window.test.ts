@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isServiceWindowOpen, SERVICE_WINDOW_MS, windowClosedNote } from "#shared/domain/service-window.ts";
+import {
+  isServiceWindowOpen,
+  SERVICE_WINDOW_MS,
+  WINDOW_REFRESH_MS,
+  windowClosedNote,
+  windowNeedsWrite,
+} from "#shared/domain/service-window.ts";
 
 const last = new Date("2026-03-10T12:00:00.000Z");
 const at = (offsetMs: number) => new Date(last.getTime() + offsetMs);
@@ -40,5 +46,29 @@ describe("windowClosedNote", () => {
     expect(note).toMatch(/closed/);
     expect(note).toContain("template-NAME+LANG");
     expect(note).toContain("template-hello_world+en_US");
+  });
+});
+
+describe("windowNeedsWrite", () => {
+  const written = last.getTime();
+  it.each([
+    ["nothing written yet", undefined, written, true],
+    ["a message a minute later", written, written + 60_000, false],
+    ["a message just under the refresh interval later", written, written + WINDOW_REFRESH_MS - 1, false],
+    ["a message the refresh interval later", written, written + WINDOW_REFRESH_MS, true],
+    ["an older message arriving late", written, written - 60_000, false],
+    ["an unreadable time", written, Number.NaN, true],
+  ])("%s: %s", (_, writtenAt, contactAt, expected) => {
+    expect(windowNeedsWrite(writtenAt, contactAt)).toBe(expected);
+  });
+
+  it("lets the stored window close early by at most the refresh interval, never late", () => {
+    // Messages every minute for an hour: the stored start is never more than the interval behind.
+    let stored = written;
+    for (let t = written; t <= written + 3_600_000; t += 60_000) {
+      if (windowNeedsWrite(stored, t)) stored = t;
+      expect(t - stored).toBeLessThan(WINDOW_REFRESH_MS);
+      expect(stored).toBeLessThanOrEqual(t);
+    }
   });
 });

@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoBitrixStore } from "#shared/adapters/dynamodb/bitrix-store.ts";
+import { CachedBitrixStore } from "#shared/adapters/dynamodb/cached-bitrix-store.ts";
+import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
+import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
+import { SecretBox } from "#shared/adapters/secret-box.ts";
+import type { PhoneRecord } from "#shared/ports/bitrix-store.ts";
+import type { Clock } from "#shared/ports/clock.ts";
+import { startTestStack, type TestStack } from "../support/stack.ts";
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const box = new SecretBox("cached-store-test-key-0123456789abcdef");
+
+/** A table client that counts GetItem requests: what the cache saves is reads. */
+function countingClient(): { tableClient: TableClient; reads: () => number } {
+  let reads = 0;
+  const db = makeDocumentClient(new DynamoDBClient({}));
+  db.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === "GetItemCommand") reads++;
+      return next(args);
+    },
+    { step: "finalizeRequest", priority: "low", name: "countReads" },
+  );
+  return { tableClient: new TableClient(db, String(process.env.TABLE_NAME), box), reads: () => reads };
+}
+
+function phone(phoneId: string, connected: boolean): PhoneRecord {
+  return {
+    phoneId,
+    phone: "+15550001111",
+    wabaId: "102290129340398",
+    memberId: "m1",
+    smsService: false,
+    line: connected ? { id: 7, name: "separator_15550001111" } : null,
+    connector: connected ? { status: "active" } : { status: "error", error: "line deleted" },
+    smsSender: null,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+  };
+}
+
+function clockAt(startMs: number): Clock & { advance(ms: number): void } {
+  let now = startMs;
+  return {
+    now: () => new Date(now),
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+describe("CachedBitrixStore", () => {
+  it("reads a connected phone once per TTL; what another process changes shows after it", async () => {
+    const other = new DynamoBitrixStore(
+      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
+    );
+    const id = `p-${randomBytes(4).toString("hex")}`;
+    await other.createPhone(phone(id, true));
+    const { tableClient, reads } = countingClient();
+    const clock = clockAt(Date.now());
+    const cached = new CachedBitrixStore(tableClient, clock, 5_000);
+
+    expect((await cached.getPhone(id))?.line?.id).toBe(7);
+    await cached.getPhone(id);
+    await cached.getPhone(id);
+    expect(reads()).toBe(1);
+
+    await other.setPhoneConnector(id, { status: "error", error: "gone" }, "2026-01-02T00:00:00.000Z");
+    expect((await cached.getPhone(id))?.connector.status).toBe("active");
+    clock.advance(5_000);
+    expect((await cached.getPhone(id))?.connector.status).toBe("error");
+    expect(reads()).toBe(2);
+  });
+
+  it("never keeps a phone that cannot take messages, so a reconnect shows at once", async () => {
+    const other = new DynamoBitrixStore(
+      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
+    );
+    const id = `p-${randomBytes(4).toString("hex")}`;
+    await other.createPhone(phone(id, false));
+    const { tableClient, reads } = countingClient();
+    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000);
+
+    expect((await cached.getPhone(id))?.line).toBeNull();
+    await other.putPhone(phone(id, true), phone(id, false));
+    expect((await cached.getPhone(id))?.line?.id).toBe(7);
+    expect(reads()).toBe(2);
+  });
+
+  it("drops its copy when this process writes the phone", async () => {
+    const id = `p-${randomBytes(4).toString("hex")}`;
+    const { tableClient, reads } = countingClient();
+    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000);
+    await cached.createPhone(phone(id, true));
+    await cached.getPhone(id);
+    await cached.setPhoneConnector(
+      id,
+      { status: "error", error: "NOT_ACTIVE_LINE" },
+      "2026-01-02T00:00:00.000Z",
+    );
+    expect((await cached.getPhone(id))?.connector.status).toBe("error");
+    expect(reads()).toBe(2);
+  });
+});
