@@ -31,6 +31,7 @@ import { startEmulators } from "../local/emulators.ts";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 import { type BitrixFake, startBitrixFake } from "../test/fakes/bitrix24.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../test/fakes/meta-graph.ts";
+import { imageWebhook, type OurNumber, statusWebhook, textsWebhook } from "./webhooks.ts";
 
 /**
  * AWS list prices, us-east-1, as published on the pricing pages named; read 2026-12-01. Free tiers are
@@ -80,6 +81,7 @@ const CLIENT_SECRET = "cost-bitrix-client-secret";
 const PHONE_ID = "106540352242944";
 const PHONE = "+15550783884";
 const CUSTOMERS = 20;
+const NUMBER: OurNumber = { wabaId: WABA_ID, phoneId: PHONE_ID, displayPhone: PHONE.slice(1) };
 const RUNS = Number(process.env.COST_RUNS ?? 3);
 const IDLE_SECONDS = Number(process.env.COST_IDLE_SECONDS ?? 60);
 
@@ -313,73 +315,6 @@ class World {
 
 const customer = (run: number, c: number) => `1555${run}30${String(c).padStart(5, "0")}`;
 
-function textsWebhook(messages: { id: string; from: string; body: string }[]) {
-  return {
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: WABA_ID,
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: PHONE.slice(1), phone_number_id: PHONE_ID },
-              contacts: messages.map((m) => ({ profile: { name: "Customer" }, wa_id: m.from })),
-              messages: messages.map((m) => ({
-                from: m.from,
-                id: m.id,
-                timestamp: String(Math.floor(Date.now() / 1000)),
-                type: "text",
-                text: { body: m.body },
-              })),
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
-function imageWebhook(id: string, from: string, mediaId: string) {
-  const hook = textsWebhook([{ id, from, body: "" }]);
-  const message = hook.entry[0]?.changes[0]?.value.messages[0] as Record<string, unknown>;
-  delete message.text;
-  Object.assign(message, {
-    type: "image",
-    image: { caption: "photo", mime_type: "image/jpeg", sha256: "x", id: mediaId },
-  });
-  return hook;
-}
-
-function statusWebhook(wamid: string, status: string, recipient: string) {
-  return {
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: WABA_ID,
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: PHONE.slice(1), phone_number_id: PHONE_ID },
-              statuses: [
-                {
-                  id: wamid,
-                  status,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  recipient_id: recipient,
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
 /** 200 texts: 20 customers, 10 each, interleaved as Meta would deliver busy conversations. */
 function twoHundredTexts(run: number, tag: string) {
   const out: { id: string; from: string; body: string }[] = [];
@@ -417,7 +352,7 @@ const loads: Record<string, { label: string; unit: string; run: Load }> = {
       for (const [i, m] of texts.entries()) {
         const due = start + i * 500;
         if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-        await w.postWebhook(textsWebhook([m]));
+        await w.postWebhook(textsWebhook(NUMBER, [m]));
       }
       await untilDelivered(w, `wamid.a${run}-`, texts.length);
       return w.figures(before, texts.length);
@@ -429,7 +364,7 @@ const loads: Record<string, { label: string; unit: string; run: Load }> = {
     run: async (w, run) => {
       const before = w.snapshot();
       const texts = twoHundredTexts(run, "b");
-      await Promise.all(texts.map((m) => w.postWebhook(textsWebhook([m]))));
+      await Promise.all(texts.map((m) => w.postWebhook(textsWebhook(NUMBER, [m]))));
       await untilDelivered(w, `wamid.b${run}-`, texts.length);
       return w.figures(before, texts.length);
     },
@@ -440,7 +375,8 @@ const loads: Record<string, { label: string; unit: string; run: Load }> = {
     run: async (w, run) => {
       const before = w.snapshot();
       const texts = twoHundredTexts(run, "c");
-      for (let i = 0; i < texts.length; i += 10) await w.postWebhook(textsWebhook(texts.slice(i, i + 10)));
+      for (let i = 0; i < texts.length; i += 10)
+        await w.postWebhook(textsWebhook(NUMBER, texts.slice(i, i + 10)));
       await untilDelivered(w, `wamid.c${run}-`, texts.length);
       return w.figures(before, texts.length);
     },
@@ -454,7 +390,11 @@ const loads: Record<string, { label: string; unit: string; run: Load }> = {
       const before = w.snapshot();
       for (let i = 0; i < 20; i++) {
         await w.postWebhook(
-          imageWebhook(`wamid.img${run}-${i}`, customer(run, i % CUSTOMERS), `88${run}00${i}`),
+          imageWebhook(NUMBER, {
+            id: `wamid.img${run}-${i}`,
+            from: customer(run, i % CUSTOMERS),
+            mediaId: `88${run}00${i}`,
+          }),
         );
       }
       await untilDelivered(w, `wamid.img${run}-`, 20);
@@ -500,8 +440,8 @@ const loads: Record<string, { label: string; unit: string; run: Load }> = {
       }
       const ours = sent.slice(-200);
       const before = w.snapshot();
-      for (const s of ours) await w.postWebhook(statusWebhook(s.wamid, "delivered", s.to));
-      for (const s of ours) await w.postWebhook(statusWebhook(s.wamid, "read", s.to));
+      for (const s of ours) await w.postWebhook(statusWebhook(NUMBER, s.wamid, "delivered", s.to));
+      for (const s of ours) await w.postWebhook(statusWebhook(NUMBER, s.wamid, "read", s.to));
       await w.settled();
       return w.figures(before, ours.length * 2);
     },

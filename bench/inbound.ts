@@ -18,6 +18,7 @@ import type { ClientRequest } from "node:http";
 import { type LocalStack, startLocalStack } from "../local/stack.ts";
 import { type BitrixFake, type QueryLimit, startBitrixFake } from "../test/fakes/bitrix24.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../test/fakes/meta-graph.ts";
+import { textsWebhook } from "./webhooks.ts";
 
 const ADMIN_TOKEN = "bench-admin-token-not-a-secret";
 const ENCRYPTION_KEY = "bench-encryption-key-material-0123456789";
@@ -150,33 +151,9 @@ async function addLine(
 }
 
 function textWebhook(line: Line, m: { id: string; from: string; body: string }): string {
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: WABA_ID,
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: line.displayPhone, phone_number_id: line.phoneId },
-              contacts: [{ profile: { name: "Customer" }, wa_id: m.from }],
-              messages: [
-                {
-                  from: m.from,
-                  id: m.id,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: "text",
-                  text: { body: m.body },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  return JSON.stringify(
+    textsWebhook({ wabaId: WABA_ID, phoneId: line.phoneId, displayPhone: line.displayPhone }, [m]),
+  );
 }
 
 async function runPass(
