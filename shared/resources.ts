@@ -35,6 +35,7 @@ export type FunctionName =
   | "inbound-worker"
   | "bitrix-events"
   | "bitrix-sms"
+  | "bitrix-app"
   | "outbound-worker";
 
 export interface FunctionDef {
@@ -74,6 +75,13 @@ export const functions: Record<FunctionName, FunctionDef> = {
     timeoutSeconds: 10,
     memoryMb: 256,
     description: "Bitrix24 SMS-provider handler: CRM SMS and robot messages onto the outbound queue",
+  },
+  "bitrix-app": {
+    name: "bitrix-app",
+    entry: "functions/bitrix-app/handler.ts",
+    timeoutSeconds: 15,
+    memoryMb: 256,
+    description: "The app's pages inside Bitrix24: numbers with their calling settings, the template picker",
   },
   "outbound-worker": {
     name: "outbound-worker",
@@ -142,6 +150,8 @@ export const routes: readonly RouteDef[] = [
   { method: "POST", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
   { method: "POST", path: "/api/bitrix/sms", target: "bitrix-sms" },
+  { method: "POST", path: "/api/bitrix/app", target: "bitrix-app" },
+  { method: "ANY", path: "/api/bitrix/app/{proxy+}", target: "bitrix-app" },
   { method: "GET", path: "/api/health", target: "admin-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];

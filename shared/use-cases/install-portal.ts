@@ -61,7 +61,7 @@ export function makeInstallPortal({
   logger,
 }: InstallDeps) {
   /** Asks the Bitrix OAuth server — never an endpoint named in the request — whose token this is. */
-  async function verify(grant: PortalGrant) {
+  async function verify(grant: Pick<PortalGrant, "memberId" | "accessToken">) {
     let info: Awaited<ReturnType<BitrixOAuth["appInfo"]>>;
     try {
       info = await oauth.appInfo(grant.accessToken);

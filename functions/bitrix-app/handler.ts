@@ -1,0 +1,119 @@
+import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { appSessionKey } from "#shared/domain/app-session.ts";
+import { AppError, ValidationError } from "#shared/errors.ts";
+import { type HttpEvent, type HttpResult, header, json, rawBody, text } from "#shared/http.ts";
+import { makeLogger } from "#shared/logger.ts";
+import { systemClock } from "#shared/ports/clock.ts";
+import { getRuntime, lazy } from "#shared/runtime.ts";
+import { makeAppPage } from "#shared/use-cases/app-page.ts";
+import { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
+import { fieldErrorsOf, parseCallingForm } from "./calling-form.ts";
+import { escapeHtml, page, REFUSED_PAGE } from "./html.ts";
+import { errorText, type FieldErrors, numbersPage } from "./numbers-page.ts";
+
+const logger = makeLogger("bitrix-app");
+
+const useCases = lazy(async () => {
+  const runtime = await getRuntime();
+  const { config, store, bitrixStore, secrets } = runtime;
+  const { installer, oauth } = makeBitrixSide(runtime, logger);
+  const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  return {
+    frameScriptUrl: config.BITRIX_FRAME_SCRIPT_URL,
+    app: makeAppPage({
+      bitrixStore,
+      wabas: store,
+      installer,
+      oauth,
+      calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),
+      sessionKey: appSessionKey(secrets.encryptionKey),
+      clock: systemClock,
+    }),
+  };
+});
+
+const html = (status: number, body: string): HttpResult => ({
+  ...text(status, body, "text/html; charset=utf-8"),
+  // The page holds a session: not to be cached, and framed only by Bitrix24 (which frames any origin).
+  headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
+});
+
+const CALLING_PATH = /^\/api\/bitrix\/app\/phones\/([^/]+)\/calling\/?$/;
+
+/**
+ * The app's pages inside Bitrix24. `POST /api/bitrix/app/` is the app's handler path: Bitrix24 posts its
+ * frame form (AUTH_ID, member_id, …) there when a user opens the app. The page's own forms post back to
+ * `/api/bitrix/app/…` with the session the first answer issued.
+ */
+export async function handler(event: HttpEvent): Promise<HttpResult> {
+  const wantsJson = (header(event, "accept") ?? "").includes("application/json");
+  try {
+    const uc = await useCases();
+    const form = new URLSearchParams(rawBody(event).toString("utf8"));
+    const path = event.rawPath;
+    if (/^\/api\/bitrix\/app\/?$/.test(path)) {
+      const opened = await uc.app.open({
+        memberId: form.get("member_id") ?? "",
+        accessToken: form.get("AUTH_ID") ?? "",
+      });
+      const session = await uc.app.authorize(opened.session);
+      const numbers = await uc.app.numbers(session);
+      return html(200, numbersPage({ numbers, session: opened.session, frameScriptUrl: uc.frameScriptUrl }));
+    }
+    const calling = path.match(CALLING_PATH);
+    if (calling && event.requestContext.http.method === "POST") {
+      const token = form.get("session") ?? "";
+      const session = await uc.app.authorize(token);
+      const phoneId = decodeURIComponent(calling[1] ?? "");
+      const parsed = parseCallingForm(form);
+      let fieldErrors: FieldErrors | undefined;
+      let status = 400;
+      let settings: Awaited<ReturnType<typeof uc.app.saveCalling>>["body"] | undefined;
+      if ("body" in parsed) {
+        try {
+          const saved = await uc.app.saveCalling(session, phoneId, parsed.body);
+          status = saved.status;
+          settings = saved.body;
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          fieldErrors = fieldErrorsOf((error.details as never[] | undefined) ?? []);
+        }
+      } else {
+        fieldErrors = parsed.fieldErrors;
+      }
+      if (wantsJson) {
+        return json(status, {
+          ...(settings ? { settings, errorText: errorText(settings.error) } : {}),
+          ...(fieldErrors ? { fieldErrors } : {}),
+        });
+      }
+      const numbers = await uc.app.numbers(session);
+      return html(
+        status === 502 ? 200 : status,
+        numbersPage({
+          numbers,
+          session: token,
+          frameScriptUrl: uc.frameScriptUrl,
+          posted: { phoneId, fieldErrors, saved: settings !== undefined },
+        }),
+      );
+    }
+    return html(404, page("Not found", "<main><h1>Not found</h1></main>"));
+  } catch (error) {
+    const status = error instanceof AppError ? error.status : 500;
+    if (status >= 500) logger.error("app page failed", { error });
+    if (status === 401)
+      return wantsJson ? json(401, { error: { code: "unauthorized" } }) : html(401, REFUSED_PAGE);
+    const message =
+      error instanceof AppError && status < 500 ? error.message : "Something went wrong; try again.";
+    if (wantsJson) return json(status, { error: { code: "error", message } });
+    return html(
+      status,
+      page(
+        "WhatsApp numbers",
+        `<main><h1>WhatsApp numbers</h1><p role="alert">${escapeHtml(message)}</p></main>`,
+      ),
+    );
+  }
+}
