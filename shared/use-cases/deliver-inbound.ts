@@ -280,6 +280,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         userId: customer.userId,
         name: customer.profileName,
         lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+        lastInboundWamid: event.kind === "message" ? messageIdOf(event) : undefined,
       });
     }
     if (typeof route === "string") {
@@ -295,4 +296,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
     return note ? deliverNote(event, route, note, attempt) : "ignored";
   };
+}
+
+/** The wamid of an inbound message: what an operator's reply marks as read. */
+function messageIdOf(event: InboundEvent): string | undefined {
+  const id = (event.value.messages as Json[] | undefined)?.[0]?.id;
+  return typeof id === "string" && id ? id : undefined;
 }
