@@ -1,3 +1,4 @@
+import { BitrixUserRestClient } from "#shared/adapters/bitrix-rest/user-rest.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { appSessionKey } from "#shared/domain/app-session.ts";
@@ -8,26 +9,39 @@ import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeAppPage } from "#shared/use-cases/app-page.ts";
 import { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
+import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
+import { makeTemplatePicker } from "#shared/use-cases/template-picker.ts";
 import { fieldErrorsOf, parseCallingForm } from "./calling-form.ts";
 import { escapeHtml, page, REFUSED_PAGE } from "./html.ts";
 import { errorText, type FieldErrors, numbersPage } from "./numbers-page.ts";
+import { pickerPage } from "./picker-page.ts";
 
 const logger = makeLogger("bitrix-app");
 
 const useCases = lazy(async () => {
   const runtime = await getRuntime();
-  const { config, store, bitrixStore, secrets } = runtime;
+  const { config, store, bitrixStore, secrets, conversations } = runtime;
   const { installer, oauth } = makeBitrixSide(runtime, logger);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const sessionKey = appSessionKey(secrets.encryptionKey);
   return {
     frameScriptUrl: config.BITRIX_FRAME_SCRIPT_URL,
+    picker: makeTemplatePicker({
+      bitrixStore,
+      conversations,
+      templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
+      installer,
+      userRest: new BitrixUserRestClient(config.HTTP_TIMEOUT_MS),
+      sessionKey,
+      clock: systemClock,
+    }),
     app: makeAppPage({
       bitrixStore,
       wabas: store,
       installer,
       oauth,
       calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),
-      sessionKey: appSessionKey(secrets.encryptionKey),
+      sessionKey,
       clock: systemClock,
     }),
   };
@@ -60,6 +74,49 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       const session = await uc.app.authorize(opened.session);
       const numbers = await uc.app.numbers(session);
       return html(200, numbersPage({ numbers, session: opened.session, frameScriptUrl: uc.frameScriptUrl }));
+    }
+    if (/^\/api\/bitrix\/app\/picker\/?$/.test(path)) {
+      const accessToken = form.get("AUTH_ID") ?? "";
+      const view = await uc.picker.open({
+        memberId: form.get("member_id") ?? "",
+        accessToken,
+        dialogId: dialogIdOf(form.get("PLACEMENT_OPTIONS")),
+      });
+      return html(200, pickerPage({ view, accessToken, frameScriptUrl: uc.frameScriptUrl }));
+    }
+    if (/^\/api\/bitrix\/app\/picker\/send\/?$/.test(path)) {
+      const session = uc.picker.authorize(form.get("session") ?? "");
+      const accessToken = form.get("auth") ?? "";
+      const request = {
+        accessToken,
+        dialogId: form.get("dialogId") ?? "",
+        name: form.get("name") ?? "",
+        language: form.get("language") ?? "",
+        variables: Object.fromEntries(
+          [...form].filter(([k]) => k.startsWith("var.")).map(([k, v]) => [k.slice(4), v.trim()]),
+        ),
+        fileLink: form.get("fileLink")?.trim() || undefined,
+        buttonParam: form.get("buttonParam")?.trim() || undefined,
+      };
+      let outcome: { ok: boolean; message: string; template: string };
+      const template = `${request.name}+${request.language}`;
+      try {
+        const { shortcode } = await uc.picker.send(session, request);
+        outcome = { ok: true, message: `Sent to the chat as ${shortcode}`, template };
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        outcome = { ok: false, message: error.message, template };
+      }
+      if (wantsJson) return json(outcome.ok ? 200 : 400, outcome);
+      const view = await uc.picker.open({
+        memberId: session.memberId,
+        accessToken,
+        dialogId: request.dialogId,
+      });
+      return html(
+        outcome.ok ? 200 : 400,
+        pickerPage({ view, accessToken, frameScriptUrl: uc.frameScriptUrl, outcome }),
+      );
     }
     const calling = path.match(CALLING_PATH);
     if (calling && event.requestContext.http.method === "POST") {
@@ -115,5 +172,15 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
         `<main><h1>WhatsApp numbers</h1><p role="alert">${escapeHtml(message)}</p></main>`,
       ),
     );
+  }
+}
+
+/** `PLACEMENT_OPTIONS` of IM_TEXTAREA: a JSON string `{"dialogId":"chat1","URI":"/online/"}`. */
+function dialogIdOf(options: string | null): string {
+  try {
+    const parsed = JSON.parse(options ?? "{}") as { dialogId?: unknown };
+    return typeof parsed.dialogId === "string" ? parsed.dialogId : "";
+  } catch {
+    return "";
   }
 }

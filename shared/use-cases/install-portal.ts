@@ -7,6 +7,7 @@ import type { BitrixGateway, BitrixOAuth } from "../ports/bitrix.ts";
 import type { BitrixStore, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { makeConnectPhone } from "./connect-phone.ts";
+import { registerAppUi } from "./register-app-ui.ts";
 import { setUpPortal } from "./setup-portal.ts";
 
 /**
@@ -144,7 +145,9 @@ export function makeInstallPortal({
       updatedAt: now.toISOString(),
     };
     await store.putPortal(portal);
-    const setupError = await setUpPortal(bitrix, portal);
+    const setupError =
+      [await setUpPortal(bitrix, portal), await registerAppUi(bitrix, portal)].filter(Boolean).join("; ") ||
+      null;
     portal = { ...portal, setupError };
     // Only the outcome: tokens or the endpoint may have moved on while set-up ran (a refresh, a 302).
     await store.setPortalSetupError(portal.memberId, setupError);

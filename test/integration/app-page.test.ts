@@ -2,10 +2,13 @@ import type { Browser, Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bx24FrameFake, startBx24FrameFake } from "../fakes/bx24-frame.ts";
 import type { RecordedRequest } from "../fakes/http-fake.ts";
+import { fixtureJson } from "../fixtures.ts";
 import { launchBrowser, openInFrame, screenshot } from "../support/browser.ts";
+import { eventually } from "../support/stack.ts";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
+  forOurNumber,
   PHONE,
   PHONE_ID,
   startWorld,
@@ -247,5 +250,113 @@ describe("the app's page in a real browser (Chromium)", () => {
     await expect.poll(() => f.getByLabel("Server").getAttribute("aria-invalid")).toBe("true");
     expect(await f.locator("[id^='err-host-']").textContent()).toMatch(/^Server: /);
     expect(settingsRequests()).toHaveLength(before);
+  });
+});
+
+describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
+  /** A positional template with two body variables, as Meta lists it (meta-whatsapp.md §7.4). */
+  const shipping = {
+    name: "shipping_notice",
+    language: "en_US",
+    status: "APPROVED",
+    category: "UTILITY",
+    components: [{ type: "BODY", text: "Hi {{1}}, your order {{2}} has shipped." }],
+  };
+  const pickerUrl = () => `${world.stack.url}/api/bitrix/app/picker/`;
+
+  /** The customer writes (at `secondsAgo`); the chat Bitrix24 opened for them is `chat<CHAT_ID>`. */
+  async function customerChat(customer: string, secondsAgo = 0): Promise<string> {
+    const inbound = forOurNumber(fixtureJson<any>("meta/webhook_text.json"));
+    const value = inbound.entry[0].changes[0].value;
+    value.contacts[0].wa_id = customer;
+    Object.assign(value.messages[0], {
+      from: customer,
+      id: `wamid.picker-${customer}`,
+      timestamp: String(Math.floor(Date.now() / 1000) - secondsAgo),
+    });
+    expect((await world.postWebhook(inbound)).status).toBe(200);
+    const delivered = await eventually(async () =>
+      world.bitrix.portal(world.memberId).messages.find((m) => m.message.id === `wamid.picker-${customer}`),
+    );
+    return `chat${(delivered.result.session as { CHAT_ID: string }).CHAT_ID}`;
+  }
+  const pickerFields = (dialogId: string) =>
+    frameFields(world.memberId, {
+      PLACEMENT: "IM_TEXTAREA",
+      PLACEMENT_OPTIONS: JSON.stringify({ dialogId, URI: "/online/" }),
+    });
+
+  beforeAll(() => {
+    world.meta.setTemplates(WABA_ID, [
+      ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
+      shipping,
+    ]);
+  });
+
+  it("is registered at install on the chat's text area, in open-line chats only", () => {
+    expect(world.bitrix.portal(world.memberId).placements).toEqual([
+      expect.objectContaining({
+        placement: "IM_TEXTAREA",
+        handler: pickerUrl(),
+        options: expect.objectContaining({ context: "LINES", iconName: "fa-whatsapp" }),
+      }),
+    ]);
+  });
+
+  it("refuses a frame token the OAuth server does not know, and a chat the operator cannot reach", async () => {
+    const forged = pickerFields("chat1");
+    forged.set("AUTH_ID", "forged-token");
+    const refused = await fetch(pickerUrl(), { method: "POST", body: forged });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).not.toContain("shipping_notice");
+    const foreign = await fetch(pickerUrl(), { method: "POST", body: pickerFields("chat999999") });
+    expect(foreign.status).toBe(403);
+  });
+
+  it("lists the approved templates, fills two variables and sends: the Graph fake receives the template", async () => {
+    const customer = "16505550101";
+    const dialogId = await customerChat(customer);
+    const frame = await openInFrame(page, pickerUrl(), pickerFields(dialogId), { width: 720, height: 700 });
+    const item = frame.locator('details[data-template="shipping_notice+en_US"]');
+    expect(await item.locator("summary").textContent()).toBe("shipping_notice · en_US · utility");
+    expect(await item.locator(".hint").textContent()).toBe("Hi {{1}}, your order {{2}} has shipped.");
+    expect(await frame.locator("[data-window-closed]").count()).toBe(0);
+    await item.locator("summary").click();
+    await item.getByLabel("{{1}}").fill("Anna");
+    await item.getByLabel("{{2}}").fill("A-17 | blue");
+    await screenshot(page, "template-picker");
+    await item.getByRole("button", { name: "Send" }).click();
+    await expect
+      .poll(() => item.locator("[data-outcome]").textContent())
+      .toBe("Sent to the chat as template-shipping_notice+en_US+Anna|A-17 \\| blue");
+    // Posted into the chat as the operator, then sent by the chat's own shortcode path.
+    expect(world.bitrix.portal(world.memberId).chatMessages.at(-1)).toMatchObject({
+      dialogId,
+      text: "template-shipping_notice+en_US+Anna|A-17 \\| blue",
+    });
+    const sent = await eventually(async () =>
+      world.meta.messagesTo(customer).find((m) => m.type === "template"),
+    );
+    expect(sent.body.template).toEqual({
+      name: "shipping_notice",
+      language: { code: "en_US" },
+      components: [
+        {
+          type: "body",
+          parameters: [
+            { type: "text", text: "Anna" },
+            { type: "text", text: "A-17 | blue" },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("says that only templates can go when the customer's 24-hour window is closed", async () => {
+    const dialogId = await customerChat("16505550102", 25 * 3600);
+    const frame = await openInFrame(page, pickerUrl(), pickerFields(dialogId), { width: 720, height: 500 });
+    expect(await frame.locator("[data-window-closed]").textContent()).toBe(
+      "The customer last wrote more than 24 hours ago: only a template can go now.",
+    );
   });
 });
