@@ -74,7 +74,7 @@ export const functions: Record<FunctionName, FunctionDef> = {
     entry: "functions/bitrix-sms/handler.ts",
     timeoutSeconds: 10,
     memoryMb: 256,
-    description: "Bitrix24 SMS-provider handler: CRM SMS and robot messages onto the outbound queue",
+    description: "Bitrix24 SMS-provider handler and the WhatsApp template robot: onto the outbound queue",
   },
   "bitrix-app": {
     name: "bitrix-app",
@@ -150,6 +150,7 @@ export const routes: readonly RouteDef[] = [
   { method: "POST", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
   { method: "POST", path: "/api/bitrix/sms", target: "bitrix-sms" },
+  { method: "POST", path: "/api/bitrix/robot", target: "bitrix-sms" },
   { method: "POST", path: "/api/bitrix/app", target: "bitrix-app" },
   { method: "ANY", path: "/api/bitrix/app/{proxy+}", target: "bitrix-app" },
   { method: "GET", path: "/api/health", target: "admin-api" },

@@ -23,7 +23,9 @@ export interface OutboundRecord {
   readonly status: Status | "accepted";
   readonly origin:
     | { kind: "openlines"; lineId: number; chatId: string; imChatId: string; imMessageId: string }
-    | { kind: "sms"; code: string; messageId: string };
+    | { kind: "sms"; code: string; messageId: string }
+    /** The CRM robot heard the send's result at once; later statuses have nowhere to go. */
+    | { kind: "robot" };
   readonly createdAt: string;
 }
 

@@ -181,6 +181,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     attempt: Attempt,
   ) {
     const previous = out.status === "accepted" ? undefined : out.status;
+    if (out.origin.kind === "robot") return;
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
       if (!smsStatus) return;

@@ -32,6 +32,8 @@ export interface InstallDeps {
   readonly clock: Clock;
   readonly allowLoopbackHttp: boolean;
   readonly logger: Logger;
+  /** Registers (or updates) the CRM robot; its problem joins the set-up error. */
+  readonly syncRobot?: (portal: PortalRecord) => Promise<string | null>;
 }
 
 /** The grant in an event's `auth` block (ONAPPINSTALL, ONAPPUPDATE). */
@@ -60,6 +62,7 @@ export function makeInstallPortal({
   clock,
   allowLoopbackHttp,
   logger,
+  syncRobot,
 }: InstallDeps) {
   /** Asks the Bitrix OAuth server — never an endpoint named in the request — whose token this is. */
   async function verify(grant: Pick<PortalGrant, "memberId" | "accessToken">) {
@@ -146,8 +149,13 @@ export function makeInstallPortal({
     };
     await store.putPortal(portal);
     const setupError =
-      [await setUpPortal(bitrix, portal), await registerAppUi(bitrix, portal)].filter(Boolean).join("; ") ||
-      null;
+      [
+        await setUpPortal(bitrix, portal),
+        await registerAppUi(bitrix, portal),
+        (await syncRobot?.(portal)) ?? null,
+      ]
+        .filter(Boolean)
+        .join("; ") || null;
     portal = { ...portal, setupError };
     // Only the outcome: tokens or the endpoint may have moved on while set-up ran (a refresh, a 302).
     await store.setPortalSetupError(portal.memberId, setupError);

@@ -383,6 +383,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   async function sendSms(job: SmsJob, attempt: Attempt): Promise<OutboundOutcome> {
     const fail = async (reason: string) => {
       logger.warn("SMS not sent", { memberId: job.memberId, messageId: job.messageId, reason });
+      if (job.robot) {
+        await reportToRobot(job.memberId, job.robot.eventToken, { status: "failed", error: reason });
+        return "failed" as const;
+      }
       await bitrix.call(job.memberId, "messageservice.message.status.update", {
         CODE: job.code,
         MESSAGE_ID: job.messageId,
@@ -415,7 +419,9 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       }));
       if (parts.length === 0) return fail("empty message");
     }
-    const origin = { kind: "sms" as const, code: job.code, messageId: job.messageId };
+    const origin = job.robot
+      ? { kind: "robot" as const }
+      : { kind: "sms" as const, code: job.code, messageId: job.messageId };
     const outcome = await sendParts(
       {
         jobId: job.id,
@@ -437,7 +443,21 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
           : error.message,
       );
     }
+    if (job.robot) await reportToRobot(job.memberId, job.robot.eventToken, { status: "sent", error: "" });
     return outcome.sent;
+  }
+
+  /** The robot's RETURN_PROPERTIES (`status`, `error`) through `bizproc.event.send` (bizproc-event-send.md). */
+  async function reportToRobot(
+    memberId: string,
+    eventToken: string,
+    values: { status: string; error: string },
+  ) {
+    await bitrix.call(memberId, "bizproc.event.send", {
+      EVENT_TOKEN: eventToken,
+      RETURN_VALUES: values,
+      LOG_MESSAGE: values.error ? `WhatsApp: not sent — ${values.error}` : "WhatsApp: template sent",
+    });
   }
 
   /** Only if nobody changed the WABA since we read it: an admin may just have patched in a new token. */

@@ -157,6 +157,10 @@ export interface BitrixPortal {
   readingStatuses: ConnectorStatusReport[];
   /** `placement.bind` registrations (placement-bind.md; listed by placement.get as in placement-get.md). */
   placements: PlacementBinding[];
+  /** Robots by CODE, as `bizproc.robot.add` / `.update` left them (the fields given, keys as sent). */
+  robots: Map<string, Params>;
+  /** `bizproc.event.send` calls: what robots heard back. */
+  robotResults: Array<{ eventToken: string; returnValues: Params; logMessage: string }>;
   /** `im.message.add` calls: what users (or apps) wrote into chats through REST. */
   chatMessages: Array<{ dialogId: string; text: string; id: number }>;
   senders: Map<string, SmsSender>;
@@ -363,6 +367,8 @@ export class BitrixFake extends HttpFake {
       deliveryStatuses: [],
       readingStatuses: [],
       placements: [],
+      robots: new Map(),
+      robotResults: [],
       chatMessages: [],
       senders: new Map(),
       smsMessages: new Map(),
@@ -556,6 +562,31 @@ export class BitrixFake extends HttpFake {
       auth: this.#authBlock(portal, "default", options),
     };
     return httpBuildQuery(payload);
+  }
+
+  /**
+   * Body of a robot's call to its HANDLER when a CRM automation rule runs it: the fields of bitrix24/
+   * b24phpsdk's IncomingRobotRequest (workflow_id, code, document_id[], document_type[], event_token,
+   * properties[…], use_subscription, timeout_duration, ts, auth[…]).
+   */
+  robotHandlerBody(
+    memberId: string,
+    input: { code: string; properties: Record<string, string>; eventToken?: string },
+    options: EventBodyOptions = {},
+  ): string {
+    const portal = this.portal(memberId);
+    return httpBuildQuery({
+      workflow_id: hex(12),
+      code: input.code,
+      document_id: ["crm", "CCrmDocumentDeal", "DEAL_17"],
+      document_type: ["crm", "CCrmDocumentDeal", "DEAL"],
+      event_token: input.eventToken ?? `${hex(8)}.${hex(4)}|A${hex(6)}|${hex(16)}`,
+      properties: input.properties,
+      use_subscription: "Y",
+      timeout_duration: 0,
+      ts: options.ts ?? Math.floor(this.now() / 1000),
+      auth: this.#authBlock(portal, "default", options),
+    });
   }
 
   /**
@@ -1045,6 +1076,47 @@ export class BitrixFake extends HttpFake {
           }, 0);
         }
         return { result: id };
+      },
+
+      // bizproc-robot-add.md: a second add of the same CODE is ERROR_ACTIVITY_ALREADY_INSTALLED;
+      // bizproc-robot-update.md: CODE plus FIELDS; bizproc-robot-list.md: the codes.
+      "bizproc.robot.add": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        if (!code) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty activity code!");
+        if (!str(param(params, "HANDLER")))
+          throw new BitrixError(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL");
+        if (portal.robots.has(code)) {
+          throw new BitrixError(
+            400,
+            "ERROR_ACTIVITY_ALREADY_INSTALLED",
+            "Activity or Robot already installed!",
+          );
+        }
+        const { auth: _auth, ...fields } = params;
+        portal.robots.set(code, fields);
+        return { result: true };
+      },
+      "bizproc.robot.update": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        const fields = param(params, "FIELDS");
+        const robot = portal.robots.get(code);
+        if (!robot) throw new BitrixError(400, "ERROR_ACTIVITY_NOT_FOUND", "Activity or Robot not found!");
+        if (!isRecord(fields)) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty data!");
+        portal.robots.set(code, { ...robot, ...fields });
+        return { result: true };
+      },
+      "bizproc.robot.list": ({ portal }) => ({ result: [...portal.robots.keys()] }),
+      // bizproc-event-send.md: EVENT_TOKEN, RETURN_VALUES, LOG_MESSAGE; result true.
+      "bizproc.event.send": ({ portal }, params) => {
+        const eventToken = str(param(params, "EVENT_TOKEN"));
+        if (!eventToken) throw new BitrixError(400, "ACCESS_DENIED", "Access denied!");
+        const returnValues = param(params, "RETURN_VALUES");
+        portal.robotResults.push({
+          eventToken,
+          returnValues: isRecord(returnValues) ? returnValues : {},
+          logMessage: str(param(params, "LOG_MESSAGE")),
+        });
+        return { result: true };
       },
 
       "placement.bind": ({ portal }, params) => {
