@@ -1,11 +1,12 @@
 import { type AppSession, issueAppSession, readAppSession } from "../domain/app-session.ts";
 import { BitrixApiError, ForbiddenError, NotFoundError, UnauthorizedError } from "../errors.ts";
 import type { BitrixOAuth } from "../ports/bitrix.ts";
-import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
+import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { WabaStore } from "../ports/store.ts";
 import type { CallingSettingsBody, CallingSettingsView } from "../schemas/admin.ts";
 import { type makeCallingSettings, toCallingView } from "./calling-settings.ts";
+import { makeFrameAuth } from "./frame-auth.ts";
 import type { makeInstallPortal } from "./install-portal.ts";
 
 export interface AppPageDeps {
@@ -46,13 +47,7 @@ export function makeAppPage({
   clock,
 }: AppPageDeps) {
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
-
-  async function installedPortal(memberId: string): Promise<PortalRecord> {
-    const portal = memberId ? await bitrixStore.getPortal(memberId) : undefined;
-    if (portal?.status !== "installed")
-      throw new UnauthorizedError("The app is not installed on this portal");
-    return portal;
-  }
+  const { installedPortal, verifyFrame } = makeFrameAuth({ bitrixStore, installer });
 
   return {
     /**
@@ -67,15 +62,7 @@ export function makeAppPage({
       memberId: string;
       accessToken: string;
     }): Promise<{ session: string; memberId: string }> {
-      if (!frame.memberId || !frame.accessToken) throw new UnauthorizedError("No Bitrix24 frame token");
-      try {
-        await installer.verify(frame);
-      } catch (error) {
-        // A refused, foreign or unknown-app token: the same 401 for all, so nothing is learned from it.
-        if (error instanceof ForbiddenError) throw new UnauthorizedError(error.message);
-        throw error;
-      }
-      const portal = await installedPortal(frame.memberId);
+      const portal = await verifyFrame(frame);
       let admin: boolean;
       try {
         admin = await oauth.isAdmin(portal.clientEndpoint, frame.accessToken);

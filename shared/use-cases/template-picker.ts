@@ -20,6 +20,7 @@ import type { BitrixUserRest } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore } from "../ports/conversations.ts";
+import { makeFrameAuth } from "./frame-auth.ts";
 import type { makeInstallPortal } from "./install-portal.ts";
 import type { TemplateCatalog } from "./template-catalog.ts";
 
@@ -79,12 +80,7 @@ export function makeTemplatePicker({
 }: TemplatePickerDeps) {
   const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
-  async function installedPortal(memberId: string): Promise<PortalRecord> {
-    const portal = memberId ? await bitrixStore.getPortal(memberId) : undefined;
-    if (portal?.status !== "installed")
-      throw new UnauthorizedError("The app is not installed on this portal");
-    return portal;
-  }
+  const { installedPortal, verifyFrame } = makeFrameAuth({ bitrixStore, installer });
 
   /**
    * The chat as the operator's own token sees it (`imopenlines.dialog.get`): a chat they cannot reach
@@ -127,14 +123,7 @@ export function makeTemplatePicker({
      * 3. the number's approved templates, and whether the customer's 24-hour window is open.
      */
     async open(frame: { memberId: string; accessToken: string; dialogId: string }): Promise<PickerView> {
-      if (!frame.memberId || !frame.accessToken) throw new UnauthorizedError("No Bitrix24 frame token");
-      try {
-        await installer.verify(frame);
-      } catch (error) {
-        if (error instanceof ForbiddenError) throw new UnauthorizedError(error.message);
-        throw error;
-      }
-      const portal = await installedPortal(frame.memberId);
+      const portal = await verifyFrame(frame);
       const session = issueAppSession(sessionKey, portal.memberId, nowSeconds());
       if (!/^chat\d+$/.test(frame.dialogId))
         return { kind: "not-whatsapp", session, dialogId: frame.dialogId };

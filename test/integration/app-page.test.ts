@@ -5,6 +5,7 @@ import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { launchBrowser, openInFrame, screenshot } from "../support/browser.ts";
 import { eventually } from "../support/stack.ts";
+import { SHIPPING_NOTICE, shippingNoticeSent } from "../support/templates.ts";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -254,14 +255,6 @@ describe("the app's page in a real browser (Chromium)", () => {
 });
 
 describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
-  /** A positional template with two body variables, as Meta lists it (meta-whatsapp.md §7.4). */
-  const shipping = {
-    name: "shipping_notice",
-    language: "en_US",
-    status: "APPROVED",
-    category: "UTILITY",
-    components: [{ type: "BODY", text: "Hi {{1}}, your order {{2}} has shipped." }],
-  };
   const pickerUrl = () => `${world.stack.url}/api/bitrix/app/picker/`;
 
   /** The customer writes (at `secondsAgo`); the chat Bitrix24 opened for them is `chat<CHAT_ID>`. */
@@ -289,7 +282,7 @@ describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
   beforeAll(() => {
     world.meta.setTemplates(WABA_ID, [
       ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
-      shipping,
+      SHIPPING_NOTICE,
     ]);
   });
 
@@ -337,19 +330,7 @@ describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
     const sent = await eventually(async () =>
       world.meta.messagesTo(customer).find((m) => m.type === "template"),
     );
-    expect(sent.body.template).toEqual({
-      name: "shipping_notice",
-      language: { code: "en_US" },
-      components: [
-        {
-          type: "body",
-          parameters: [
-            { type: "text", text: "Anna" },
-            { type: "text", text: "A-17 | blue" },
-          ],
-        },
-      ],
-    });
+    expect(sent.body.template).toEqual(shippingNoticeSent("Anna", "A-17 | blue"));
   });
 
   it("says that only templates can go when the customer's 24-hour window is closed", async () => {

@@ -4,6 +4,7 @@ import { getRuntime } from "#shared/runtime.ts";
 import { type FakeResponse, type HttpFake, type RecordedRequest, startHttpFake } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
+import { ORDER_UPDATE } from "../support/templates.ts";
 import { forOurNumber, PHONE_ID, startWorld, WABA_ID, type World } from "../support/world.ts";
 
 const CUSTOMER = "16505551234";
@@ -25,17 +26,7 @@ const REDIRECTS: Record<string, string> = { "/f/sneaky.jpg": "http://169.254.169
 
 const templates = [
   ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
-  {
-    name: "order_update",
-    language: "en_US",
-    status: "APPROVED",
-    category: "UTILITY",
-    components: [
-      { type: "HEADER", format: "IMAGE" },
-      { type: "BODY", text: "Order {{1}} is {{2}}." },
-      { type: "BUTTONS", buttons: [{ type: "URL", text: "Track", url: "https://shop.example/track/{{1}}" }] },
-    ],
-  },
+  ORDER_UPDATE,
   {
     name: "greeting_named",
     language: "de",

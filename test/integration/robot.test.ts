@@ -2,19 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROBOT_CODE } from "#shared/use-cases/sync-robot.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
+import { SHIPPING_NOTICE, shippingNoticeSent } from "../support/templates.ts";
 import { PHONE, PHONE_ID, startWorld, WABA_ID, type World } from "../support/world.ts";
 
 let world: World;
 const CUSTOMER = "+16505550199";
-/** A positional template with two body variables, as Meta lists it (meta-whatsapp.md §7.4). */
-const shipping = {
-  name: "shipping_notice",
-  language: "en_US",
-  status: "APPROVED",
-  category: "UTILITY",
-  components: [{ type: "BODY", text: "Hi {{1}}, your order {{2}} has shipped." }],
-};
-
 const robot = () => world.bitrix.portal(world.memberId).robots.get(ROBOT_CODE) as any;
 const runRobot = (properties: Record<string, string>, handler = robot().HANDLER as string) =>
   fetch(handler, {
@@ -27,7 +19,7 @@ beforeAll(async () => {
   world = await startWorld();
   world.meta.setTemplates(WABA_ID, [
     ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
-    shipping,
+    SHIPPING_NOTICE,
   ]);
 });
 
@@ -71,19 +63,7 @@ describe('CRM robot "Send WhatsApp template"', () => {
     const sent = await eventually(async () =>
       world.meta.messagesTo(CUSTOMER.slice(1)).find((m) => m.type === "template"),
     );
-    expect(sent.body.template).toEqual({
-      name: "shipping_notice",
-      language: { code: "en_US" },
-      components: [
-        {
-          type: "body",
-          parameters: [
-            { type: "text", text: "Anna" },
-            { type: "text", text: "A-17" },
-          ],
-        },
-      ],
-    });
+    expect(sent.body.template).toEqual(shippingNoticeSent("Anna", "A-17"));
     const result = await eventually(async () => world.bitrix.portal(world.memberId).robotResults.at(0));
     expect(result.returnValues).toEqual({ status: "sent", error: "" });
   });

@@ -6,19 +6,9 @@ import {
   parseShortcode,
   templateInputs,
 } from "#shared/domain/template-shortcode.ts";
+import { ORDER_UPDATE } from "../../support/templates.ts";
 
-/** Shapes as Meta lists them (meta-whatsapp.md §7.4; the same templates as the outbound tests). */
-const positional: MetaTemplate = {
-  name: "order_update",
-  language: "en_US",
-  status: "APPROVED",
-  category: "UTILITY",
-  components: [
-    { type: "HEADER", format: "IMAGE" },
-    { type: "BODY", text: "Order {{1}} is {{2}}." },
-    { type: "BUTTONS", buttons: [{ type: "URL", text: "Track", url: "https://shop.example/track/{{1}}" }] },
-  ],
-};
+const positional = ORDER_UPDATE;
 const named: MetaTemplate = {
   name: "greeting_named",
   language: "de",
