@@ -401,7 +401,7 @@ describe("read receipts and typing indicator", () => {
     const before = sentTo().length;
     await operatorWrites("Still arrives");
     const [sent] = (await waitForSends(before + 1)).slice(before);
-    expect((sent?.body.text as any).body).toBe("Still arrives");
+    expect((sent!.body.text as any).body).toBe("Still arrives");
     expect(world.meta.readReceipts.filter((r) => r.messageId === wamid)).toHaveLength(0);
   });
 });
