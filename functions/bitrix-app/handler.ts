@@ -38,6 +38,7 @@ const useCases = lazy(async () => {
     app: makeAppPage({
       bitrixStore,
       wabas: store,
+      metaStatus: runtime.metaStatus,
       installer,
       oauth,
       calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),

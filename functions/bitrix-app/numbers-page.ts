@@ -35,12 +35,21 @@ function smsText(n: NumberView): string {
   return `on, sender <code>${e(n.smsSender.code)}</code> (${e(n.smsSender.status)}${error})`;
 }
 
-const accountText = (n: NumberView) =>
-  n.wabaTokenStatus === "invalid"
-    ? `<span class="status-error">WABA token refused by Meta: replace it</span>`
-    : n.wabaTokenStatus === "valid"
-      ? "WABA token valid"
-      : "no report from Meta yet";
+const reportText = (s: NumberView["account"]) =>
+  s
+    ? `${e(s.event)}${s.detail ? ` (${e(s.detail)})` : ""} <span class="hint">${e(s.at.slice(0, 10))}</span>`
+    : "";
+
+function accountText(n: NumberView): string {
+  const token =
+    n.wabaTokenStatus === "invalid"
+      ? `<span class="status-error">WABA token refused by Meta: replace it</span>`
+      : n.wabaTokenStatus === "valid"
+        ? "WABA token valid"
+        : "";
+  const parts = [token, n.account ? `Meta: ${reportText(n.account)}` : ""].filter(Boolean);
+  return parts.length ? parts.join(" · ") : "no report from Meta yet";
+}
 
 function fieldError(id: string, message: string | undefined): string {
   return `<span class="field-error" id="${id}" data-error-for="${id}">${message ? e(message) : ""}</span>`;
@@ -83,7 +92,8 @@ function numberPanel(n: NumberView, input: NumbersPageInput): string {
 <dt>Open line</dt><dd>${n.line ? `${e(n.line.name)} <span class="hint">(id ${n.line.id})</span>` : "not connected"}</dd>
 <dt>Connector</dt><dd data-connector>${connectorText(n)}</dd>
 <dt>SMS provider</dt><dd>${smsText(n)}</dd>
-<dt>Account</dt><dd>${accountText(n)}</dd>
+<dt>Account</dt><dd data-account>${accountText(n)}</dd>
+<dt>Quality</dt><dd data-quality>${n.quality ? reportText(n.quality) : "no report from Meta yet"}</dd>
 </dl>
 ${callingForm(n, input.session, input.posted)}
 </section>`;

@@ -3,6 +3,7 @@ import { BitrixApiError, ForbiddenError, NotFoundError, UnauthorizedError } from
 import type { BitrixOAuth } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
+import type { MetaStatus, MetaStatusStore } from "../ports/meta-status.ts";
 import type { WabaStore } from "../ports/store.ts";
 import type { CallingSettingsBody, CallingSettingsView } from "../schemas/admin.ts";
 import { type makeCallingSettings, toCallingView } from "./calling-settings.ts";
@@ -12,6 +13,7 @@ import type { makeInstallPortal } from "./install-portal.ts";
 export interface AppPageDeps {
   readonly bitrixStore: Pick<BitrixStore, "getPortal" | "getPhone" | "listPhonesOfPortal">;
   readonly wabas: Pick<WabaStore, "getWaba">;
+  readonly metaStatus: Pick<MetaStatusStore, "statusesOf">;
   readonly installer: Pick<ReturnType<typeof makeInstallPortal>, "verify">;
   readonly oauth: Pick<BitrixOAuth, "isAdmin">;
   readonly calling: Pick<ReturnType<typeof makeCallingSettings>, "put">;
@@ -31,6 +33,9 @@ export interface NumberView {
   readonly smsService: boolean;
   readonly smsSender: PhoneRecord["smsSender"];
   readonly calling: CallingSettingsView;
+  /** Meta's latest `account_update` of the WABA and `phone_number_quality_update` of the number. */
+  readonly account: MetaStatus | null;
+  readonly quality: MetaStatus | null;
 }
 
 /**
@@ -40,6 +45,7 @@ export interface NumberView {
 export function makeAppPage({
   bitrixStore,
   wabas,
+  metaStatus,
   installer,
   oauth,
   calling,
@@ -95,9 +101,14 @@ export function makeAppPage({
       const found = new Map(
         await Promise.all(wabaIds.map(async (id) => [id, await wabas.getWaba(id)] as const)),
       );
+      const reports = new Map(
+        await Promise.all(wabaIds.map(async (id) => [id, await metaStatus.statusesOf(id)] as const)),
+      );
       return phones
         .map((phone) => {
           const waba = found.get(phone.wabaId);
+          const reported = reports.get(phone.wabaId) ?? [];
+          const digits = phone.phone.replace(/\D/g, "");
           return {
             phoneId: phone.phoneId,
             phone: phone.phone,
@@ -109,6 +120,8 @@ export function makeAppPage({
             smsService: phone.smsService,
             smsSender: phone.smsSender,
             calling: toCallingView(phone.calling),
+            account: reported.find((s) => s.kind === "account") ?? null,
+            quality: reported.find((s) => s.kind === "quality" && s.phoneDigits === digits) ?? null,
           };
         })
         .sort((a, b) => a.phone.localeCompare(b.phone));

@@ -128,6 +128,26 @@ describe("the app's page in Bitrix24 (handler path)", () => {
     expect(other).not.toContain(PHONE);
   });
 
+  it("shows Meta's latest account and quality reports of the number; an older report does not replace a newer one", async () => {
+    const quality = forOurNumber(fixtureJson<any>("meta/webhook_phone_number_quality_update.json"));
+    const account = forOurNumber(fixtureJson<any>("meta/webhook_account_update_account_violation.json"));
+    const olderQuality = structuredClone(quality);
+    olderQuality.entry[0].time -= 3600;
+    olderQuality.entry[0].changes[0].value = { ...olderQuality.entry[0].changes[0].value, event: "FLAGGED" };
+    for (const webhook of [quality, account, olderQuality]) {
+      expect((await world.postWebhook(webhook)).status).toBe(200);
+    }
+    const html = await eventually(async () => {
+      const page = await (await postFrame(frameFields(world.memberId))).text();
+      return page.includes("ACCOUNT_VIOLATION") && page.includes("THROUGHPUT_UPGRADE") ? page : undefined;
+    });
+    expect(html).toMatch(/data-account>WABA token valid · Meta: ACCOUNT_VIOLATION \(ADULT\)/);
+    expect(html).toMatch(/data-quality>THROUGHPUT_UPGRADE \(limit TIER_UNLIMITED\)/);
+    // The older FLAGGED report was processed too (it is behind the others in the queue), yet not shown.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await (await postFrame(frameFields(world.memberId))).text()).not.toContain("FLAGGED");
+  });
+
   it("does not let one portal's session change another portal's number, nor a forged session anything", async () => {
     const otherSession = sessionOf(await (await postFrame(frameFields(otherMemberId))).text());
     expect(otherSession).not.toBe("");
