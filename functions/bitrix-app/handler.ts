@@ -142,7 +142,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       }
       if (wantsJson) {
         return json(status, {
-          ...(settings ? { settings, errorText: errorText(settings.error) } : {}),
+          ...(settings ? { settings, errorText: errorText(settings) } : {}),
           ...(fieldErrors ? { fieldErrors } : {}),
         });
       }

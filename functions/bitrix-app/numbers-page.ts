@@ -17,8 +17,8 @@ export interface NumbersPageInput {
   readonly posted?: { phoneId: string; fieldErrors?: FieldErrors; saved?: boolean };
 }
 
-export function errorText(error: CallingSettingsView["error"]): string {
-  if (!error) return "None: Meta applied the settings.";
+export function errorText({ error, updatedAt }: CallingSettingsView): string {
+  if (!error) return updatedAt ? "None: Meta applied the settings." : "None: not set from here yet.";
   const code = error.code === null ? "Meta could not be reached" : `Meta error ${error.code}`;
   return `${code}: ${error.message}${error.details ? ` — ${error.details}` : ""}`;
 }
@@ -74,7 +74,7 @@ function callingForm(n: NumberView, session: string, posted: NumbersPageInput["p
 ${(["calling", "sip", "host", "port"] as const).map((f) => fieldError(`err-${f}-${id}`, errors[f])).join("")}
 <div class="error-field${c.error ? " refused" : ""}" role="status" aria-live="polite">
 <label for="error-${id}">Error</label>
-<output id="error-${id}" data-error-field>${e(errorText(c.error))}</output>
+<output id="error-${id}" data-error-field>${e(errorText(c))}</output>
 <a href="${CALLING_TROUBLESHOOTING_URL}" target="_blank" rel="noopener">Meta's calling troubleshooting</a>
 ${posted?.phoneId === n.phoneId && posted.saved ? `<p class="hint" data-saved>Saved${c.error ? ", but Meta refused it" : " and applied by Meta"}.</p>` : ""}
 </div>

@@ -120,6 +120,7 @@ describe("the app's page in Bitrix24 (handler path)", () => {
     expect(html).toContain(`waba_${PHONE_ID}`);
     expect(html).toContain(`action="/api/bitrix/app/phones/${PHONE_ID}/calling"`);
     expect(html).toMatch(/name="port" value="5061"/);
+    expect(html).toContain("data-error-field>None: not set from here yet.</output>");
     expect(html).not.toContain(OTHER_PHONE);
     expect(html).not.toContain(OTHER_PHONE_ID);
 
