@@ -161,11 +161,14 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
   } catch (error) {
     const status = error instanceof AppError ? error.status : 500;
     if (status >= 500) logger.error("app page failed", { error });
-    if (status === 401)
-      return wantsJson ? json(401, { error: { code: "unauthorized" } }) : html(401, REFUSED_PAGE);
+    // The page's script shows `message` where the outcome goes: an expired session says to reopen.
+    if (status === 401) {
+      const message = "Not allowed: open the app again from Bitrix24.";
+      return wantsJson ? json(401, { ok: false, message }) : html(401, REFUSED_PAGE);
+    }
     const message =
       error instanceof AppError && status < 500 ? error.message : "Something went wrong; try again.";
-    if (wantsJson) return json(status, { error: { code: "error", message } });
+    if (wantsJson) return json(status, { ok: false, message });
     return html(
       status,
       page(

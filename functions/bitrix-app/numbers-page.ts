@@ -112,7 +112,8 @@ fetch(f.action,{method:"POST",headers:{accept:"application/json"},body:new URLSe
 .then(function(r){return r.json()}).then(function(j){
 f.querySelectorAll("[data-error-for]").forEach(function(s){s.textContent="";var i=f.querySelector("[aria-describedby='"+s.id+"']");if(i)i.removeAttribute("aria-invalid")});
 var fe=j.fieldErrors||{};Object.keys(fe).forEach(function(k){var s=f.querySelector("[id^='err-"+k+"-']");if(s){s.textContent=fe[k];var i=f.querySelector("[aria-describedby='"+s.id+"']");if(i){i.setAttribute("aria-invalid","true");i.focus()}}});
-if(j.settings){var o=f.querySelector("[data-error-field]");o.textContent=j.errorText;o.parentNode.classList.toggle("refused",!!j.settings.error)}
+var o=f.querySelector("[data-error-field]");
+if(j.settings){o.textContent=j.errorText;o.parentNode.classList.toggle("refused",!!j.settings.error)}else if(j.message){o.textContent=j.message;o.parentNode.classList.add("refused")}
 }).catch(function(){f.submit()}).finally(function(){b.disabled=false;fit()})})})})();`;
 
 export function numbersPage(input: NumbersPageInput): string {

@@ -160,7 +160,12 @@ describe("the app's page in Bitrix24 (handler path)", () => {
     const swapped = Buffer.from(JSON.stringify({ ...claims, m: world.memberId })).toString("base64url");
     const forged = await saveForm(PHONE_ID, { session: `${swapped}.${signature}`, calling: "enabled" });
     expect(forged.status).toBe(401);
-    expect((await saveForm(PHONE_ID, { calling: "enabled" })).status).toBe(401);
+    const none = await saveForm(PHONE_ID, { calling: "enabled" });
+    expect(none.status).toBe(401);
+    expect(await none.json()).toEqual({
+      ok: false,
+      message: "Not allowed: open the app again from Bitrix24.",
+    });
     expect(settingsRequests()).toHaveLength(before);
   });
 
