@@ -3,6 +3,7 @@ import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { CachedBitrixStore, WORKER_RECORD_TTL_MS } from "./adapters/dynamodb/cached-bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
+import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -17,6 +18,7 @@ export interface Runtime {
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly conversations: DynamoConversationStore;
+  readonly metaStatus: DynamoMetaStatusStore;
   readonly tableClient: TableClient;
 }
 
@@ -61,6 +63,7 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),
     conversations: new DynamoConversationStore(tableClient),
+    metaStatus: new DynamoMetaStatusStore(tableClient),
     tableClient,
   };
 });

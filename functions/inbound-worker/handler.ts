@@ -19,7 +19,7 @@ const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
 const deps = lazy(async () => {
   const runtime = forQueueWorker(await getRuntime());
   const { config } = runtime;
-  // No waiting inside a call for Bitrix24's limits: the queue's backoff retries without holding a claim.
+  // No waiting inside a call for Bitrix24's limits: the queue's backoff retries the record later.
   const { bitrix } = makeBitrixSide(runtime, logger, []);
   return {
     worker: {
@@ -34,6 +34,7 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
+      metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),

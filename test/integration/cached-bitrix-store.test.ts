@@ -46,6 +46,8 @@ function phone(phoneId: string, connected: boolean): PhoneRecord {
     line: connected ? { id: 7, name: "separator_15550001111" } : null,
     connector: connected ? { status: "active" } : { status: "error", error: "line deleted" },
     smsSender: null,
+    readReceipts: false,
+    typingIndicator: false,
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:00.000Z",
   };
