@@ -8,14 +8,16 @@ import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
-import { forQueueWorker, getRuntime, lazy } from "#shared/runtime.ts";
+import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeSendOperatorMessage } from "#shared/use-cases/send-operator-message.ts";
 import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
 
 const logger = makeLogger("outbound-worker");
 
 const deps = lazy(async () => {
-  const runtime = forQueueWorker(await getRuntime());
+  // Not the cached phones of forQueueWorker: a reply applies the number's settings (read receipts,
+  // typing indicator) as they are now.
+  const runtime = await getRuntime();
   const { config } = runtime;
   const { bitrix } = makeBitrixSide(runtime, logger, []);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });

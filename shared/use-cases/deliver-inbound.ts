@@ -65,15 +65,24 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
 
   /**
    * When this warm process last wrote each conversation's window (and with which customer details):
-   * a conversation's messages mostly land in the same worker, so most of them need no write at all.
+   * a conversation's messages mostly land in the same worker, so most of them need no write at all —
+   * unless its number sends read receipts, which need the customer's latest message id each time.
    */
   const windowsWritten = new Map<string, { atMs: number; details: string }>();
   const MAX_REMEMBERED_WINDOWS = 10_000;
 
-  async function touchWindow(conversation: Parameters<ConversationStore["touchConversation"]>[0]) {
+  async function touchWindow(
+    conversation: Parameters<ConversationStore["touchConversation"]>[0],
+    keepLatestMessageId: boolean,
+  ) {
     const key = `${conversation.phoneId}#${conversation.customerId}`;
     const atMs = Date.parse(conversation.lastInboundAt ?? "");
-    const details = JSON.stringify([conversation.waId, conversation.userId, conversation.name]);
+    const details = JSON.stringify([
+      conversation.waId,
+      conversation.userId,
+      conversation.name,
+      keepLatestMessageId ? conversation.lastInboundWamid : undefined,
+    ]);
     const written = windowsWritten.get(key);
     if (written?.details === details && !windowNeedsWrite(written.atMs, atMs)) return;
     await conversations.touchConversation(conversation);
@@ -301,15 +310,18 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       event.customerId &&
       (event.kind === "message" || event.id.startsWith("call:"))
     ) {
-      await touchWindow({
-        phoneId: event.phoneNumberId,
-        customerId: event.customerId,
-        waId: customer.waId,
-        userId: customer.userId,
-        name: customer.profileName,
-        lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
-        lastInboundWamid: event.kind === "message" ? messageIdOf(event) : undefined,
-      });
+      await touchWindow(
+        {
+          phoneId: event.phoneNumberId,
+          customerId: event.customerId,
+          waId: customer.waId,
+          userId: customer.userId,
+          name: customer.profileName,
+          lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+          lastInboundWamid: event.kind === "message" ? messageIdOf(event) : undefined,
+        },
+        typeof route !== "string" && route.phone.readReceipts,
+      );
     }
     if (typeof route === "string") {
       logger.warn("inbound event not routed", { id: event.id, reason: route });
