@@ -305,12 +305,16 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
 
     const route = await routeOf(event);
     const customer = customerOf(event);
+    // The window's write goes alongside the delivery rather than before it: the message is queued for
+    // its send (and the conversation's next record may start) without waiting for it. Both must
+    // succeed for the record to be done; a retry finds the message delivered and writes the window.
+    let touched: Promise<void> = Promise.resolve();
     if (
       event.phoneNumberId &&
       event.customerId &&
       (event.kind === "message" || event.id.startsWith("call:"))
     ) {
-      await touchWindow(
+      touched = touchWindow(
         {
           phoneId: event.phoneNumberId,
           customerId: event.customerId,
@@ -324,17 +328,22 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       );
     }
     if (typeof route === "string") {
+      await touched;
       logger.warn("inbound event not routed", { id: event.id, reason: route });
       return "unrouted";
     }
-    if (event.kind === "message") return deliverMessage(event, route, attempt);
-    const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
-    const note = describeCallEvent(
-      item,
-      event.id.startsWith("callstatus:") ? "callstatus" : "call",
-      (event.value.errors as unknown[]) ?? [],
-    );
-    return note ? deliverNote(event, route, note, attempt) : "ignored";
+    const delivered = async (): Promise<InboundOutcome> => {
+      if (event.kind === "message") return deliverMessage(event, route, attempt);
+      const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
+      const note = describeCallEvent(
+        item,
+        event.id.startsWith("callstatus:") ? "callstatus" : "call",
+        (event.value.errors as unknown[]) ?? [],
+      );
+      return note ? deliverNote(event, route, note, attempt) : "ignored";
+    };
+    const [outcome] = await Promise.all([delivered(), touched]);
+    return outcome;
   };
 }
 
