@@ -87,10 +87,55 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+interface FifoQueueInternals {
+  fifoLockedGroups: Map<string, number>;
+  fifoMessages: Map<string, unknown[]>;
+  dequeueFifo(maxCount: number, visibility?: number, dlq?: unknown): unknown[];
+}
+
+/**
+ * fauxqs hands out one message per FIFO group per receive; SQS returns as many messages of a group as
+ * it can, up to MaxNumberOfMessages (https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned),
+ * which is how a Lambda event source gets up to 10 records of one busy conversation. While there is
+ * room, the groups this receive took from are offered again, one message each time, in their order.
+ */
+async function receiveWholeFifoGroups(): Promise<void> {
+  // Not among fauxqs's exports: reached by path, from the repo's own node_modules.
+  const url = new URL("../node_modules/fauxqs/dist/sqs/sqsStore.js", import.meta.url);
+  const { SqsQueue } = (await import(url.href)) as { SqsQueue: { prototype: FifoQueueInternals } };
+  const proto = SqsQueue.prototype as FifoQueueInternals & { wholeGroups?: true };
+  if (proto.wholeGroups) return;
+  const takeOnePerGroup = proto.dequeueFifo;
+  proto.wholeGroups = true;
+  proto.dequeueFifo = function (this: FifoQueueInternals, maxCount, visibility, dlq) {
+    const limit = Math.min(maxCount, 10);
+    const lockedBefore = new Map(this.fifoLockedGroups);
+    const result = takeOnePerGroup.call(this, limit, visibility, dlq);
+    const taken = [...this.fifoLockedGroups.keys()].filter(
+      (g) => (this.fifoLockedGroups.get(g) ?? 0) > (lockedBefore.get(g) ?? 0),
+    );
+    while (result.length < limit) {
+      const open = taken.filter((g) => (this.fifoMessages.get(g)?.length ?? 0) > 0);
+      if (open.length === 0) break;
+      const counts = new Map(open.map((g) => [g, this.fifoLockedGroups.get(g) ?? 0]));
+      for (const g of open) this.fifoLockedGroups.delete(g);
+      const more = takeOnePerGroup.call(this, limit - result.length, visibility, dlq);
+      for (const [g, n] of counts) {
+        const now = this.fifoLockedGroups.get(g) ?? 0;
+        this.fifoLockedGroups.set(g, n + now);
+      }
+      if (more.length === 0) break;
+      result.push(...more);
+    }
+    return result;
+  };
+}
+
 /** SQS + S3 emulator in this process (fauxqs); `dataDir` persists queues, messages and objects. */
 export async function startSqsS3Emulator(
   dataDir?: string,
 ): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  await receiveWholeFifoGroups();
   const server = await startFauxqs({ port: await freePort(), logger: false, dataDir });
   return { endpoint: server.address, stop: () => server.stop() };
 }
