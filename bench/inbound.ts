@@ -274,7 +274,7 @@ async function runPass(
   const perMessage = rest.length / Math.max(delivered, 1);
   const methods = [...byMethod].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} ×${n}`);
   console.log(
-    `    Bitrix24 REST calls per inbound text message ${perMessage.toFixed(2)} (target 1.0): ${rest.length} HTTP requests / ${delivered} delivered — ${methods.join(", ") || "none"}` +
+    `    Bitrix24 REST calls per inbound text message ${perMessage.toFixed(2)} (target ≤ 0.2 in a burst): ${rest.length} HTTP requests / ${delivered} delivered — ${methods.join(", ") || "none"}` +
       `${oauth ? `; plus ${oauth} OAuth token request(s)` : ""}`,
   );
   console.log(
