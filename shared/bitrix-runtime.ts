@@ -1,6 +1,7 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import { bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
 import type { Runtime } from "./runtime.ts";
@@ -15,8 +16,9 @@ export function makeBitrixSide(
   limitRetryDelaysMs?: readonly number[],
 ) {
   const allowLoopbackHttp = config.LOCAL_STACK === "1";
-  const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
-  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
+  const oauthServers = bitrixOAuthServers(config);
+  const oauth = new BitrixOAuthClient(config.HTTP_TIMEOUT_MS);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,
@@ -36,6 +38,7 @@ export function makeBitrixSide(
     connector,
     clock: systemClock,
     allowLoopbackHttp,
+    oauthServers,
     logger,
   });
   return { oauth, refresher, bitrix, connector, installer };
