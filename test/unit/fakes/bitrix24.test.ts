@@ -109,10 +109,12 @@ describe("OAuth server", () => {
   it("answers app.info on the OAuth server as b24pysdk types it: the portal only inside install, no licence", async () => {
     const response = await fetch(`${fake.oauthUrl}/rest/app.info?auth=${portal.accessToken}`);
     expect(response.status).toBe(200);
-    const { result } = (await response.json()) as { result: Record<string, any> };
-    const typed = fixtureJson<{ result: Record<string, any> }>("bitrix/oauth_app_info_response.json").result;
+    const { result } = (await response.json()) as { result: Record<string, Record<string, unknown>> };
+    const typed = fixtureJson<{ result: Record<string, Record<string, unknown>> }>(
+      "bitrix/oauth_app_info_response.json",
+    ).result;
     expect(Object.keys(result).sort()).toEqual(Object.keys(typed).sort());
-    expect(Object.keys(result.install).sort()).toEqual(Object.keys(typed.install).sort());
+    expect(Object.keys(result.install ?? {}).sort()).toEqual(Object.keys(typed.install ?? {}).sort());
     expect(result).toMatchObject({
       client_id: CLIENT.clientId,
       user_id: 1,
