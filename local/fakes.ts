@@ -122,10 +122,10 @@ Fakes are running:  Meta Graph API ${meta.url}   Bitrix24 portal ${bitrix.url}
                     Bitrix24 OAuth servers ${bitrix.oauthUrls} (west, east)   control ${control.url}
 
 1. Start the system against them (another terminal):
-     GRAPH_API_BASE_URL=${meta.url} BITRIX_OAUTH_URLS=${bitrix.oauthUrls} PUBLIC_BASE_URL=http://127.0.0.1:3000 npm start
+     GRAPH_API_BASE_URL=${meta.url} BITRIX_OAUTH_URLS=${bitrix.oauthUrls} PUBLIC_BASE_URL=${api} PORT=${new URL(api).port || 3000} npm start
    (Bitrix24 accepts handler URLs only with a dotted host, hence 127.0.0.1 rather than localhost.)
 
-2. With TOKEN = the admin token npm start prints, and API=http://127.0.0.1:3000:
+2. With TOKEN = the admin token npm start prints, and API=${api}:
      curl -s -X POST $API/api/admin/apps -H "authorization: Bearer $TOKEN" \\
        -d '{"appId":"1234","name":"Shop","appSecret":"${appSecret}","domains":["localhost"]}'
      curl -s -X POST $API/api/admin/wabas -H "authorization: Bearer $TOKEN" \\

@@ -184,6 +184,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
       if (!smsStatus) return;
+      await paced(out.memberId);
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
         MESSAGE_ID: out.origin.messageId,
@@ -196,8 +197,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       await deliverNote(event, route, failedStatusNote(raw), attempt);
       return;
     }
-    const report = (method: string) =>
-      bitrix.call(out.memberId, method, {
+    const report = async (method: string) => {
+      await paced(out.memberId);
+      return bitrix.call(out.memberId, method, {
         CONNECTOR: CONNECTOR_ID,
         LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
         MESSAGES: [
@@ -211,12 +213,13 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
           },
         ],
       });
-    // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
-    const needsDelivery = previous === undefined || previous === "sent";
-    if (needsDelivery) await report("imconnector.send.status.delivery");
-    if (status === "read" || status === "played") {
-      if (needsDelivery) await paced(out.memberId);
-      await report("imconnector.send.status.reading");
+    };
+    // Reported once, when the message first reaches the customer: `sent` is only Meta's acceptance, and
+    // Meta sends no `delivered` for a message read at once, so `read`/`played` report delivery too.
+    // imconnector.send.status.reading is not called: its server handler is a stub that returns true
+    // (b24restdocs marks the method hidden for that reason), and delivery already marks the message read.
+    if (status !== "sent" && (previous === undefined || previous === "sent")) {
+      await report("imconnector.send.status.delivery");
     }
   }
 
@@ -241,7 +244,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       if (error instanceof PermanentDeliveryError) return "no route";
       throw error;
     });
-    await paced(out.memberId);
+    // Only statuses that call Bitrix24 spend the portal's budget (reportStatus paces each call).
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";
