@@ -30,6 +30,8 @@ export const REQUIRED_SCOPES = [
   "messageservice",
   "user",
   "placement",
+  // disk.file.get: operators' files an event names only by id (params[FILE_ID]).
+  "disk",
 ];
 
 /**

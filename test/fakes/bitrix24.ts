@@ -155,6 +155,8 @@ export interface BitrixPortal {
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
   smsStatuses: SmsStatusUpdate[];
+  /** Files on the portal's Disk (`disk.file.get`), by id. */
+  diskFiles: Map<string, { name: string; bytes: Buffer; downloadToken: string }>;
 }
 
 export interface QueryLimit {
@@ -394,6 +396,7 @@ export class BitrixFake extends HttpFake {
       senders: new Map(),
       smsMessages: new Map(),
       smsStatuses: [],
+      diskFiles: new Map(),
     };
     this.#portals.set(memberId, portal);
     if (this.#defaultLimit) this.queryLimit(memberId, this.#defaultLimit);
@@ -470,6 +473,28 @@ export class BitrixFake extends HttpFake {
     const list = this.#rejections.get(memberId) ?? [];
     list.push({ match, errors });
     this.#rejections.set(memberId, list);
+  }
+
+  /** Puts a file on the portal's Disk (as a chat upload does); returns its id for `params[FILE_ID]`. */
+  addDiskFile(memberId: string, file: { name: string; bytes: Buffer }): string {
+    const portal = this.portal(memberId);
+    this.#counter += 1;
+    const id = String(9000 + this.#counter);
+    portal.diskFiles.set(id, { ...file, downloadToken: `disk|${hex(12)}` });
+    return id;
+  }
+
+  /** `DOWNLOAD_URL` of `disk.file.get`: `{portal}/rest/download.json?auth=…&token=disk|…` (docs example). */
+  #diskDownload(req: RecordedRequest): FakeResponse {
+    const token = str(parseQuery(req.queryString).token);
+    for (const portal of this.#portals.values()) {
+      for (const file of portal.diskFiles.values()) {
+        if (file.downloadToken === token) {
+          return { status: 200, body: file.bytes, headers: { "content-type": "application/octet-stream" } };
+        }
+      }
+    }
+    return { status: 404, body: "Not Found" };
   }
 
   /** Creates an open line without a REST call (as an admin would in the UI); returns its id. */
@@ -712,6 +737,7 @@ export class BitrixFake extends HttpFake {
   async #rest(req: RecordedRequest): Promise<FakeResponse> {
     const started = this.now();
     const methodPath = req.path.slice("/rest/".length);
+    if (methodPath === "download.json") return this.#diskDownload(req);
     if (methodPath.includes("/")) {
       // `/rest/{user}/{code}/{method}` is an incoming webhook; the fake only knows OAuth apps.
       return errorResponse(new BitrixError(401, "INVALID_CREDENTIALS", "Invalid request credentials"));
@@ -964,6 +990,37 @@ export class BitrixFake extends HttpFake {
   #methodTable(): Record<string, Method> {
     return {
       "user.admin": ({ portal }) => ({ result: portal.admin }),
+
+      // docs api-reference/disk/file/disk-file-get: every field a string, DOWNLOAD_URL carries its own auth.
+      "disk.file.get": ({ portal }, params) => {
+        const id = str(param(params, "id"));
+        if (!id) throw new BitrixError(400, "ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}");
+        const file = portal.diskFiles.get(id);
+        if (!file) throw new BitrixError(400, "ERROR_NOT_FOUND", `Could not find entity with id \`${id}\``);
+        const at = isoSeconds(this.now());
+        return {
+          result: {
+            ID: id,
+            NAME: file.name,
+            CODE: null,
+            STORAGE_ID: "1",
+            TYPE: "file",
+            PARENT_ID: "1",
+            DELETED_TYPE: "0",
+            GLOBAL_CONTENT_VERSION: "1",
+            FILE_ID: id,
+            SIZE: String(file.bytes.length),
+            CREATE_TIME: at,
+            UPDATE_TIME: at,
+            DELETE_TIME: null,
+            CREATED_BY: String(portal.userId),
+            UPDATED_BY: String(portal.userId),
+            DELETED_BY: "0",
+            DOWNLOAD_URL: `${this.url}/rest/download.json?auth=${hex(16)}&token=${encodeURIComponent(file.downloadToken)}`,
+            DETAIL_URL: `${this.url}/company/personal/user/${portal.userId}/disk/file/${encodeURIComponent(file.name)}`,
+          },
+        };
+      },
 
       "app.info": ({ portal }) => ({
         result: {
@@ -1584,6 +1641,7 @@ function requiredScope(method: string): string[] | undefined {
   if (method.startsWith("imconnector.")) return ["imopenlines", "imconnector"];
   if (method.startsWith("imopenlines.")) return ["imopenlines"];
   if (method.startsWith("messageservice.")) return ["messageservice"];
+  if (method.startsWith("disk.")) return ["disk"];
   return undefined;
 }
 

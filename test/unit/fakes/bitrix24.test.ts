@@ -161,6 +161,24 @@ describe("OAuth server", () => {
   });
 });
 
+describe("disk", () => {
+  it("answers disk.file.get with the documented fields and serves DOWNLOAD_URL; needs the disk scope", async () => {
+    const withDisk = fake.addPortal({ ...CLIENT, scope: "imopenlines,imconnector,disk" });
+    const id = fake.addDiskFile(withDisk.memberId, { name: "a.png", bytes: Buffer.from("png-bytes") });
+    const documented = fixtureJson<{ result: Record<string, unknown> }>(
+      "bitrix/disk_file_get_response.json",
+    ).result;
+    const answer = await rest("disk.file.get", { id }, withDisk.accessToken);
+    expect(answer.status).toBe(200);
+    const result = answer.body.result as Record<string, unknown>;
+    expect(Object.keys(result)).toEqual(Object.keys(documented));
+    expect(result).toMatchObject({ ID: id, NAME: "a.png", SIZE: "9", TYPE: "file" });
+    const download = await fetch(String(result.DOWNLOAD_URL));
+    expect(Buffer.from(await download.arrayBuffer()).toString()).toBe("png-bytes");
+    expect((await rest("disk.file.get", { id })).body.error).toBe("insufficient_scope");
+  });
+});
+
 describe("REST authentication", () => {
   it("answers an expired token with the documented expired_token body and status", async () => {
     fake.expireTokens(portal.memberId);
