@@ -989,6 +989,8 @@ export class BitrixFake extends HttpFake {
 
   #methodTable(): Record<string, Method> {
     return {
+      // Each method's answer follows its b24restdocs page (api-reference/…) and the fixture named there.
+      // docs api-reference/common/users/user-admin.
       "user.admin": ({ portal }) => ({ result: portal.admin }),
 
       // docs api-reference/disk/file/disk-file-get: every field a string, DOWNLOAD_URL carries its own auth.
@@ -1022,6 +1024,7 @@ export class BitrixFake extends HttpFake {
         };
       },
 
+      // The portal's own app.info: docs api-reference/common/system/app-info.
       "app.info": ({ portal }) => ({
         result: {
           ID: portal.appId,
@@ -1038,6 +1041,7 @@ export class BitrixFake extends HttpFake {
         },
       }),
 
+      // docs api-reference/events/event-bind, event-get, event-unbind (fixtures event_bind_*).
       "event.bind": ({ portal }, params) => {
         const event = str(param(params, "event")).toUpperCase();
         const handler = str(param(params, "handler"));
@@ -1081,6 +1085,7 @@ export class BitrixFake extends HttpFake {
         return { result: { count } };
       },
 
+      // docs api-reference/imopenlines/imconnector/* (fixtures imconnector_*).
       "imconnector.register": ({ portal }, params) => {
         const p = upperKeys(params);
         const id = str(p.ID).toLowerCase();
@@ -1224,6 +1229,7 @@ export class BitrixFake extends HttpFake {
         return { result: { SUCCESS: true, DATA: [] } };
       },
 
+      // docs api-reference/imopenlines/openlines/imopenlines-config-* (fixture imopenlines_config_add_request).
       "imopenlines.config.add": ({ portal }, params) => {
         const p = param(params, "PARAMS");
         return { result: this.#createLine(portal, isRecord(p) ? p : {}) };
@@ -1280,6 +1286,7 @@ export class BitrixFake extends HttpFake {
         return { result: true };
       },
 
+      // docs api-reference/messageservice/* (fixtures messageservice_*).
       "messageservice.sender.add": ({ portal }, params) => {
         const p = upperKeys(params);
         const code = str(p.CODE);
