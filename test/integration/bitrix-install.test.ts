@@ -90,9 +90,12 @@ describe("install page without an application token", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("BX24.installFinish()");
     expect(await lineDeleted(memberId)).toBe(401);
+    const view = async () => (await stack.admin("GET", `/api/admin/portals/${memberId}`)).body;
+    expect(await view()).toMatchObject({ status: "installed", awaitingApplicationToken: true });
 
     expect((await post(bitrix.installEventBody(memberId))).status).toBe(200);
     expect(await lineDeleted(memberId)).toBe(200);
+    expect(await view()).not.toHaveProperty("awaitingApplicationToken");
     const installed = await stored(memberId);
     expect(installed?.applicationToken).toBe(bitrix.portal(memberId).applicationToken);
 
