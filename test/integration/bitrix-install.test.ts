@@ -66,15 +66,19 @@ afterAll(async () => {
 });
 
 describe("install page without an application token", () => {
-  it("replays b24phpsdk's recorded install POST: verified at the OAuth server, answered with installFinish()", async () => {
+  it("replays b24phpsdk's recorded install POST and event of one portal: installFinish(), events only after ONAPPINSTALL", async () => {
     const [query = "", body = ""] = fixtureText("bitrix/install_page_post_recorded_raw.txt").split("\n");
     const recorded = Object.fromEntries(new URLSearchParams(body));
     const domain = new URLSearchParams(query).get("DOMAIN") ?? "";
+    // The same SDK's recorded event body comes from the same playground portal, with its application token.
+    const event = fixtureText("bitrix/event_wire_sample_oncrmcontactadd_raw.txt").trim();
+    const applicationToken = new URLSearchParams(event).get("auth[application_token]") ?? "";
     const { memberId } = bitrix.addPortal({
       ...app,
       memberId: recorded.member_id,
       accessToken: recorded.AUTH_ID,
       refreshToken: recorded.REFRESH_ID,
+      applicationToken,
       domain,
     });
     const res = await post(body, `?${query}`);
@@ -82,6 +86,12 @@ describe("install page without an application token", () => {
     expect(await res.text()).toContain("BX24.installFinish()");
     expect(outcome(await stored(memberId))).toMatchObject({ status: "installed", applicationToken: "" });
     expect(bitrix.oauthServers.west.requestsTo("/rest/app.info")).toHaveLength(1);
+
+    expect((await post(event)).status).toBe(401);
+    expect((await post(bitrix.installEventBody(memberId))).status).toBe(200);
+    const replayed = await post(event);
+    expect(replayed.status).toBe(200);
+    expect(await replayed.json()).toEqual({ result: "ignored" });
   });
 
   it("page, then ONAPPINSTALL: events are refused until the event brings the token; repeats change nothing", async () => {
