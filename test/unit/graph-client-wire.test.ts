@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { GraphApiError } from "#shared/errors.ts";
+import { startHttpFake } from "../fakes/http-fake.ts";
 import { type MetaGraphFake, startMetaGraphFake } from "../fakes/meta-graph.ts";
+import { fixtureJson } from "../fixtures.ts";
 
 const TARGET = { accessToken: "EAAG-wire-token", graphApiVersion: "v25.0" };
 const PHONE_ID = "106540352242922";
@@ -30,6 +32,29 @@ describe("sendMessage", () => {
       await client.sendMessage(PHONE_ID, { to, type: "text", text: { body: "hi" } }, TARGET);
     }
     expect(meta.sentMessages.map((m) => m.body.to)).toEqual(["+16505551234", "+16505551234", "+16505551234"]);
+  });
+});
+
+describe("send answers in the forms other clients record", () => {
+  // Meta's documented answer has messaging_product, contacts and messages (fixture send_message_response);
+  // chatwoot's Cloud API spec (spec/services/whatsapp/providers/whatsapp_cloud_service_spec.rb) stubs
+  // only `{messages: [{id}]}` and sends `to: "+123456789"`. Both answers must give the wamid.
+  it.each([
+    ["documented", fixtureJson<{ messages: { id: string }[] }>("meta/send_message_response.json")],
+    ["chatwoot's stub", { messages: [{ id: "message_id" }] }],
+  ])("reads the wamid from the %s answer", async (_form, answer) => {
+    const graph = await startHttpFake(() => ({ status: 200, body: answer }));
+    try {
+      const wamid = await new GraphClient({ baseUrl: graph.url, timeoutMs: 5_000 }).sendMessage(
+        PHONE_ID,
+        { to: "123456789", type: "text", text: { body: "test" } },
+        TARGET,
+      );
+      expect(wamid).toBe(answer.messages[0]?.id);
+      expect((graph.requests[0]?.json as { to?: string }).to).toBe("+123456789");
+    } finally {
+      await graph.close();
+    }
   });
 });
 
