@@ -185,6 +185,9 @@ export function makeInstallPortal({
    */
   async function install(grant: PortalGrant): Promise<PortalRecord> {
     const { info, server, clientEndpoint } = await verifyInstaller(grant);
+    const licenseFamily = await licenseFamilyOf(clientEndpoint, grant.accessToken);
+    // Read as late as possible: the page and ONAPPINSTALL may run side by side, and the token one brings
+    // must not be overwritten by the other's copy of the portal.
     const existing = await store.getPortal(grant.memberId);
     const now = clock.now();
     const keepSystemUser = existing?.status === "installed" && existing.tokens?.systemUser === true;
@@ -199,7 +202,7 @@ export function makeInstallPortal({
       handlerSecret: existing?.handlerSecret ?? randomBytes(18).toString("base64url"),
       handlerBaseUrl: grant.baseUrl,
       status: "installed",
-      licenseFamily: (await licenseFamilyOf(clientEndpoint, grant.accessToken)) ?? existing?.licenseFamily,
+      licenseFamily: licenseFamily ?? existing?.licenseFamily,
       tokens:
         keepSystemUser && existing?.tokens
           ? existing.tokens
