@@ -103,6 +103,7 @@ describe("install", () => {
     const state = bitrix.portal(memberId);
     expect(state.events.map((e) => e.event).sort()).toEqual(
       [
+        "ONAPPINSTALL",
         "ONAPPUNINSTALL",
         "ONAPPUPDATE",
         "ONIMCONNECTORLINEDELETE",
@@ -120,7 +121,7 @@ describe("install", () => {
 
   it("installs again idempotently: no duplicate bindings", async () => {
     expect((await form(bitrix.installEventBody(memberId))).status).toBe(200);
-    expect(bitrix.portal(memberId).events).toHaveLength(7);
+    expect(bitrix.portal(memberId).events).toHaveLength(8);
   });
 
   it("refuses an install by a user who is not a portal administrator", async () => {

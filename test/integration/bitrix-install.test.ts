@@ -112,7 +112,23 @@ describe("install page without an application token", () => {
     expect((await page(memberId)).status).toBe(200);
     expect((await post(bitrix.installEventBody(memberId))).status).toBe(200);
     expect(await stored(memberId)).toEqual(installed);
-    expect(bitrix.portal(memberId).events).toHaveLength(7);
+    expect(bitrix.portal(memberId).events).toHaveLength(8);
+  });
+
+  it("binds ONAPPINSTALL from the page, so the event that brings the token reaches us at all", async () => {
+    // Bitrix24 delivers ONAPPINSTALL only to a handler bound for it (docs on-app-install: "the handler
+    // can be set in the app's install script"); b24phpsdk's install example binds it from the page.
+    const { memberId } = bitrix.addPortal(app);
+    expect((await page(memberId)).status).toBe(200);
+    const delivered = await bitrix.deliverEvent(memberId, "ONAPPINSTALL", {
+      VERSION: "1",
+      ACTIVE: "Y",
+      INSTALLED: "Y",
+      LANGUAGE_ID: "en",
+    });
+    expect(delivered.map((d) => d.status)).toEqual([200]);
+    expect((await stored(memberId))?.applicationToken).toBe(bitrix.portal(memberId).applicationToken);
+    expect(await lineDeleted(memberId)).toBe(200);
   });
 
   it("ONAPPINSTALL, then the page: the same installed portal", async () => {
