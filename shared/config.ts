@@ -21,6 +21,8 @@ const schema = z.object({
   /** A one-entry `BITRIX_OAUTH_URLS`: the local stack and the tests point it at their fake. */
   BITRIX_OAUTH_URL: z.optional(z.url()),
   PUBLIC_BASE_URL: z.optional(z.url()),
+  /** The Bitrix24 frame library (BX24) the app's pages load; tests point it at a loopback stand-in. */
+  BITRIX_FRAME_SCRIPT_URL: z._default(z.url(), "https://api.bitrix24.com/api/v1/"),
   LINE_PREFIX: z._default(nonEmpty(), "separator_"),
   /** Secrets: given directly (local stack), or read from the stack's secret at cold start (AWS). */
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),

@@ -34,6 +34,7 @@ export const REQUIRED_SCOPES = [
   "messageservice",
   "user",
   "placement",
+  "bizproc",
   // disk.file.get: operators' files an event names only by id (params[FILE_ID]).
   "disk",
 ];

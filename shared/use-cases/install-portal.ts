@@ -8,6 +8,7 @@ import type { BitrixAppInfo, BitrixGateway, BitrixOAuth } from "../ports/bitrix.
 import type { BitrixAppRecord, BitrixStore, PortalRecord, PortalTokens } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { makeConnectPhone } from "./connect-phone.ts";
+import { registerAppUi } from "./register-app-ui.ts";
 import { setUpPortal } from "./setup-portal.ts";
 
 /**
@@ -40,6 +41,8 @@ export interface InstallDeps {
   /** `BITRIX_OAUTH_URLS`: the only servers asked whether a token is genuine. */
   readonly oauthServers: readonly string[];
   readonly logger: Logger;
+  /** Registers (or updates) the CRM robot; its problem joins the set-up error. */
+  readonly syncRobot?: (portal: PortalRecord) => Promise<string | null>;
 }
 
 /**
@@ -89,9 +92,10 @@ export function makeInstallPortal({
   allowLoopbackHttp,
   oauthServers,
   logger,
+  syncRobot,
 }: InstallDeps) {
   /** The servers to ask: the one the request names (only if trusted), else each trusted one in turn. */
-  function candidateServers(grant: PortalGrant): readonly string[] {
+  function candidateServers(grant: Pick<PortalGrant, "serverEndpoint">): readonly string[] {
     if (!grant.serverEndpoint) return oauthServers;
     const server = trustedOAuthServer(grant.serverEndpoint, oauthServers);
     if (!server) {
@@ -107,7 +111,9 @@ export function makeInstallPortal({
    * portal `app.info` names (`install.member_id`, `install.domain`, `install.client_endpoint`) the one
    * the request claims. A server that does not know the token (another region) is passed over.
    */
-  async function verify(grant: PortalGrant): Promise<Verified> {
+  async function verify(
+    grant: Pick<PortalGrant, "memberId" | "accessToken" | "serverEndpoint" | "domain" | "clientEndpoint">,
+  ): Promise<Verified> {
     let found: { info: BitrixAppInfo; server: string } | undefined;
     for (const server of candidateServers(grant)) {
       try {
@@ -212,7 +218,14 @@ export function makeInstallPortal({
       updatedAt: now.toISOString(),
     };
     await store.putPortal(portal);
-    const setupError = await setUpPortal(bitrix, portal);
+    const setupError =
+      [
+        await setUpPortal(bitrix, portal),
+        await registerAppUi(bitrix, portal),
+        (await syncRobot?.(portal)) ?? null,
+      ]
+        .filter(Boolean)
+        .join("; ") || null;
     portal = { ...portal, setupError };
     // Only the outcome: tokens or the endpoint may have moved on while set-up ran (a refresh, a 302).
     await store.setPortalSetupError(portal.memberId, setupError);
