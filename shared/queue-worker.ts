@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
 import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
@@ -26,8 +26,11 @@ export async function runQueueBatch(
   event: SQSEvent,
   deps: QueueWorkerDeps,
   work: (body: unknown, attempt: Attempt) => Promise<string>,
+  context?: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<SQSBatchResponse> {
   const { queue, logger } = deps;
+  const reserveMs = queue.stopTakingRecordsWithinSeconds * 1000;
+  const outOfTime = () => (context ? context.getRemainingTimeInMillis() < reserveMs : false);
   const result = await processFifoBatch(
     event,
     async (record) => {
@@ -57,6 +60,7 @@ export async function runQueueBatch(
       }
     },
     logger,
+    outOfTime,
   );
   await backOff(deps, event, result);
   return result;

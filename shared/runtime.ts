@@ -5,12 +5,11 @@ import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts"
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
-import { loadSecrets, type Secrets } from "./adapters/secrets.ts";
+import { loadEncryptionKey } from "./adapters/secrets.ts";
 import { type Config, loadConfig } from "./config.ts";
 
 export interface Runtime {
   readonly config: Config;
-  readonly secrets: Secrets;
   readonly store: DynamoStore;
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
@@ -35,15 +34,13 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
 
 export const getRuntime = lazy(async (): Promise<Runtime> => {
   const config = loadConfig();
-  const secrets = await loadSecrets(config);
   const tableClient = new TableClient(
     makeDocumentClient(new DynamoDBClient({})),
     config.TABLE_NAME,
-    new SecretBox(secrets.encryptionKey),
+    new SecretBox(await loadEncryptionKey(config)),
   );
   return {
     config,
-    secrets,
     store: new DynamoStore(tableClient),
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import middy from "@middy/core";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { loadAdminToken } from "#shared/adapters/secrets.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
@@ -22,6 +23,7 @@ import { buildOpenApiDocument } from "./openapi.ts";
 import { type AdminUseCases, adminRoutes, matchRoute } from "./routes.ts";
 
 const logger = makeLogger("admin-api");
+const adminToken = lazy(async () => loadAdminToken((await getRuntime()).config));
 
 const useCases = lazy(async (): Promise<AdminUseCases> => {
   const runtime = await getRuntime();
@@ -63,7 +65,7 @@ function deadLetterQueues(): DeadLetterQueue[] {
 async function route(event: HttpEvent): Promise<HttpResult> {
   const method = event.requestContext.http.method;
   const path = event.rawPath;
-  const { config, store, secrets } = await getRuntime();
+  const { config, store } = await getRuntime();
   const baseUrl = publicBaseUrl(event, config.PUBLIC_BASE_URL);
 
   if (path === "/api/health") {
@@ -73,7 +75,7 @@ async function route(event: HttpEvent): Promise<HttpResult> {
   if (path === "/api/admin/openapi.json" && method === "GET") {
     return json(200, buildOpenApiDocument(adminRoutes, baseUrl));
   }
-  if (!bearerMatches(header(event, "authorization"), secrets.adminToken)) throw new UnauthorizedError();
+  if (!bearerMatches(header(event, "authorization"), await adminToken())) throw new UnauthorizedError();
 
   const match = matchRoute(method, path);
   if (!match) throw new NotFoundError(`No route ${method} ${path}`);

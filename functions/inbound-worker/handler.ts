@@ -1,4 +1,4 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
@@ -51,11 +51,16 @@ const deps = lazy(async () => {
 });
 
 /** Inbound FIFO queue consumer: each WhatsApp event recorded (audit), then delivered to Bitrix24. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const d = await deps();
-  return runQueueBatch(event, d.worker, async (body, attempt) => {
-    const inbound = body as InboundEvent;
-    await d.record(inbound);
-    return d.deliver(inbound, attempt);
-  });
+  return runQueueBatch(
+    event,
+    d.worker,
+    async (body, attempt) => {
+      const inbound = body as InboundEvent;
+      await d.record(inbound);
+      return d.deliver(inbound, attempt);
+    },
+    context,
+  );
 }

@@ -1,4 +1,4 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
@@ -52,10 +52,15 @@ const deps = lazy(async () => {
 });
 
 /** Outbound FIFO queue consumer: operators' messages and CRM SMS from Bitrix24 to WhatsApp. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const d = await deps();
-  return runQueueBatch(event, d.worker, (body, attempt) => {
-    const job = body as QueueJob;
-    return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
-  });
+  return runQueueBatch(
+    event,
+    d.worker,
+    (body, attempt) => {
+      const job = body as QueueJob;
+      return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
+    },
+    context,
+  );
 }

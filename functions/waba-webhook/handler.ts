@@ -1,6 +1,7 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
+import { UnauthorizedError } from "#shared/errors.ts";
 import {
   errorResponse,
   type HttpEvent,
@@ -11,10 +12,12 @@ import {
   text,
 } from "#shared/http.ts";
 import { makeLogger } from "#shared/logger.ts";
+import { makeMetrics, metricNames } from "#shared/metrics.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeIngestWebhook, makeVerifySubscription } from "#shared/use-cases/ingest-webhook.ts";
 
 const logger = makeLogger("waba-webhook");
+const metrics = makeMetrics("waba-webhook");
 
 const useCases = lazy(async () => {
   const { config, store } = await getRuntime();
@@ -51,6 +54,8 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     logger.info("webhook accepted", { appId: app.appId, events: events.length });
     return text(200, "EVENT_RECEIVED");
   } catch (error) {
+    // HTTP APIs publish no 401 metric; a burst of these means an app secret changed at Meta only.
+    if (error instanceof UnauthorizedError) metrics.count(metricNames.webhookSignatureFailures);
     return errorResponse(error, logger);
   }
 }

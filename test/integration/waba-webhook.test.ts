@@ -277,6 +277,33 @@ describe("POST /api/waba/", () => {
     expect((await storedEvents()).map((e) => e.pk)).not.toContain("EVT#msg:wamid.unsigned");
   });
 
+  it("counts each refused signature as a WebhookSignatureFailures metric line (what the alarm watches)", async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      lines.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    try {
+      const body = TEXT_WEBHOOK.replace(WAMID, "wamid.metric");
+      expect((await post(body, signWebhook(body, "rotated-secret"), "?app_id=1111")).status).toBe(401);
+      expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
+    } finally {
+      process.stdout.write = write;
+    }
+    const metricLines = lines
+      .flatMap((chunk) => chunk.split("\n"))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(metricLines).toHaveLength(1);
+    expect(metricLines[0]).toMatchObject({
+      Service: "waba-webhook",
+      WebhookSignatureFailures: 1,
+      _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: "WebhookSignatureFailures", Unit: "Count" }] }] },
+    });
+    expect(JSON.stringify(metricLines)).not.toContain(SECRET);
+  });
+
   it("answers 401 to an unknown app id and to an unknown host", async () => {
     const body = TEXT_WEBHOOK.replace(WAMID, "wamid.unknownapp");
     expect((await post(body, signWebhook(body, SECRET), "?app_id=999")).status).toBe(401);
