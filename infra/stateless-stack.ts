@@ -35,7 +35,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import { metricDimensions, metricNames } from "../shared/metrics.ts";
+import { metricDimensions, metricNames } from "../shared/ports/metrics.ts";
 import {
   deadLetterLogMessage,
   type FunctionName,

@@ -2,6 +2,7 @@ import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/cl
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
+import { type MetricName, type Metrics, metricNames } from "./ports/metrics.ts";
 import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
 import { processFifoBatch } from "./sqs-batch.ts";
 import type { Attempt } from "./use-cases/line-sender.ts";
@@ -12,6 +13,18 @@ export interface QueueWorkerDeps {
   readonly deadLetters: DeadLetterStore;
   readonly retry: { readonly baseSeconds: number; readonly maxSeconds: number };
   readonly logger: Logger;
+  readonly metrics?: WorkerMetrics;
+}
+
+/** What a worker counts: each outcome `work` returns, retried failures and dead letters. */
+export interface WorkerMetrics {
+  readonly sink: Metrics;
+  /** The metric each outcome counts; outcomes not listed count nothing. */
+  readonly outcomes: Readonly<Record<string, MetricName>>;
+  /** Counted when a record fails and goes back to be retried. */
+  readonly failed: MetricName;
+  /** The Bitrix24 portal a queue message belongs to, when the message says. */
+  readonly portalOf?: (body: unknown) => string | undefined;
 }
 
 const receiveCount = (r: SQSRecord) => Number(r.attributes.ApproximateReceiveCount ?? "1");
@@ -42,6 +55,7 @@ export async function runQueueBatch(
         await giveUp(deps, record, "the queue message is not JSON");
         return;
       }
+      const portal = deps.metrics?.portalOf?.(body);
       try {
         const outcome = await work(body, attempt);
         logger.info(`${queue.name} record done`, {
@@ -49,13 +63,19 @@ export async function runQueueBatch(
           outcome,
           attempt: attempt.number,
         });
+        const counted = deps.metrics?.outcomes[outcome];
+        if (counted) deps.metrics?.sink.count(counted, 1, { portal });
       } catch (error) {
         const permanent = (error as { transient?: boolean }).transient === false;
-        if (!permanent && !attempt.last) throw error;
+        if (!permanent && !attempt.last) {
+          if (deps.metrics) deps.metrics.sink.count(deps.metrics.failed, 1, { portal });
+          throw error;
+        }
         await giveUp(
           deps,
           record,
           `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
+          portal,
         );
       }
     },
@@ -66,8 +86,14 @@ export async function runQueueBatch(
   return result;
 }
 
-async function giveUp(deps: QueueWorkerDeps, record: SQSRecord, reason: string): Promise<void> {
+async function giveUp(
+  deps: QueueWorkerDeps,
+  record: SQSRecord,
+  reason: string,
+  portal?: string,
+): Promise<void> {
   deps.logger.error(deadLetterLogMessage(deps.queue.name), { messageId: record.messageId, reason });
+  deps.metrics?.sink.count(metricNames.deadLettered, 1, { portal });
   await deps.deadLetters.record({
     id: record.messageId,
     queue: deps.queue.name,

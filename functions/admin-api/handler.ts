@@ -7,7 +7,7 @@ import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
 import { errorResponse, type HttpEvent, type HttpResult, header, json, publicBaseUrl } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { queues } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
@@ -108,24 +108,26 @@ function parseJsonText(body: string): unknown {
 
 const jsonBodyParser = httpJsonBodyParser({ disableContentTypeError: true });
 
-export const handler = middy<HttpEvent, HttpResult>()
-  // GET and DELETE carry no body; only parse what is there (the parser rejects an empty JSON body).
-  .use({ before: (request) => (request.event.body ? jsonBodyParser.before?.(request) : undefined) })
-  .use({
-    onError: (request) => {
-      const error = request.error as { statusCode?: number; message?: string } | null;
-      // The JSON parser's own errors (malformed JSON) are the client's fault: say so in our error shape.
-      const mapped =
-        error?.statusCode && error.statusCode < 500 && !(error instanceof AppError)
-          ? new ValidationError(`Body is not valid JSON: ${error.message ?? ""}`.trim())
-          : error;
-      request.response = errorResponse(mapped, logger);
-    },
-  })
-  .handler(async (event) => {
-    try {
-      return await route(event);
-    } catch (error) {
-      return errorResponse(error, logger);
-    }
-  });
+export const handler = withRequestId(
+  middy<HttpEvent, HttpResult>()
+    // GET and DELETE carry no body; only parse what is there (the parser rejects an empty JSON body).
+    .use({ before: (request) => (request.event.body ? jsonBodyParser.before?.(request) : undefined) })
+    .use({
+      onError: (request) => {
+        const error = request.error as { statusCode?: number; message?: string } | null;
+        // The JSON parser's own errors (malformed JSON) are the client's fault: say so in our error shape.
+        const mapped =
+          error?.statusCode && error.statusCode < 500 && !(error instanceof AppError)
+            ? new ValidationError(`Body is not valid JSON: ${error.message ?? ""}`.trim())
+            : error;
+        request.response = errorResponse(mapped, logger);
+      },
+    })
+    .handler(async (event) => {
+      try {
+        return await route(event);
+      } catch (error) {
+        return errorResponse(error, logger);
+      }
+    }),
+);

@@ -1,4 +1,5 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
+import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
 import { UnauthorizedError } from "#shared/errors.ts";
@@ -11,13 +12,13 @@ import {
   requestHost,
   text,
 } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
-import { makeMetrics, metricNames } from "#shared/metrics.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
+import { metricNames } from "#shared/ports/metrics.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeIngestWebhook, makeVerifySubscription } from "#shared/use-cases/ingest-webhook.ts";
 
 const logger = makeLogger("waba-webhook");
-const metrics = makeMetrics("waba-webhook");
+const metrics = makeEmfMetrics("waba-webhook");
 
 const useCases = lazy(async () => {
   const { config, store } = await getRuntime();
@@ -32,7 +33,7 @@ const useCases = lazy(async () => {
 });
 
 /** `GET /api/waba/`: Meta's verify handshake. `POST /api/waba/`: signed webhook → inbound queue. */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   try {
     const { ingest, verify } = await useCases();
     const query = event.queryStringParameters ?? {};
@@ -59,3 +60,5 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     return errorResponse(error, logger);
   }
 }
+
+export const handler = withRequestId(handle);

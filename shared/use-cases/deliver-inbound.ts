@@ -11,6 +11,7 @@ import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -32,6 +33,7 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   readonly options: {
     /** How long a delivery claim holds before another worker may take the message over. */
     readonly leaseMs: number;
@@ -55,6 +57,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     limiter,
     clock,
     leaseMs: options.leaseMs,
+    metrics: deps.metrics,
   });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);

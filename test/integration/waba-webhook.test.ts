@@ -6,6 +6,7 @@ import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../fakes/meta-graph.ts";
 import { fixtureText } from "../fixtures.ts";
+import { captureMetricLines } from "../support/metric-lines.ts";
 import { eventually, startTestStack, type TestStack } from "../support/stack.ts";
 
 const TEXT_WEBHOOK = fixtureText("meta/webhook_text.json");
@@ -278,23 +279,15 @@ describe("POST /api/waba/", () => {
   });
 
   it("counts each refused signature as a WebhookSignatureFailures metric line (what the alarm watches)", async () => {
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      lines.push(String(chunk));
-      return write(chunk, ...rest);
-    }) as typeof process.stdout.write;
+    const capture = captureMetricLines();
     try {
       const body = TEXT_WEBHOOK.replace(WAMID, "wamid.metric");
       expect((await post(body, signWebhook(body, "rotated-secret"), "?app_id=1111")).status).toBe(401);
       expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
     } finally {
-      process.stdout.write = write;
+      capture.stop();
     }
-    const metricLines = lines
-      .flatMap((chunk) => chunk.split("\n"))
-      .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metricLines = capture.lines().filter((l) => "WebhookSignatureFailures" in l);
     expect(metricLines).toHaveLength(1);
     expect(metricLines[0]).toMatchObject({
       Service: "waba-webhook",

@@ -2,6 +2,7 @@ import { BitrixApiError } from "../../errors.ts";
 import type { BitrixOAuth } from "../../ports/bitrix.ts";
 import type { BitrixStore, PortalTokens } from "../../ports/bitrix-store.ts";
 import type { Clock } from "../../ports/clock.ts";
+import { type Metrics, metricNames, noMetrics } from "../../ports/metrics.ts";
 
 const LEASE_MS = 30_000;
 const WAIT_STEP_MS = 150;
@@ -17,11 +18,13 @@ export class TokenRefresher {
   readonly #store: BitrixStore;
   readonly #oauth: BitrixOAuth;
   readonly #clock: Clock;
+  readonly #metrics: Metrics;
 
-  constructor(store: BitrixStore, oauth: BitrixOAuth, clock: Clock) {
+  constructor(store: BitrixStore, oauth: BitrixOAuth, clock: Clock, metrics: Metrics = noMetrics) {
     this.#store = store;
     this.#oauth = oauth;
     this.#clock = clock;
+    this.#metrics = metrics;
   }
 
   /** Tokens newer than `staleVersion`: someone else's fresh ones, or ours after refreshing. */
@@ -51,6 +54,7 @@ export class TokenRefresher {
       const app = await this.#store.getBitrixApp(clientId);
       if (!app) throw new BitrixApiError(401, "UNKNOWN_APP", `Bitrix24 app ${clientId} is not registered`);
       const fresh = await this.#oauth.refresh(app.clientId, app.clientSecret, stale.refreshToken);
+      this.#metrics.count(metricNames.tokenRefreshes, 1, { portal: memberId });
       const tokens: PortalTokens = {
         accessToken: fresh.accessToken,
         refreshToken: fresh.refreshToken,
