@@ -35,6 +35,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { CLAIM_KEY_PREFIX } from "../shared/claim-check.ts";
 import { metricDimensions, metricNames } from "../shared/ports/metrics.ts";
 import {
   deadLetterLogMessage,
@@ -194,7 +195,19 @@ export class StatelessStack extends Stack {
     this.functions = created;
     this.logGroups = logGroups;
 
-    // Media: objects written and presigned for Bitrix24 to fetch; nothing is listed or deleted.
+    // Claim check: the webhook stores events too large for SQS under claims/, and writes nothing else.
+    this.functions["waba-webhook"].addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [stateful.mediaBucket.arnForObjects(`${CLAIM_KEY_PREFIX}*`)],
+      }),
+    );
+    acknowledge(
+      this.functions["waba-webhook"],
+      `AwsSolutions-IAM5[Resource::${stateful.stackName}:ExportsOutputFnGetAttMediaBucketBCBB02BAArnB94B784B/${CLAIM_KEY_PREFIX}*]`,
+      "Claim objects are named by the event they hold, known only when it arrives",
+    );
+    // Media: objects written and presigned for Bitrix24 to fetch (and claims read); nothing is listed or deleted.
     this.functions["inbound-worker"].addToRolePolicy(
       new PolicyStatement({
         actions: ["s3:PutObject", "s3:GetObject"],

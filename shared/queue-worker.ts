@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { type ClaimStore, checkOut } from "./claim-check.ts";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
 import { type MetricName, type Metrics, metricNames } from "./ports/metrics.ts";
@@ -14,6 +15,8 @@ export interface QueueWorkerDeps {
   readonly retry: { readonly baseSeconds: number; readonly maxSeconds: number };
   readonly logger: Logger;
   readonly metrics?: WorkerMetrics;
+  /** Where bodies too large for SQS were put (claim check). */
+  readonly claims?: ClaimStore;
 }
 
 /** What a worker counts: each outcome `work` returns, retried failures and dead letters. */
@@ -55,6 +58,8 @@ export async function runQueueBatch(
         await giveUp(deps, record, "the queue message is not JSON");
         return;
       }
+      // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
+      body = await checkOut(body, deps.claims);
       const portal = deps.metrics?.portalOf?.(body);
       try {
         const outcome = await work(body, attempt);

@@ -2,6 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
@@ -32,6 +33,7 @@ const deps = lazy(async () => {
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
       // The portal is known only once the event is routed, so inbound counts are per function.
+      claims: config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
       metrics: {
         sink: metrics,
         outcomes: { delivered: metricNames.inboundDelivered, duplicate: metricNames.inboundDuplicate },

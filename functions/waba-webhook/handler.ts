@@ -1,5 +1,6 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
+import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
 import { UnauthorizedError } from "#shared/errors.ts";
@@ -26,7 +27,13 @@ const useCases = lazy(async () => {
   return {
     ingest: makeIngestWebhook({
       apps,
-      queue: new SqsInboundQueue(new SqsFifoQueue(makeSqsClient(), config.INBOUND_QUEUE_URL)),
+      queue: new SqsInboundQueue(
+        new SqsFifoQueue(
+          makeSqsClient(),
+          config.INBOUND_QUEUE_URL,
+          config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
+        ),
+      ),
     }),
     verify: makeVerifySubscription({ apps }),
   };

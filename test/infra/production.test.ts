@@ -290,11 +290,17 @@ describe("least privilege", () => {
     }
   });
 
-  it("lets only the inbound worker put and get media, and nothing list or delete them", () => {
+  it("lets the inbound worker put and get media, the webhook only put claims, and nothing list or delete", () => {
+    const expected: Partial<Record<keyof typeof functions, string[]>> = {
+      "inbound-worker": ["s3:GetObject", "s3:PutObject"],
+      "waba-webhook": ["s3:PutObject"],
+    };
     for (const name of Object.keys(functions) as (keyof typeof functions)[]) {
       const s3 = [...actionsOf(statementsOf(base.stateless, name))].filter((a) => a.startsWith("s3:"));
-      expect(s3.sort(), name).toEqual(name === "inbound-worker" ? ["s3:GetObject", "s3:PutObject"] : []);
+      expect(s3.sort(), name).toEqual(expected[name] ?? []);
     }
+    const claims = statementsOf(base.stateless, "waba-webhook").find((s) => s.Action === "s3:PutObject");
+    expect(json(claims?.Resource)).toContain('"/claims/*"');
   });
 
   it("keeps the encryption key and the admin token in separate secrets; only the admin API reads the token", () => {
