@@ -84,7 +84,7 @@ const signatureFailuresPer5Min = 20;
 /** HTTP API stage throttling: well above Meta's bursts after a campaign, well below the account limit. */
 export const apiThrottle = { rateLimit: 1000, burstLimit: 2000 } as const;
 /** Functions that answer the admin API, the only ones allowed to read the admin token. */
-const adminTokenReaders: readonly FunctionName[] = ["admin-api"];
+const adminTokenReaders: readonly FunctionName[] = ["admin-api", "calling-api"];
 
 /** What can be replaced at any time: the functions, the HTTP API, the event sources and the alarms. */
 export class StatelessStack extends Stack {

@@ -42,7 +42,8 @@ export type FunctionName =
   | "inbound-worker"
   | "bitrix-events"
   | "bitrix-sms"
-  | "outbound-worker";
+  | "outbound-worker"
+  | "calling-api";
 
 export interface FunctionDef {
   readonly name: FunctionName;
@@ -67,6 +68,13 @@ export const functions: Record<FunctionName, FunctionDef> = {
     timeoutSeconds: 15,
     memoryMb: 256,
     description: "Admin HTTP API, OpenAPI document and health check",
+  },
+  "calling-api": {
+    name: "calling-api",
+    entry: "functions/calling-api/handler.ts",
+    timeoutSeconds: 15,
+    memoryMb: 256,
+    description: "Calling and SIP settings of WhatsApp numbers, applied to Meta (admin API routes)",
   },
   "bitrix-events": {
     name: "bitrix-events",
@@ -157,6 +165,9 @@ export const routes: readonly RouteDef[] = [
   { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
   { method: "POST", path: "/api/bitrix/sms", target: "bitrix-sms" },
   { method: "GET", path: "/api/health", target: "admin-api" },
+  // More specific than the admin API's {proxy+}: API Gateway (and the local gateway) route them here.
+  { method: "GET", path: "/api/admin/phones/{phoneId}/calling", target: "calling-api" },
+  { method: "PUT", path: "/api/admin/phones/{phoneId}/calling", target: "calling-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];
 

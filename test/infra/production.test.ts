@@ -303,7 +303,8 @@ describe("least privilege", () => {
     expect(json(claims?.Resource)).toContain('"/claims/*"');
   });
 
-  it("keeps the encryption key and the admin token in separate secrets; only the admin API reads the token", () => {
+  it("keeps the encryption key and the admin token in separate secrets; only admin API functions read the token", () => {
+    const tokenReaders = ["admin-api", "calling-api"];
     const secrets = resourcesOf(base.stateful, "AWS::SecretsManager::Secret");
     const adminId = Object.keys(secrets).find((id) => json(secrets[id]?.Properties).includes("adminToken"));
     const keyId = Object.keys(secrets).find((id) => id !== adminId);
@@ -312,12 +313,46 @@ describe("least privilege", () => {
       const read = statementsOf(base.stateless, name)
         .filter((s) => [s.Action].flat().includes("secretsmanager:GetSecretValue"))
         .map((s) => exportedId(base.stateful, s.Resource));
-      expect(read.sort(), name).toEqual(name === "admin-api" ? [keyId, adminId].sort() : [keyId]);
+      expect(read.sort(), name).toEqual(tokenReaders.includes(name) ? [keyId, adminId].sort() : [keyId]);
       const variables = Object.values(resourcesOf(base.stateless, "AWS::Lambda::Function")).find(
         (f) => f.Properties.Description === functions[name].description,
       )?.Properties.Environment as { Variables: Record<string, unknown> };
-      expect("ADMIN_TOKEN_SECRET_ARN" in variables.Variables, name).toBe(name === "admin-api");
+      expect("ADMIN_TOKEN_SECRET_ARN" in variables.Variables, name).toBe(tokenReaders.includes(name));
     }
+  });
+});
+
+describe("calling and SIP settings in a function of their own", () => {
+  it("routes GET and PUT /api/admin/phones/{phoneId}/calling to it, the rest of /api/admin to the admin API", () => {
+    const routes = Object.values(resourcesOf(base.stateless, "AWS::ApiGatewayV2::Route"));
+    const integrations = resourcesOf(base.stateless, "AWS::ApiGatewayV2::Integration");
+    const lambdas = resourcesOf(base.stateless, "AWS::Lambda::Function");
+    const targetOf = (routeKey: string) => {
+      const route = routes.find((r) => r.Properties.RouteKey === routeKey);
+      const target = route?.Properties.Target as { "Fn::Join": [string, [string, { Ref: string }]] };
+      const uri = integrations[target["Fn::Join"][1][1].Ref]?.Properties.IntegrationUri as {
+        "Fn::GetAtt": [string];
+      };
+      return lambdas[uri["Fn::GetAtt"][0]]?.Properties.Description;
+    };
+    for (const method of ["GET", "PUT"]) {
+      expect(targetOf(`${method} /api/admin/phones/{phoneId}/calling`)).toBe(
+        functions["calling-api"].description,
+      );
+    }
+    expect(targetOf("ANY /api/admin/{proxy+}")).toBe(functions["admin-api"].description);
+  });
+
+  it("may only read the number, its WABA and app, and update the number", () => {
+    const statements = statementsOf(base.stateless, "calling-api");
+    const table = statements.find((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    expect(new Set([table?.Action].flat())).toEqual(new Set(["dynamodb:GetItem", "dynamodb:UpdateItem"]));
+    expect(table?.Condition).toEqual({
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["PHONE#*", "WABA#*", "APP#*"] },
+    });
+    expect([...actionsOf(statements)].some((a) => a.startsWith("sqs:Send") || a.startsWith("s3:"))).toBe(
+      false,
+    );
   });
 });
 
