@@ -39,7 +39,8 @@ const choices: { label: string; plugin: Plugin }[] = [
   },
 ];
 
-async function bundle(entry: string, outfile: string, plugins: Plugin[]): Promise<number> {
+/** Bundles a function entry with the deployment's esbuild options (plus `plugins`); returns its size. */
+export async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): Promise<number> {
   await build({
     entryPoints: [new URL(entry, repo).pathname],
     bundle: true,
