@@ -21,13 +21,18 @@ export function acknowledgeBasicExecutionRole(fn: IConstruct): void {
   );
 }
 
-/** The custom resource behind the generated secret keys: runs at deploy time, not on traffic. */
-export function acknowledgeDeployTimeFunction(fn: IConstruct): void {
+/**
+ * The custom resource behind the generated secret keys (our function, or CDK's provider framework
+ * around it): runs at deploy time, not on traffic.
+ */
+export function acknowledgeDeployTimeFunction(fn: IConstruct, sizedByCdk = false): void {
   acknowledgeBasicExecutionRole(fn);
   const reasons: Record<string, string> = {
     "Serverless-LambdaDLQ": "Deploy-time custom resource: CloudFormation reports its failure",
     "Serverless-LambdaTracing": "Deploy-time custom resource: runs once per deployment, nothing to trace",
-    "Serverless-LambdaDefaultMemorySize": "CDK's own provider framework function, sized by CDK",
+    ...(sizedByCdk
+      ? { "Serverless-LambdaDefaultMemorySize": "CDK's own provider framework function, sized by CDK" }
+      : {}),
   };
   for (const [id, reason] of Object.entries(reasons)) acknowledge(fn, id, reason);
 }

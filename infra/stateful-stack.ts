@@ -316,7 +316,7 @@ export class StatefulStack extends Stack {
       }),
     });
     acknowledgeDeployTimeFunction(ensureGeneratedKeys);
-    acknowledgeDeployTimeFunction(provider);
+    acknowledgeDeployTimeFunction(provider, true);
     acknowledge(
       ensureGeneratedKeys,
       "AwsSolutions-IAM5[Resource::*]",
