@@ -37,6 +37,7 @@ export const tableAccess: Record<FunctionName, TableAccess> = {
   "admin-api": { actions: readWrite, index: true },
   "bitrix-events": { actions: readWrite, index: true },
   "bitrix-sms": { actions: readWrite, index: true },
+  "bitrix-app": { actions: readWrite, index: true },
   // Reads the number and its WABA and app (for Meta's token), writes only the number's calling settings.
   "calling-api": {
     actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"],

@@ -2,6 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
+import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -10,10 +11,13 @@ import { type Config, loadConfig } from "./config.ts";
 
 export interface Runtime {
   readonly config: Config;
+  /** The data-encryption key only: the admin token is read by the admin API alone (`loadAdminToken`). */
+  readonly secrets: { readonly encryptionKey: string };
   readonly store: DynamoStore;
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly conversations: DynamoConversationStore;
+  readonly metaStatus: DynamoMetaStatusStore;
   readonly tableClient: TableClient;
 }
 
@@ -34,17 +38,20 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
 
 export const getRuntime = lazy(async (): Promise<Runtime> => {
   const config = loadConfig();
+  const encryptionKey = await loadEncryptionKey(config);
   const tableClient = new TableClient(
     makeDocumentClient(new DynamoDBClient({})),
     config.TABLE_NAME,
-    new SecretBox(await loadEncryptionKey(config)),
+    new SecretBox(encryptionKey),
   );
   return {
     config,
+    secrets: { encryptionKey },
     store: new DynamoStore(tableClient),
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),
     conversations: new DynamoConversationStore(tableClient),
+    metaStatus: new DynamoMetaStatusStore(tableClient),
     tableClient,
   };
 });
