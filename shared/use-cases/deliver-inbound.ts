@@ -13,6 +13,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -34,6 +35,7 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Where the latest account and quality reports go (the app's page shows them). */
   readonly metaStatus?: MetaStatusStore;
   readonly options: {
@@ -59,6 +61,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     limiter,
     clock,
     leaseMs: options.leaseMs,
+    metrics: deps.metrics,
   });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
