@@ -19,6 +19,8 @@ export async function processFifoBatch(
   event: SQSEvent,
   processRecord: (record: SQSRecord, handOff: HandOff, previous: Promise<void> | undefined) => Promise<void>,
   logger: Logger,
+  /** True once too little time is left to start another record: it and its group's rest are handed back. */
+  outOfTime: () => boolean = () => false,
 ): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
   for (const record of event.Records) {
@@ -39,7 +41,16 @@ export async function processFifoBatch(
     [...groups.values()].map(async (records) => {
       const running: Promise<void>[] = [];
       let previous: Promise<void> | undefined;
-      for (const record of records) {
+      let handedBack: number | undefined;
+      for (const [i, record] of records.entries()) {
+        if (outOfTime()) {
+          handedBack = i;
+          logger.warn("too little time left; records handed back to the queue", {
+            messageId: record.messageId,
+            handedBack: records.length - i,
+          });
+          break;
+        }
         let handedOff: () => void = () => undefined;
         const handOff = new Promise<"handed off">((resolve) => {
           handedOff = () => resolve("handed off");
@@ -60,6 +71,8 @@ export async function processFifoBatch(
       const outcomes = await Promise.allSettled(running);
       const first = outcomes.findIndex((o) => o.status === "rejected");
       if (first >= 0) fail(records, first, (outcomes[first] as PromiseRejectedResult).reason);
+      else if (handedBack !== undefined)
+        for (const rest of records.slice(handedBack)) failed.add(rest.messageId);
     }),
   );
   return {

@@ -14,6 +14,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -36,6 +37,7 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Where the latest account and quality reports go (the app's page shows them). */
   readonly metaStatus?: MetaStatusStore;
   readonly options: {
@@ -58,6 +60,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     bitrix,
     limiter,
     clock,
+    metrics: deps.metrics,
   });
   const reportToLine = makeStatusReporter({ bitrix, limiter });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
@@ -229,9 +232,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       await deliverNote(event, route, failedStatusNote(raw), attempt);
       return;
     }
-    // Open Lines show delivery and reading, not "sent": Meta accepting the message reports nothing,
-    // or `sent` and `delivered` would both report delivery.
-    if (status === "sent") return;
     // Reports for the same line that are ready together share one call (see makeStatusReporter).
     const report = async (method: string) =>
       reportToLine(
@@ -248,11 +248,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
           chat: { id: out.origin.kind === "openlines" ? out.origin.chatId : out.customerId },
         },
       );
-    // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
-    const needsDelivery = previous === undefined || previous === "sent";
-    if (needsDelivery) await report("imconnector.send.status.delivery");
-    if (status === "read" || status === "played") {
-      await report("imconnector.send.status.reading");
+    // Reported once, when the message first reaches the customer: `sent` is only Meta's acceptance, and
+    // Meta sends no `delivered` for a message read at once, so `read`/`played` report delivery too.
+    // imconnector.send.status.reading is not called: its server handler is a stub that returns true
+    // (b24restdocs marks the method hidden for that reason), and delivery already marks the message read.
+    if (status !== "sent" && (previous === undefined || previous === "sent")) {
+      await report("imconnector.send.status.delivery");
     }
   }
 
@@ -277,6 +278,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       if (error instanceof PermanentDeliveryError) return "no route";
       throw error;
     });
+    // Only statuses that call Bitrix24 spend the portal's budget (reportStatus paces each call).
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";

@@ -5,6 +5,7 @@ import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore } from "../ports/conversations.ts";
+import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
 /** The queue delivery a piece of work is on: the last one gives up gracefully instead of failing. */
@@ -35,8 +36,6 @@ export class PermanentDeliveryError extends AppError {
   }
 }
 
-export const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
-
 export interface Route {
   readonly phone: PhoneRecord;
   readonly portal: PortalRecord;
@@ -59,6 +58,7 @@ export interface LineSenderDeps {
   readonly bitrix: BitrixGateway;
   readonly limiter: RateLimiter;
   readonly clock: Clock;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -82,7 +82,14 @@ interface Waiting {
 const profileOf = (route: Route) =>
   route.portal.licenseFamily === "ent" ? ENTERPRISE_PORTAL_RATE : STANDARD_PORTAL_RATE;
 
-export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, clock }: LineSenderDeps) {
+export function makeLineSender({
+  bitrixStore,
+  conversations,
+  bitrix,
+  limiter,
+  clock,
+  metrics = noMetrics,
+}: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
   /** Per open line, the flush in progress: a line's calls go one after another, so none overtakes. */
   const flushing = new Map<string, Promise<void>>();
@@ -188,7 +195,7 @@ export function makeLineSender({ bitrixStore, conversations, bitrix, limiter, cl
   async function failAll(route: Route, items: Waiting[], error: unknown): Promise<void> {
     if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
       // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
-      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);
+      metrics.count(metricNames.bitrixTimeouts, items.length, { portal: route.portal.memberId });
     }
     let reason = error;
     if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {

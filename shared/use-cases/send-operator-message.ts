@@ -6,6 +6,7 @@ import {
 } from "../domain/bbcode.ts";
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
+import { mimeFromBytes } from "../domain/file-type.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -33,6 +34,7 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { filesFromDisk } from "./operator-disk-files.ts";
 import type { makeTemplateCatalog } from "./template-catalog.ts";
 
 export interface SendOperatorMessageDeps {
@@ -145,7 +147,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (bytes.length > MAX_FILE_BYTES)
       throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     const mimeType =
-      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
+      file.mime ||
+      mimeFromBytes(bytes) ||
+      response.headers.get("content-type")?.split(";")[0] ||
+      "application/octet-stream";
     return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
   }
 
@@ -248,8 +253,13 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return noteToOperator(route, job, "window", windowClosedNote(), attempt);
-      parts = plainParts(job, phone.phoneId, target);
-      if (parts.length === 0) return "empty";
+      const disk = await filesFromDisk(bitrix, job);
+      if (disk.problems.length > 0) {
+        const note = `Not sent to WhatsApp: ${disk.problems.join("; ")}.`;
+        await noteToOperator(route, job, "disk-files", note, attempt);
+      }
+      parts = plainParts({ ...job, files: [...job.files, ...disk.files] }, phone.phoneId, target);
+      if (parts.length === 0) return disk.problems.length > 0 ? "noted" : "empty";
     }
 
     await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
