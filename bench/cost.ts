@@ -557,7 +557,15 @@ function printTable(results: Record<string, LoadFigures>): void {
   }
 }
 
+/** The functions' metric lines (CloudWatch embedded metric format) are log output: left out, like logs. */
+function withoutMetricLines(): void {
+  const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+    String(chunk).startsWith('{"_aws"') ? true : write(chunk, ...rest)) as typeof process.stdout.write;
+}
+
 async function main(): Promise<void> {
+  withoutMetricLines();
   console.log(
     `separator-waba cost — Node ${process.version}, ${new Date().toISOString()}, ${RUNS} run(s), prices of ${PRICES.date}`,
   );
