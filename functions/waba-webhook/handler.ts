@@ -17,12 +17,14 @@ import { makeIngestWebhook, makeVerifySubscription } from "#shared/use-cases/ing
 const logger = makeLogger("waba-webhook");
 
 const useCases = lazy(async () => {
-  const { config, store } = await getRuntime();
-  const apps = new CachedAppDirectory(store);
+  const { config, store, bitrixStore, conversations } = await getRuntime();
+  const apps = new CachedAppDirectory(store, bitrixStore);
   return {
     ingest: makeIngestWebhook({
       apps,
       queue: new SqsInboundQueue(new SqsFifoQueue(makeSqsClient(), config.INBOUND_QUEUE_URL)),
+      counter: conversations,
+      logger,
     }),
     verify: makeVerifySubscription({ apps }),
   };

@@ -68,6 +68,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (!event.phoneNumberId) return "no phone number id";
     const phone = await bitrixStore.getPhone(event.phoneNumberId);
     if (!phone) return `phone ${event.phoneNumberId} is not configured`;
+    // The webhook checked this; a queued event is still never routed into another WABA's line.
+    if (phone.wabaId !== event.wabaId)
+      return `phone ${phone.phoneId} is not a number of WABA ${event.wabaId}`;
     const portal = await bitrixStore.getPortal(phone.memberId);
     if (!phone.line || portal?.status !== "installed") {
       throw new PermanentDeliveryError(
@@ -95,7 +98,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     item: InboundMedia,
     wamid: string,
   ): Promise<{ url: string; name: string }> {
-    const waba = await store.getWaba(event.wabaId);
+    const waba = await ownWaba(event);
     const app = waba && (await store.getApp(waba.appId));
     if (!waba || !app) throw new PermanentDeliveryError(`WABA ${event.wabaId} or its app is not configured`);
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
@@ -112,6 +115,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       url: await media.presignedGetUrl(key, options.mediaUrlTtlSeconds, item.fileName),
       name: item.fileName,
     };
+  }
+
+  /** The event's WABA only while it is registered under the app that signed the webhook: its token is used. */
+  async function ownWaba(event: InboundEvent) {
+    const waba = await store.getWaba(event.wabaId);
+    return waba?.appId === event.appId ? waba : undefined;
   }
 
   async function deliverMessage(
@@ -226,6 +235,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const status = parseStatus(raw.status);
     if (!status) return "ignored";
     const out = await conversations.getOutbound(wamid);
+    // A status speaks for a message of its own number only: another number's wamid is not its to report.
+    if (out && out.phoneId !== event.phoneNumberId) {
+      logger.warn("status names a message of another number", { id: event.id, wabaId: event.wabaId });
+      return "ignored";
+    }
     if (!out) {
       if (attempt.number < options.statusMatchAttempts && !attempt.last) {
         throw new RetryLaterError(`status ${status} for ${wamid} arrived before the record of its send`);
@@ -256,7 +270,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
    */
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
     if (event.kind === "field") {
-      if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
+      if (event.field.startsWith("message_template") && (await ownWaba(event)))
+        await conversations.invalidateTemplates(event.wabaId);
       logger.info("account event", {
         field: event.field,
         wabaId: event.wabaId,

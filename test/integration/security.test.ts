@@ -1,0 +1,288 @@
+/**
+ * Two tenants on one local stack, tried as an attacker would. Tenant A is the business of the test world;
+ * tenant B has its own Meta app, WABA, Bitrix24 portal and number, and uses its own valid secrets to reach
+ * A's data. Every answer and log line of the run is kept; the last test scans them for every secret set.
+ */
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
+import { getRuntime } from "#shared/runtime.ts";
+import { FOREIGN_PARTS_COUNTER } from "#shared/use-cases/ingest-webhook.ts";
+import { signWebhook } from "../fakes/meta-graph.ts";
+import { fixtureJson } from "../fixtures.ts";
+import { eventually, TEST_ADMIN_TOKEN } from "../support/stack.ts";
+import {
+  APP_ID,
+  APP_SECRET,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  forOurNumber,
+  PHONE_ID,
+  startWorld,
+  textWebhook,
+  WABA_ID,
+  WABA_TOKEN,
+  type World,
+} from "../support/world.ts";
+
+const B = {
+  appId: "2222",
+  appSecret: "app-secret-tenant-b-0002",
+  domain: "tenant-b.test",
+  wabaId: "200000000000002",
+  token: "EAAG-tenant-b-waba-token",
+  phoneId: "200000000000003",
+  phone: "+15550002222",
+};
+
+let world: World;
+let memberB: string;
+/** Every body the stack answered during this run, for the final secret scan. */
+const answers: string[] = [];
+/** Every line the functions logged (they write JSON lines to stdout, in this process). */
+const logLines: string[] = [];
+const writeStdout = process.stdout.write.bind(process.stdout);
+const logged = (text: string) => [...world.stack.logs, ...logLines].some((l) => l.includes(text));
+
+async function admin(method: string, path: string, body?: unknown) {
+  const res = await world.stack.admin(method, path, body);
+  answers.push(JSON.stringify(res.body ?? ""));
+  return res;
+}
+
+/** A request to the stack whose answer is kept for the secret scan. */
+async function call(path: string, init: RequestInit = {}): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${world.stack.url}${path}`, init);
+  const text = await res.text();
+  answers.push(text);
+  return { status: res.status, text };
+}
+
+/** Posts a webhook signed with tenant B's app secret. */
+function postAsB(payload: unknown, query = `?app_id=${B.appId}`, headers: Record<string, string> = {}) {
+  const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+  return call(`/api/waba/${query}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-hub-signature-256": signWebhook(body, B.appSecret),
+      ...headers,
+    },
+    body,
+  });
+}
+
+const messagesOf = (memberId: string) => world.bitrix.portal(memberId).messages;
+
+function toB<T>(payload: T): T {
+  const copy = structuredClone(payload) as any;
+  for (const entry of copy.entry) {
+    entry.id = B.wabaId;
+    for (const change of entry.changes) {
+      if (change.value.metadata) change.value.metadata.phone_number_id = B.phoneId;
+    }
+  }
+  return copy as T;
+}
+
+async function foreignPartsCounted(): Promise<number> {
+  const { conversations } = await getRuntime();
+  return conversations.readCounter(FOREIGN_PARTS_COUNTER);
+}
+
+beforeAll(async () => {
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    logLines.push(String(chunk));
+    return writeStdout(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  world = await startWorld();
+  world.meta.addToken(B.token);
+  const ok = (what: string, res: { status: number; body: unknown }) => {
+    if (res.status >= 300) throw new Error(`${what} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  };
+  ok(
+    "app B",
+    await admin("POST", "/api/admin/apps", {
+      appId: B.appId,
+      name: "Tenant B",
+      appSecret: B.appSecret,
+      domains: [B.domain],
+    }),
+  );
+  ok(
+    "WABA B",
+    await admin("POST", "/api/admin/wabas", {
+      wabaId: B.wabaId,
+      name: "B",
+      appId: B.appId,
+      accessToken: B.token,
+    }),
+  );
+  memberB = world.bitrix.addPortal({
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    installed: true,
+  }).memberId;
+  const install = await call("/api/bitrix/", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: world.bitrix.installEventBody(memberB),
+  });
+  if (install.status !== 200) throw new Error(`install B failed: ${install.status} ${install.text}`);
+  ok(
+    "phone B",
+    await admin("POST", "/api/admin/phones", {
+      phone: B.phone,
+      phoneId: B.phoneId,
+      wabaId: B.wabaId,
+      memberId: memberB,
+    }),
+  );
+});
+
+afterAll(async () => {
+  process.stdout.write = writeStdout;
+  await world?.stop();
+});
+
+describe("a webhook acts only within the app that signed it", () => {
+  const intoA = (id: string) => textWebhook([{ id, from: "16505550001", body: "forged into A" }]);
+
+  it.each([
+    ["?app_id", `?app_id=${B.appId}`, {}],
+    ["X-Forwarded-Host of B's domain", "", { "x-forwarded-host": B.domain }],
+  ])("drops entries naming A's WABA and number signed by B (%s), counted", async (_how, query, headers) => {
+    const before = await foreignPartsCounted();
+    const id = `wamid.forged-${query.length}`;
+    const res = await postAsB(intoA(id), query, headers);
+    expect(res.status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 1);
+    expect(logged("another tenant's ids were dropped")).toBe(true);
+    // B's own message, posted after, arrives; A's line never sees the forged one.
+    const own = `wamid.own-b-${query.length}`;
+    await postAsB(toB(textWebhook([{ id: own, from: "16505550002", body: "B's own" }])), query, headers);
+    await eventually(async () => messagesOf(memberB).find((m) => m.message.id === own));
+    expect(messagesOf(world.memberId).some((m) => m.message.id === id)).toBe(false);
+    expect(messagesOf(memberB).some((m) => m.message.id === id)).toBe(false);
+  });
+
+  it("drops them when a second app shares the host and B's secret is the one that verifies", async () => {
+    await admin("PATCH", `/api/admin/apps/${APP_ID}`, { domains: ["shared-host.test"] });
+    await admin("PATCH", `/api/admin/apps/${B.appId}`, { domains: [B.domain, "shared-host.test"] });
+    const before = await foreignPartsCounted();
+    const res = await postAsB(intoA("wamid.shared-host"), "", { "x-forwarded-host": "shared-host.test" });
+    expect(res.status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 1);
+  });
+
+  it("keeps the valid entries of the same request: B's own goes through, A's part is dropped", async () => {
+    const own = toB(textWebhook([{ id: "wamid.mixed-own", from: "16505550003", body: "mine" }]));
+    const foreign = intoA("wamid.mixed-foreign");
+    const mixed = { object: "whatsapp_business_account", entry: [...foreign.entry, ...own.entry] };
+    const before = await foreignPartsCounted();
+    expect((await postAsB(mixed)).status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 1);
+    await eventually(async () => messagesOf(memberB).find((m) => m.message.id === "wamid.mixed-own"));
+    expect(messagesOf(world.memberId).some((m) => m.message.id === "wamid.mixed-foreign")).toBe(false);
+  });
+
+  it("drops a change that names A's number under B's own WABA", async () => {
+    const payload = toB(textWebhook([{ id: "wamid.phone-of-a", from: "16505550004", body: "x" }]));
+    payload.entry[0]!.changes[0]!.value.metadata.phone_number_id = PHONE_ID;
+    const before = await foreignPartsCounted();
+    expect((await postAsB(payload)).status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 1);
+  });
+
+  it("drops a forged failed status against A's message and a template event for A's WABA", async () => {
+    const { conversations } = await getRuntime();
+    await conversations.putOutbound({
+      wamid: "wamid.sent-by-a",
+      phoneId: PHONE_ID,
+      memberId: world.memberId,
+      customerId: "16505550005",
+      status: "accepted",
+      origin: { kind: "openlines", lineId: 1, chatId: "wa:16505550005", imChatId: "1", imMessageId: "1" },
+      createdAt: new Date().toISOString(),
+    });
+    await conversations.putTemplates(WABA_ID, []);
+    const failed = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+    Object.assign(failed.entry[0].changes[0].value.statuses[0], {
+      id: "wamid.sent-by-a",
+      status: "failed",
+      errors: [{ code: 131026, title: "Message undeliverable", message: "Message undeliverable" }],
+    });
+    const template = fixtureJson<any>("meta/webhook_template_status_approved.json");
+    const before = await foreignPartsCounted();
+    expect((await postAsB(failed)).status).toBe(200);
+    expect((await postAsB(template)).status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 2);
+    // Under B's own WABA and number, the same wamid is still not B's to report on.
+    expect((await postAsB(toB(failed))).status).toBe(200);
+    await eventually(async () => (logged("status names a message of another number") ? true : undefined));
+    expect(messagesOf(world.memberId).some((m) => String(m.message.text).includes("131026"))).toBe(false);
+    expect((await conversations.getOutbound("wamid.sent-by-a"))?.status).toBe("accepted");
+    expect(await conversations.getTemplates(WABA_ID)).toBeDefined();
+  });
+
+  it("a queued event naming A's WABA under B's app never makes the worker use A's token", async () => {
+    world.meta.addMedia("777000111", { mimeType: "image/jpeg", bytes: Buffer.from("A's picture") });
+    const image = forOurNumber(fixtureJson<any>("meta/webhook_image.json"));
+    const message = image.entry[0].changes[0].value.messages[0];
+    message.id = "wamid.queued-forgery";
+    message.image.id = "777000111";
+    const queue = world.stack.resources.queues.find((q) => q.def.name === "inbound")!;
+    await makeSqsClient().send(
+      new SendMessageCommand({
+        QueueUrl: queue.url,
+        MessageGroupId: "forgery",
+        MessageDeduplicationId: "forgery",
+        MessageBody: JSON.stringify({
+          v: 1,
+          id: "msg:wamid.queued-forgery",
+          appId: B.appId,
+          wabaId: WABA_ID,
+          field: "messages",
+          phoneNumberId: PHONE_ID,
+          kind: "message",
+          customerId: message.from,
+          timestamp: 1749416383,
+          value: image.entry[0].changes[0].value,
+        }),
+      }),
+    );
+    await eventually(
+      async () => messagesOf(world.memberId).find((m) => m.message.id === "wamid.queued-forgery"),
+      20_000,
+    );
+    const used = world.meta.requestsTo(/777000111/).map((r) => r.headers.authorization);
+    expect(used).not.toContain(`Bearer ${WABA_TOKEN}`);
+  });
+});
+
+describe("no secret leaks", () => {
+  it("no log line and no answer of this run holds any secret it set", async () => {
+    const portalA = world.bitrix.tokens(world.memberId);
+    const portalB = world.bitrix.tokens(memberB);
+    const secrets = [
+      APP_SECRET,
+      B.appSecret,
+      WABA_TOKEN,
+      B.token,
+      CLIENT_SECRET,
+      TEST_ADMIN_TOKEN,
+      "test-encryption-key-material-0123456789",
+      portalA.accessToken,
+      portalA.refreshToken,
+      portalB.accessToken,
+      portalB.refreshToken,
+    ].filter((s): s is string => typeof s === "string" && s.length > 0);
+    expect(secrets.length).toBeGreaterThanOrEqual(11);
+    const captured = [...world.stack.logs, ...logLines, ...answers];
+    expect(captured.length).toBeGreaterThan(20);
+    for (const secret of secrets) {
+      const leaks = captured.filter((line) => line.includes(secret));
+      expect(leaks, `secret ${secret.slice(0, 6)}… found`).toEqual([]);
+    }
+  });
+});
