@@ -1,6 +1,7 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import { allowsLoopbackUrls } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
 import type { Runtime } from "./runtime.ts";
@@ -14,7 +15,7 @@ export function makeBitrixSide(
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
 ) {
-  const allowLoopbackHttp = config.LOCAL_STACK === "1";
+  const allowLoopbackHttp = allowsLoopbackUrls(config);
   const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
   const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {

@@ -1,8 +1,10 @@
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSafeFetch } from "#shared/adapters/safe-fetch.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { allowsLoopbackUrls } from "#shared/config.ts";
 import type { QueueJob } from "#shared/domain/outbound-job.ts";
 import { makeLogger } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
@@ -42,10 +44,10 @@ const deps = lazy(async () => {
       limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
       clock: systemClock,
       logger,
+      fetchFromOutside: makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) }),
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
-        allowLoopbackHttp: config.LOCAL_STACK === "1",
       },
     }),
   };

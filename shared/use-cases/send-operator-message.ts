@@ -9,7 +9,6 @@ import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
-import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
 import { isServiceWindowOpen, windowClosedNote } from "../domain/service-window.ts";
 import {
   buildTemplateMessage,
@@ -24,6 +23,12 @@ import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
+import {
+  BodyTooLargeError,
+  type FetchFromOutside,
+  type SafeResponse,
+  UnsafeUrlError,
+} from "../ports/outbound-fetch.ts";
 import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store, WabaRecord } from "../ports/store.ts";
 import {
@@ -45,10 +50,11 @@ export interface SendOperatorMessageDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Operator file links come from Bitrix24 events: fetched only where they may lead. */
+  readonly fetchFromOutside: FetchFromOutside;
   readonly options: {
     readonly leaseMs: number;
     readonly timeoutMs: number;
-    readonly allowLoopbackHttp: boolean;
   };
 }
 
@@ -59,7 +65,6 @@ const INVALID_TOKEN = 190;
 /** Meta's code for a message outside the 24-hour window (our clock and Meta's may disagree). */
 const WINDOW_CLOSED = 131047;
 const CAPTION_MAX = 1024;
-const MAX_REDIRECTS = 3;
 /** WhatsApp's largest file (a document, 100 MB). */
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Meta's code for a file it will not take as media (type or size). */
@@ -72,8 +77,19 @@ interface Part {
 }
 
 export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
-  const { store, bitrixStore, conversations, bitrix, graph, templates, limiter, clock, logger, options } =
-    deps;
+  const {
+    store,
+    bitrixStore,
+    conversations,
+    bitrix,
+    graph,
+    templates,
+    limiter,
+    clock,
+    logger,
+    fetchFromOutside,
+    options,
+  } = deps;
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -109,43 +125,33 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
 
   /** Downloads the operator's file (a URL we may fetch) and uploads it to Meta: Meta never sees Bitrix24 links. */
   async function uploadFile(phoneId: string, file: OperatorFile, target: GraphTarget): Promise<string> {
-    if (!isAllowedOutboundUrl(file.link, options.allowLoopbackHttp)) {
-      throw new PermanentDeliveryError(`the file link of ${file.name} is not an https URL`);
-    }
-    let response: Response | undefined;
-    let url = file.link;
-    // Redirects are followed by hand, each hop checked again: a link may not lead off to plain HTTP.
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      try {
-        response = await fetch(url, {
-          redirect: "manual",
-          signal: AbortSignal.timeout(options.timeoutMs * 3),
-        });
-      } catch (error) {
-        throw new RetryLaterError(
-          `could not download ${file.name} from Bitrix24: ${(error as Error).message}`,
+    let response: SafeResponse;
+    try {
+      response = await fetchFromOutside(file.link, { signal: AbortSignal.timeout(options.timeoutMs * 3) });
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) {
+        throw new PermanentDeliveryError(
+          `the file link of ${file.name} is not a URL we may fetch (${error.message})`,
         );
       }
-      const location = response.headers.get("location");
-      if (response.status < 300 || response.status >= 400 || !location) break;
-      url = new URL(location, url).toString();
-      if (!isAllowedOutboundUrl(url, options.allowLoopbackHttp)) {
-        throw new PermanentDeliveryError(`the file link of ${file.name} redirects to a URL we may not fetch`);
-      }
-    }
-    if (!response || (response.status >= 300 && response.status < 400)) {
-      throw new PermanentDeliveryError(`the file link of ${file.name} redirects too often`);
+      throw new RetryLaterError(`could not download ${file.name} from Bitrix24: ${(error as Error).message}`);
     }
     const declared = Number(response.headers.get("content-length") ?? "0");
+    if (response.status >= 300 || declared > MAX_FILE_BYTES) response.discard();
     if (declared > MAX_FILE_BYTES)
       throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     if (response.status >= 500)
       throw new RetryLaterError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    if (!response.ok)
+    if (response.status >= 300)
       throw new PermanentDeliveryError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.length > MAX_FILE_BYTES)
-      throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
+    let bytes: Buffer;
+    try {
+      bytes = await readAll(response.bodyUpTo(MAX_FILE_BYTES));
+    } catch (error) {
+      if (error instanceof BodyTooLargeError)
+        throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
+      throw new RetryLaterError(`could not download ${file.name} from Bitrix24: ${(error as Error).message}`);
+    }
     const mimeType =
       file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
     return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
@@ -432,4 +438,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   }
 
   return { sendOperatorMessage, sendSms };
+}
+
+async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

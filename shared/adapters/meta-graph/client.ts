@@ -1,12 +1,23 @@
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import { GraphApiError } from "../../errors.ts";
 import type { CallingSettingsRequest, GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
+import {
+  BodyTooLargeError,
+  type FetchFromOutside,
+  type SafeResponse,
+  UnsafeUrlError,
+} from "../../ports/outbound-fetch.ts";
+import { makeSafeFetch } from "../safe-fetch.ts";
 
 export interface GraphClientOptions {
   /** Origin only, e.g. `https://graph.facebook.com`; the version comes from each app. */
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  /** Media URLs come from Meta's answers: fetched only where a URL from outside may lead. */
+  readonly fromOutside?: FetchFromOutside;
 }
+
+const refuseLoopback = makeSafeFetch({ allowLoopback: false });
 
 /** What the template catalog reads of each template (meta-whatsapp.md §7.4). */
 const TEMPLATE_FIELDS = "name,language,status,category,components,parameter_format";
@@ -53,27 +64,40 @@ export class GraphClient implements MetaGraph {
     };
   }
 
-  /** Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. */
+  /**
+   * Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. The
+   * URL comes from Meta's answer, so it is fetched like any URL from outside, and the transfer stops
+   * at `maxBytes`.
+   */
   async download(
     url: string,
     target: GraphTarget,
     maxBytes: number,
   ): Promise<{ bytes: Buffer; contentType?: string }> {
-    let response: Response;
+    let response: SafeResponse;
     try {
-      response = await fetch(url, {
+      response = await (this.#options.fromOutside ?? refuseLoopback)(url, {
         headers: { authorization: `Bearer ${target.accessToken}` },
         signal: AbortSignal.timeout(this.#options.timeoutMs * 3),
       });
     } catch (error) {
+      if (error instanceof UnsafeUrlError)
+        throw new GraphApiError(400, undefined, `media URL refused: ${error.message}`);
       throw new GraphApiError(0, undefined, `media download failed: ${(error as Error).message}`);
     }
-    if (!response.ok)
+    if (response.status < 200 || response.status >= 300) {
+      response.discard();
       throw new GraphApiError(response.status, undefined, `media download answered HTTP ${response.status}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    if (bytes.length > maxBytes)
-      throw new GraphApiError(413, undefined, `media larger than ${maxBytes} bytes`);
-    return { bytes, contentType: response.headers.get("content-type") ?? undefined };
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of response.bodyUpTo(maxBytes)) chunks.push(chunk as Buffer);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError)
+        throw new GraphApiError(413, undefined, `media larger than ${maxBytes} bytes`);
+      throw new GraphApiError(0, undefined, `media download failed: ${(error as Error).message}`);
+    }
+    return { bytes: Buffer.concat(chunks), contentType: response.headers.get("content-type") ?? undefined };
   }
 
   /**
