@@ -69,7 +69,8 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       return json(200, { result: "installed", memberId: portal.memberId, setupError: portal.setupError });
     }
     if (form.PLACEMENT === "SETTING_CONNECTOR" || query.view === "settings") {
-      return settingsPage(uc.runtime.bitrixStore, form, query.h);
+      // Awaited here, so a refusal is answered by the catch below (401), not as a rejected promise.
+      return await settingsPage(uc.runtime.bitrixStore, form, query.h);
     }
     if (form.AUTH_ID) {
       // Every user who opens the app posts here with their own token: an installed portal stays as it is.

@@ -1,9 +1,11 @@
 import { timingSafeEqual } from "node:crypto";
 import type { InboundEvent } from "../domain/inbound-event.ts";
+import { MAX_QUEUE_BYTES, queueBodyBytes, toQueueBody } from "../domain/queue-body.ts";
 import { splitWebhookIntoEvents } from "../domain/split-webhook.ts";
+import { parseUntrustedJson } from "../domain/untrusted-json.ts";
 import { verifyWebhookSignature } from "../domain/webhook-signature.ts";
 import { idsNamedBy, keepOwnParts, type RefusedPart } from "../domain/webhook-tenancy.ts";
-import { ForbiddenError, UnauthorizedError, ValidationError } from "../errors.ts";
+import { ForbiddenError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { InboundQueue } from "../ports/queue.ts";
 import type { AppRecord } from "../ports/store.ts";
@@ -26,6 +28,9 @@ export interface RefusalCounter {
 }
 
 export const FOREIGN_PARTS_COUNTER = "webhook.foreign-parts";
+export const OVERSIZED_EVENTS_COUNTER = "webhook.oversized-events";
+/** Meta's documented limit for a webhook payload. */
+export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
 export interface WebhookRequest {
   readonly appId?: string;
@@ -64,9 +69,10 @@ export function makeIngestWebhook({
   }
 
   /**
+   * 0. Over Meta's 3 MB payload limit → 413 before anything else.
    * 1. Resolve the app by `app_id`, else by host (several apps on one host: the one whose secret verifies).
    * 2. Check X-Hub-Signature-256 over the raw bytes before parsing anything → 401, nothing enqueued.
-   * 3. Parse the envelope → 400 when it is not a WhatsApp webhook.
+   * 3. Parse the envelope (depth-limited, prototype-free) → 400 when it is not a WhatsApp webhook.
    * 4. Keep only the entries whose WABA is the signing app's and the changes whose number is that
    *    WABA's; the rest are logged at warn and counted, never enqueued.
    * 5. Split into single events and enqueue them all; return only once the queue accepted every one.
@@ -74,19 +80,22 @@ export function makeIngestWebhook({
   return async function ingestWebhook(
     req: WebhookRequest,
   ): Promise<{ app: AppRecord; events: InboundEvent[] }> {
+    if (req.body.length > MAX_WEBHOOK_BYTES) {
+      throw new PayloadTooLargeError(`A webhook is at most ${MAX_WEBHOOK_BYTES} bytes`);
+    }
     const app = await authenticate(req);
     let body: unknown;
     try {
-      body = JSON.parse(req.body.toString("utf8"));
-    } catch {
-      throw new ValidationError("Body is not JSON");
+      body = parseUntrustedJson(req.body.toString("utf8"));
+    } catch (error) {
+      throw new ValidationError(`Body is not acceptable JSON: ${(error as Error).message}`);
     }
     const envelope = metaWebhookEnvelope.safeParse(body);
     if (!envelope.success) {
       throw new ValidationError("Body is not a WhatsApp Business Account webhook", envelope.error.issues);
     }
     const own = await ownParts(envelope.data, app.appId);
-    const events = splitWebhookIntoEvents(own, app.appId);
+    const events = await withoutOversized(splitWebhookIntoEvents(own, app.appId), app.appId);
     await queue.enqueue(events);
     return { app, events };
   };
@@ -100,6 +109,17 @@ export function makeIngestWebhook({
     const kept = keepOwnParts(envelope, appId, { appOfWaba, wabaOfPhone });
     if (kept.refused.length > 0) await reportRefused(appId, kept.refused);
     return kept.envelope;
+  }
+
+  /** An event SQS cannot take (over 1 MiB) would fail the whole webhook forever: it is dropped and counted. */
+  async function withoutOversized(events: InboundEvent[], appId: string): Promise<InboundEvent[]> {
+    const fits = events.filter((event) => queueBodyBytes(toQueueBody(event)) <= MAX_QUEUE_BYTES);
+    if (fits.length < events.length) {
+      const dropped = events.filter((event) => !fits.includes(event)).map((event) => event.id);
+      logger.warn("webhook events too large for the queue were dropped", { appId, dropped });
+      await counter.increment(OVERSIZED_EVENTS_COUNTER, dropped.length).catch(() => undefined);
+    }
+    return fits;
   }
 
   async function reportRefused(appId: string, refused: RefusedPart[]): Promise<void> {

@@ -7,7 +7,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { getRuntime } from "#shared/runtime.ts";
-import { FOREIGN_PARTS_COUNTER } from "#shared/use-cases/ingest-webhook.ts";
+import { FOREIGN_PARTS_COUNTER, OVERSIZED_EVENTS_COUNTER } from "#shared/use-cases/ingest-webhook.ts";
 import { signWebhook } from "../fakes/meta-graph.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually, TEST_ADMIN_TOKEN } from "../support/stack.ts";
@@ -72,6 +72,7 @@ function postAsB(payload: unknown, query = `?app_id=${B.appId}`, headers: Record
   });
 }
 
+const intoB = () => toB(textWebhook([{ id: "wamid.to-b", from: "16505550009", body: "hi" }]));
 const messagesOf = (memberId: string) => world.bitrix.portal(memberId).messages;
 
 function toB<T>(payload: T): T {
@@ -257,6 +258,116 @@ describe("a webhook acts only within the app that signed it", () => {
     );
     const used = world.meta.requestsTo(/777000111/).map((r) => r.headers.authorization);
     expect(used).not.toContain(`Bearer ${WABA_TOKEN}`);
+  });
+});
+
+/** Meta's documented account_update change for B's WABA, padded so the webhook reaches `bytes`. */
+function bigAccountWebhook(bytes: number, changes: number) {
+  const base = fixtureJson<any>("meta/webhook_account_update_disabled_update.json");
+  const change = base.entry[0].changes[0];
+  const pad = "x".repeat(Math.ceil(bytes / changes));
+  base.entry[0].id = B.wabaId;
+  base.entry[0].changes = Array.from({ length: changes }, (_, i) => ({
+    ...change,
+    value: { ...change.value, ban_info: { ...change.value.ban_info, waba_ban_date: `${i} ${pad}` } },
+  }));
+  return JSON.stringify(base);
+}
+
+describe("hostile input never causes a 500", () => {
+  it("answers 413 to a webhook over Meta's 3 MB payload limit, before checking anything", async () => {
+    expect((await postAsB(bigAccountWebhook(10 * 1024 * 1024, 40))).status).toBe(413);
+    const justOver = bigAccountWebhook(3 * 1024 * 1024 + 1024, 4);
+    expect((await postAsB(justOver)).status).toBe(413);
+    const unsigned = await call("/api/waba/?app_id=1", { method: "POST", body: justOver });
+    expect(unsigned.status).toBe(413);
+  });
+
+  it("enqueues a signed 2.5 MB webhook in as many SQS batches as its bytes need", async () => {
+    // Ten events of 250 KB: one batch by count, but over SQS's 1 MiB per request.
+    const body = bigAccountWebhook(2.5 * 1024 * 1024, 10);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(2.5 * 1024 * 1024);
+    expect((await postAsB(body)).status).toBe(200);
+  });
+
+  it("drops (warned, counted) a single event over what SQS takes, and enqueues the rest", async () => {
+    const { conversations } = await getRuntime();
+    const before = await conversations.readCounter(OVERSIZED_EVENTS_COUNTER);
+    const body = JSON.parse(bigAccountWebhook(1.5 * 1024 * 1024, 1));
+    body.entry.push(...toB(textWebhook([{ id: "wamid.beside-big", from: "16505550007", body: "ok" }])).entry);
+    expect((await postAsB(body)).status).toBe(200);
+    expect(await conversations.readCounter(OVERSIZED_EVENTS_COUNTER)).toBe(before + 1);
+    await eventually(async () => messagesOf(memberB).find((m) => m.message.id === "wamid.beside-big"));
+  });
+
+  it("answers 400 to 100k-deep JSON, signed or sent to the admin API", async () => {
+    const deep = `{"object":"whatsapp_business_account","entry":[{"id":"${B.wabaId}","changes":[{"field":"x","value":{"a":${"[".repeat(100_000)}${"]".repeat(100_000)}}}]}]}`;
+    expect((await postAsB(deep)).status).toBe(400);
+    const admin = await call("/api/admin/apps", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: `{"appId":"9","name":${"[".repeat(100_000)}${"]".repeat(100_000)}}`,
+    });
+    expect(admin.status).toBe(400);
+  });
+
+  it.each([
+    ["not base64 JSON", "!!!"],
+    ["a key of another shape", Buffer.from('{"pk":{"S":"x"}}').toString("base64url")],
+    [
+      "a key of a list that is none of these",
+      Buffer.from('{"pk":"WABA#1","sk":"WABA","gsi1pk":"TYPE#secret","gsi1sk":"1"}').toString("base64url"),
+    ],
+    ["an array", Buffer.from("[1]").toString("base64url")],
+  ])("answers 400 to a forged cursor (%s)", async (_name, cursor) => {
+    for (const list of ["apps", "wabas", "phones", "portals", "bitrix-apps", "dead-letters"]) {
+      const res = await admin("GET", `/api/admin/${list}?cursor=${encodeURIComponent(cursor)}`);
+      expect([list, res.status]).toEqual([list, 400]);
+    }
+  });
+
+  it("answers 400 to ids over the length limit, and never 500 to an over-long app_id or host", async () => {
+    const long = "9".repeat(3000);
+    for (const path of ["apps", "wabas", "phones", "portals", "bitrix-apps"]) {
+      const res = await admin("GET", `/api/admin/${path}/${long}`);
+      expect([path, res.status]).toEqual([path, 400]);
+    }
+    expect((await postAsB(intoB(), `?app_id=${long}`)).status).toBe(401);
+    expect((await postAsB(intoB(), "", { "x-forwarded-host": `${"a".repeat(3000)}.test` })).status).toBe(401);
+    const waba = toB(textWebhook([{ id: "wamid.long-ids", from: "1", body: "x" }]));
+    waba.entry[0]!.id = long;
+    waba.entry[0]!.changes[0]!.value.metadata.phone_number_id = long;
+    expect((await postAsB(waba)).status).toBe(200);
+  });
+
+  it("answers 401 to the connector settings page without valid auth", async () => {
+    for (const body of [
+      "PLACEMENT=SETTING_CONNECTOR&member_id=nobody&APPLICATION_TOKEN=x",
+      `PLACEMENT=SETTING_CONNECTOR&member_id=${world.memberId}&APPLICATION_TOKEN=wrong`,
+      `PLACEMENT=SETTING_CONNECTOR&member_id=${world.memberId}`,
+    ]) {
+      const res = await call("/api/bitrix/", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it('delivers a message carrying "__proto__" keys like any other text', async () => {
+    const raw = JSON.stringify(
+      toB(textWebhook([{ id: "wamid.proto", from: "16505550006", body: "__proto__", name: "__proto__" }])),
+    )
+      .replace(
+        '"messaging_product":"whatsapp",',
+        '"__proto__":{"messages":[]},"messaging_product":"whatsapp",',
+      )
+      .replace('"type":"text",', '"__proto__":{"type":"image"},"type":"text",')
+      .replace('"text":{"body":"__proto__"}', '"text":{"__proto__":{"body":"no"},"body":"__proto__"}');
+    expect((await postAsB(raw)).status).toBe(200);
+    const m = await eventually(async () => messagesOf(memberB).find((x) => x.message.id === "wamid.proto"));
+    expect(m.message.text).toBe("__proto__");
   });
 });
 

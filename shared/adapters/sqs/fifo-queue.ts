@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
-import { toQueueBody } from "../../domain/queue-body.ts";
+import { MAX_QUEUE_BYTES, queueBodyBytes, toQueueBody } from "../../domain/queue-body.ts";
 
 const MAX_BATCH = 10;
 const ATTEMPTS = 3;
@@ -14,7 +14,7 @@ export interface FifoItem {
 }
 
 /**
- * A FIFO queue: ten items per request, requests in order. Entries SQS refuses are sent again (twice
+ * A FIFO queue: up to ten items (and 1 MiB) per request, requests in order. Entries SQS refuses are sent again (twice
  * more) before the whole call fails, so a caller never acknowledges work that is not queued; the
  * deduplication id makes the caller's own retry harmless for what did get through.
  */
@@ -28,10 +28,20 @@ export class SqsFifoQueue {
   }
 
   async enqueue(items: readonly FifoItem[]): Promise<void> {
+    // Ten entries, and at most MAX_QUEUE_BYTES, per request: a large webhook takes as many as it needs.
     const batches: SendMessageBatchRequestEntry[][] = [];
+    let bytes = 0;
     items.forEach((item, i) => {
-      if (i % MAX_BATCH === 0) batches.push([]);
-      batches[batches.length - 1]?.push(toEntry(item, i));
+      const entry = toEntry(item, i);
+      const size = queueBodyBytes(entry.MessageBody ?? "");
+      const last = batches[batches.length - 1];
+      if (!last || last.length === MAX_BATCH || bytes + size > MAX_QUEUE_BYTES) {
+        batches.push([entry]);
+        bytes = size;
+      } else {
+        last.push(entry);
+        bytes += size;
+      }
     });
     // One after another: two requests in flight could land a conversation's later messages first.
     for (const batch of batches) await this.#sendBatch(batch);
