@@ -4,7 +4,8 @@
  *     (HMAC-SHA256 + JSON.parse alone), in-process on Meta's documented text webhook;
  *  2. each function's minified bundle size, built with the deployment's esbuild options;
  *  3. each bundle's cold import time in a fresh Node process (median of 10);
- *  4. inbound end to end on the local stack against the fakes (bench/inbound.ts).
+ *  4. peak memory over baseline moving a 100 MB file each way (bench/memory.ts);
+ *  5. inbound end to end on the local stack against the fakes (bench/inbound.ts).
  */
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -19,6 +20,7 @@ import { functions } from "#shared/resources.ts";
 import { makeIngestWebhook } from "#shared/use-cases/ingest-webhook.ts";
 import { bundling } from "../infra/bundling.ts";
 import { inboundBench } from "./inbound.ts";
+import { memoryBench } from "./memory.ts";
 
 const repo = new URL("../", import.meta.url);
 const body = readFileSync(new URL("test/fixtures/meta/webhook_text.json", repo));
@@ -131,4 +133,5 @@ async function bundles(): Promise<void> {
 console.log(`separator-waba bench — Node ${process.version}, ${new Date().toISOString()}`);
 await ingestCost();
 await bundles();
+await memoryBench();
 await inboundBench();

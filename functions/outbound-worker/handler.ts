@@ -20,7 +20,12 @@ const deps = lazy(async () => {
   const runtime = await getRuntime();
   const { config } = runtime;
   const { bitrix } = makeBitrixSide(runtime, logger, []);
-  const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const fromOutside = makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) });
+  const graph = new GraphClient({
+    baseUrl: config.GRAPH_API_BASE_URL,
+    timeoutMs: config.HTTP_TIMEOUT_MS,
+    fromOutside,
+  });
   return {
     worker: {
       queue: queueConsumedBy("outbound-worker"),
@@ -44,7 +49,7 @@ const deps = lazy(async () => {
       limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
       clock: systemClock,
       logger,
-      fetchFromOutside: makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) }),
+      fetchFromOutside: fromOutside,
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,

@@ -11,6 +11,7 @@ import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
+import { BodyTooLargeError } from "../ports/outbound-fetch.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -108,9 +109,15 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         `the file is ${info.fileSize} bytes, over the ${options.maxMediaBytes} we fetch`,
       );
     }
-    const { bytes, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
+    const { body, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
     const key = `inbound/${encodeURIComponent(wamid)}/${item.fileName}`;
-    await media.put(key, bytes, info.mimeType ?? contentType ?? item.mimeType);
+    // Streamed from Meta into S3: the worker never holds the file whole.
+    try {
+      await media.put(key, body, info.mimeType ?? contentType ?? item.mimeType);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      throw new PermanentDeliveryError(`the file is over the ${options.maxMediaBytes} bytes we fetch`);
+    }
     return {
       url: await media.presignedGetUrl(key, options.mediaUrlTtlSeconds, item.fileName),
       name: item.fileName,

@@ -144,17 +144,20 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       throw new RetryLaterError(`Bitrix24 answered ${response.status} for ${file.name}`);
     if (response.status >= 300)
       throw new PermanentDeliveryError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    let bytes: Buffer;
+    const mimeType =
+      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
+    // Streamed from Bitrix24 to Meta as it arrives; the cap stops the transfer at WhatsApp's limit.
     try {
-      bytes = await readAll(response.bodyUpTo(MAX_FILE_BYTES));
+      return await graph.uploadMedia(
+        phoneId,
+        { body: response.bodyUpTo(MAX_FILE_BYTES), mimeType, fileName: file.name },
+        target,
+      );
     } catch (error) {
       if (error instanceof BodyTooLargeError)
         throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
-      throw new RetryLaterError(`could not download ${file.name} from Bitrix24: ${(error as Error).message}`);
+      throw error;
     }
-    const mimeType =
-      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
-    return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
   }
 
   /** What the operator typed becomes the WhatsApp messages to send: texts, files (first captioned), links. */
@@ -438,10 +441,4 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   }
 
   return { sendOperatorMessage, sendSms };
-}
-
-async function readAll(stream: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
