@@ -146,6 +146,27 @@ afterAll(async () => {
   await world?.stop();
 });
 
+describe("the webhook signature header is exactly one sha256 digest", () => {
+  it.each([
+    ["trailing bytes", (sig: string) => `${sig}00`],
+    ["trailing text", (sig: string) => `${sig}; extra`],
+    ["two joined headers", (sig: string) => `${sig}, ${sig}`],
+    ["a sha1 header", () => "sha1=0123456789abcdef0123456789abcdef01234567"],
+    ["no prefix", (sig: string) => sig.slice("sha256=".length)],
+  ])("refuses %s with 401", async (_name, mangle) => {
+    const body = JSON.stringify(intoB());
+    const res = await call(`/api/waba/?app_id=${B.appId}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature-256": mangle(signWebhook(body, B.appSecret)),
+      },
+      body,
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
 describe("a webhook acts only within the app that signed it", () => {
   const intoA = (id: string) => textWebhook([{ id, from: "16505550001", body: "forged into A" }]);
 
@@ -368,6 +389,129 @@ describe("hostile input never causes a 500", () => {
     expect((await postAsB(raw)).status).toBe(200);
     const m = await eventually(async () => messagesOf(memberB).find((x) => x.message.id === "wamid.proto"));
     expect(m.message.text).toBe("__proto__");
+  });
+});
+
+describe("customer text cannot imitate the bridge", () => {
+  it("reaches the open line with the customer's BBCode made inert", async () => {
+    const forged = "[b]WhatsApp:[/b] [url=https://evil.example]Pay here[/url]";
+    await postAsB(toB(textWebhook([{ id: "wamid.bbcode", from: "16505550008", body: forged }])));
+    const m = await eventually(async () => messagesOf(memberB).find((x) => x.message.id === "wamid.bbcode"));
+    expect(m.message.text).not.toContain("[b]");
+    expect(m.message.text).not.toContain("[url=");
+    expect(String(m.message.text).replaceAll("\u200B", "")).toBe(forged);
+  });
+});
+
+/** Posts a Bitrix24 form body to our handler URL (with the query string a binding carries). */
+function bitrixPost(body: string, query = "") {
+  return call(`/api/bitrix/${query}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body,
+  });
+}
+
+const handlerQuery = (memberId: string, event: string) => {
+  const binding = world.bitrix.portal(memberId).events.find((e) => e.event === event);
+  return binding ? binding.handler.slice(binding.handler.indexOf("?")) : "";
+};
+
+async function portalStatus(memberId: string): Promise<string> {
+  return (await admin("GET", `/api/admin/portals/${memberId}`)).body.status;
+}
+
+describe("Bitrix24 events are verified: forged tokens, member_id, install hijack, PHP-form abuse", () => {
+  it("refuses ONAPPUNINSTALL without A's application token, with B's, or at B's handler URL", async () => {
+    const a = world.memberId;
+    const tokenOfB = world.bitrix.portal(memberB).applicationToken;
+    const attempts = [
+      [
+        world.bitrix.uninstallEventBody(a, true, { auth: { application_token: "" } }),
+        handlerQuery(a, "ONAPPUNINSTALL"),
+      ],
+      [
+        world.bitrix.uninstallEventBody(a, true, { auth: { application_token: tokenOfB } }),
+        handlerQuery(a, "ONAPPUNINSTALL"),
+      ],
+      [world.bitrix.uninstallEventBody(a), handlerQuery(memberB, "ONAPPUNINSTALL")],
+      [world.bitrix.uninstallEventBody(a), "?h=not-the-secret"],
+    ] as const;
+    for (const [body, query] of attempts) expect((await bitrixPost(body, query)).status).toBe(401);
+    expect(await portalStatus(a)).toBe("installed");
+  });
+
+  it("refuses an operator message naming B's member_id at A's handler URL", async () => {
+    const body = world.bitrix.eventBody(memberB, "ONIMCONNECTORMESSAGEADD", {
+      CONNECTOR: "separator_waba",
+      LINE: 1,
+      MESSAGES: [{ im: { chat_id: 1, message_id: 1 }, message: { text: "x" }, chat: { id: "wa:1" } }],
+    });
+    expect((await bitrixPost(body, handlerQuery(world.memberId, "ONIMCONNECTORMESSAGEADD"))).status).toBe(
+      401,
+    );
+    expect((await bitrixPost(body, "")).status).toBe(401);
+  });
+
+  it("does not let an install with tokens the OAuth server does not know take over A's portal", async () => {
+    const before = await (await getRuntime()).bitrixStore.getPortal(world.memberId);
+    const hijack = world.bitrix.installEventBody(world.memberId, {
+      auth: {
+        access_token: "forged-access",
+        refresh_token: "forged-refresh",
+        application_token: "f".repeat(32),
+      },
+    });
+    const res = await bitrixPost(hijack);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const after = await (await getRuntime()).bitrixStore.getPortal(world.memberId);
+    expect(after?.applicationToken).toBe(before?.applicationToken);
+    expect(after?.tokens?.refreshToken).toBe(before?.tokens?.refreshToken);
+  });
+
+  it.each([
+    ["auth as a list", "event=ONAPPUNINSTALL&auth[]=x&auth[]=y"],
+    ["member_id as an array", "event=ONAPPUNINSTALL&auth[member_id][]=a&auth[application_token][x]=y"],
+    ["deep nesting", `event=ONIMCONNECTORMESSAGEADD&${"data".concat("[a]".repeat(200))}=1`],
+    ["many parameters", Array.from({ length: 5000 }, (_, i) => `p${i}=1`).join("&")],
+    ["an event name as an array", "event[]=ONAPPUNINSTALL&event[]=ONAPPINSTALL"],
+    [
+      "prototype keys",
+      "event=ONAPPUNINSTALL&__proto__[x]=1&constructor[prototype][y]=2&auth[member_id]=__proto__",
+    ],
+  ])("answers PHP-form abuse (%s) with a 4xx, never a 500", async (_name, body) => {
+    const res = await bitrixPost(body);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe("admin API without a token", () => {
+  it.each([
+    ["no header", {}],
+    ["a wrong token", { authorization: "Bearer not-the-token" }],
+    ["another scheme", { authorization: `Basic ${TEST_ADMIN_TOKEN}` }],
+    ["the token with trailing bytes", { authorization: `Bearer ${TEST_ADMIN_TOKEN}x` }],
+  ])("answers 401 on every route with %s", async (_name, headers: Record<string, string>) => {
+    for (const path of [
+      "apps",
+      "wabas",
+      "phones",
+      "portals",
+      "bitrix-apps",
+      "dead-letters",
+      `apps/${APP_ID}`,
+    ]) {
+      expect([path, (await call(`/api/admin/${path}`, { headers })).status]).toEqual([path, 401]);
+    }
+    const create = await call("/api/admin/apps", {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify({ appId: "7777", name: "x", appSecret: "s".repeat(20) }),
+    });
+    expect(create.status).toBe(401);
   });
 });
 
