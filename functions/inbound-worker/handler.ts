@@ -36,6 +36,7 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
+      metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({
         baseUrl: config.GRAPH_API_BASE_URL,

@@ -247,6 +247,8 @@ async function registerNumber(phoneId: string, wabaId: string): Promise<void> {
     line: null,
     connector: { status: "pending" },
     smsSender: null,
+    readReceipts: false,
+    typingIndicator: false,
     createdAt: now,
     updatedAt: now,
   });

@@ -154,6 +154,16 @@ export class GraphClient implements MetaGraph {
     return wamid;
   }
 
+  /** The documented mark-as-read body, with `typing_indicator` (send_mark_as_read / send_typing_indicator). */
+  async markRead(phoneId: string, wamid: string, typing: boolean, target: GraphTarget): Promise<void> {
+    await this.#call("POST", `/${encodeURIComponent(phoneId)}/messages`, target, {
+      messaging_product: "whatsapp",
+      status: "read",
+      message_id: wamid,
+      ...(typing ? { typing_indicator: { type: "text" } } : {}),
+    });
+  }
+
   async uploadMedia(phoneId: string, file: MediaUpload, target: GraphTarget): Promise<string> {
     const body = (await this.#call(
       "POST",
