@@ -1,6 +1,7 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import { makeSafeFetch } from "./adapters/safe-fetch.ts";
 import { allowsLoopbackUrls } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
@@ -17,7 +18,11 @@ export function makeBitrixSide(
   limitRetryDelaysMs?: readonly number[],
 ) {
   const allowLoopbackHttp = allowsLoopbackUrls(config);
-  const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
+  const oauth = new BitrixOAuthClient(
+    config.BITRIX_OAUTH_URL,
+    config.HTTP_TIMEOUT_MS,
+    makeSafeFetch({ allowLoopback: allowLoopbackHttp }),
+  );
   const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
