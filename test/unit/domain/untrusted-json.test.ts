@@ -26,6 +26,10 @@ describe("parseUntrustedJson", () => {
     expect(parseUntrustedJson(`{"t":"${"[{".repeat(200)}\\"["}`)).toEqual({ t: `${"[{".repeat(200)}"[` });
   });
 
+  it("gives a plain parse to text naming nothing Object.prototype has", () => {
+    expect(parseUntrustedJson('{"a":[1,{"b":"c"}]}')).toEqual({ a: [1, { b: "c" }] });
+  });
+
   it("refuses what is not JSON", () => {
     expect(() => parseUntrustedJson("{not json")).toThrow(JsonInputError);
   });
