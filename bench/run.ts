@@ -4,22 +4,23 @@
  *     (HMAC-SHA256 + JSON.parse alone), in-process on Meta's documented text webhook;
  *  2. each function's minified bundle size, built with the deployment's esbuild options;
  *  3. each bundle's cold import time in a fresh Node process (median of 10);
- *  4. peak memory over baseline moving a 100 MB file each way (bench/memory.ts);
- *  5. inbound end to end on the local stack against the fakes (bench/inbound.ts).
+ *  4. what each library choice costs a bundle (bench/library-choices.ts);
+ *  5. peak memory over baseline moving a 100 MB file each way (bench/memory.ts);
+ *  6. inbound end to end on the local stack against the fakes (bench/inbound.ts).
  */
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { signWebhookBody } from "#shared/domain/webhook-signature.ts";
 import { makeLogger } from "#shared/logger.ts";
+import { noMetrics } from "#shared/ports/metrics.ts";
 import type { AppRecord } from "#shared/ports/store.ts";
 import { functions } from "#shared/resources.ts";
 import { makeIngestWebhook } from "#shared/use-cases/ingest-webhook.ts";
-import { bundling } from "../infra/bundling.ts";
 import { inboundBench } from "./inbound.ts";
+import { bundle, libraryChoices } from "./library-choices.ts";
 import { memoryBench } from "./memory.ts";
 
 const repo = new URL("../", import.meta.url);
@@ -76,7 +77,7 @@ async function ingestCost(): Promise<void> {
   const ingest = makeIngestWebhook({
     apps,
     queue: { enqueue: async () => undefined },
-    counter: { increment: async () => undefined },
+    metrics: noMetrics,
     logger: makeLogger("bench"),
   });
   const n = 20_000;
@@ -96,20 +97,7 @@ async function bundles(): Promise<void> {
   try {
     for (const def of Object.values(functions)) {
       const outfile = join(dir, def.name, "index.mjs");
-      await build({
-        entryPoints: [new URL(def.entry, repo).pathname],
-        bundle: true,
-        outfile,
-        format: bundling.format,
-        platform: bundling.platform,
-        target: bundling.target,
-        minify: bundling.minify,
-        keepNames: bundling.keepNames,
-        mainFields: [...bundling.mainFields],
-        banner: { js: bundling.banner },
-        logLevel: "error",
-      });
-      const size = statSync(outfile).size;
+      const size = await bundle(def.entry, outfile);
       const times: number[] = [];
       for (let i = 0; i < 10; i++) {
         const out = execFileSync(process.execPath, [
@@ -133,5 +121,6 @@ async function bundles(): Promise<void> {
 console.log(`separator-waba bench — Node ${process.version}, ${new Date().toISOString()}`);
 await ingestCost();
 await bundles();
+await libraryChoices();
 await memoryBench();
 await inboundBench();

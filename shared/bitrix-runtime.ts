@@ -2,9 +2,10 @@ import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
 import { makeSafeFetch } from "./adapters/safe-fetch.ts";
-import { allowsLoopbackUrls } from "./config.ts";
+import { allowsLoopbackUrls, bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
+import { type Metrics, noMetrics } from "./ports/metrics.ts";
 import type { Runtime } from "./runtime.ts";
 import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
@@ -16,14 +17,15 @@ export function makeBitrixSide(
   logger: Logger,
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
+  metrics: Metrics = noMetrics,
 ) {
   const allowLoopbackHttp = allowsLoopbackUrls(config);
+  const oauthServers = bitrixOAuthServers(config);
   const oauth = new BitrixOAuthClient(
-    config.BITRIX_OAUTH_URL,
     config.HTTP_TIMEOUT_MS,
     makeSafeFetch({ allowLoopback: allowLoopbackHttp }),
   );
-  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers, metrics);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,
@@ -45,6 +47,7 @@ export function makeBitrixSide(
     connector,
     clock: systemClock,
     allowLoopbackHttp,
+    oauthServers,
     logger,
     syncRobot,
   });

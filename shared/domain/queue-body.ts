@@ -10,10 +10,3 @@ const UNSAFE = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g;
 export function toQueueBody(value: unknown): string {
   return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
-
-/** SQS takes at most 1 MiB in one message and in one SendMessageBatch request, bodies counted in bytes. */
-export const MAX_QUEUE_BYTES = 1024 * 1024;
-
-export function queueBodyBytes(body: string): number {
-  return Buffer.byteLength(body, "utf8");
-}

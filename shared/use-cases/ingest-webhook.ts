@@ -1,12 +1,12 @@
 import { timingSafeEqual } from "node:crypto";
 import type { InboundEvent } from "../domain/inbound-event.ts";
-import { MAX_QUEUE_BYTES, queueBodyBytes, toQueueBody } from "../domain/queue-body.ts";
 import { splitWebhookIntoEvents } from "../domain/split-webhook.ts";
 import { parseUntrustedJson } from "../domain/untrusted-json.ts";
 import { verifyWebhookSignature } from "../domain/webhook-signature.ts";
 import { idsNamedBy, keepOwnParts, type RefusedPart } from "../domain/webhook-tenancy.ts";
 import { ForbiddenError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { type Metrics, metricNames } from "../ports/metrics.ts";
 import type { InboundQueue } from "../ports/queue.ts";
 import type { AppRecord } from "../ports/store.ts";
 import { type MetaWebhookEnvelope, metaWebhookEnvelope } from "../schemas/meta-webhook.ts";
@@ -22,13 +22,6 @@ export interface AppDirectory {
   wabaOfPhone(phoneNumberId: string): Promise<string | undefined>;
 }
 
-/** Counts what the webhook refused, so an operator sees a tenant naming ids that are not its own. */
-export interface RefusalCounter {
-  increment(counter: string, by?: number): Promise<void>;
-}
-
-export const FOREIGN_PARTS_COUNTER = "webhook.foreign-parts";
-export const OVERSIZED_EVENTS_COUNTER = "webhook.oversized-events";
 /** Meta's documented limit for a webhook payload. */
 export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
@@ -42,12 +35,13 @@ export interface WebhookRequest {
 export function makeIngestWebhook({
   apps,
   queue,
-  counter,
+  metrics,
   logger,
 }: {
   apps: AppDirectory;
   queue: InboundQueue;
-  counter: RefusalCounter;
+  /** Counts what the webhook refused, so an operator sees a tenant naming ids that are not its own. */
+  metrics: Metrics;
   logger: Logger;
 }) {
   async function candidates(req: WebhookRequest, fresh: boolean): Promise<AppRecord[]> {
@@ -95,7 +89,7 @@ export function makeIngestWebhook({
       throw new ValidationError("Body is not a WhatsApp Business Account webhook", envelope.error.issues);
     }
     const own = await ownParts(envelope.data, app.appId);
-    const events = await withoutOversized(splitWebhookIntoEvents(own, app.appId), app.appId);
+    const events = splitWebhookIntoEvents(own, app.appId);
     await queue.enqueue(events);
     return { app, events };
   };
@@ -107,27 +101,13 @@ export function makeIngestWebhook({
       lookUpAll(phoneNumberIds, (id) => apps.wabaOfPhone(id)),
     ]);
     const kept = keepOwnParts(envelope, appId, { appOfWaba, wabaOfPhone });
-    if (kept.refused.length > 0) await reportRefused(appId, kept.refused);
+    if (kept.refused.length > 0) reportRefused(appId, kept.refused);
     return kept.envelope;
   }
 
-  /** An event SQS cannot take (over 1 MiB) would fail the whole webhook forever: it is dropped and counted. */
-  async function withoutOversized(events: InboundEvent[], appId: string): Promise<InboundEvent[]> {
-    const fits = events.filter((event) => queueBodyBytes(toQueueBody(event)) <= MAX_QUEUE_BYTES);
-    if (fits.length < events.length) {
-      const dropped = events.filter((event) => !fits.includes(event)).map((event) => event.id);
-      logger.warn("webhook events too large for the queue were dropped", { appId, dropped });
-      await counter.increment(OVERSIZED_EVENTS_COUNTER, dropped.length).catch(() => undefined);
-    }
-    return fits;
-  }
-
-  async function reportRefused(appId: string, refused: RefusedPart[]): Promise<void> {
+  function reportRefused(appId: string, refused: RefusedPart[]): void {
     logger.warn("webhook parts naming another tenant's ids were dropped", { appId, refused });
-    // The count is for operators; failing to write it must not make Meta redeliver the valid rest.
-    await counter.increment(FOREIGN_PARTS_COUNTER, refused.length).catch((error: unknown) => {
-      logger.warn("could not count dropped webhook parts", { error });
-    });
+    metrics.count(metricNames.webhookForeignParts, refused.length);
   }
 }
 

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import {
   bbcodeToPlainText,
   formatOperatorText,
@@ -6,6 +7,7 @@ import {
 } from "../domain/bbcode.ts";
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
+import { mimeFromBytes } from "../domain/file-type.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -38,6 +40,7 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { filesFromDisk } from "./operator-disk-files.ts";
 import type { makeTemplateCatalog } from "./template-catalog.ts";
 
 export interface SendOperatorMessageDeps {
@@ -144,15 +147,16 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       throw new RetryLaterError(`Bitrix24 answered ${response.status} for ${file.name}`);
     if (response.status >= 300)
       throw new PermanentDeliveryError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    const mimeType =
-      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
-    // Streamed from Bitrix24 to Meta as it arrives; the cap stops the transfer at WhatsApp's limit.
+    // Streamed from Bitrix24 to Meta as it arrives; the cap stops the transfer at WhatsApp's limit. Only
+    // the first bytes are looked at (for the file's type) before the rest follows them.
     try {
-      return await graph.uploadMedia(
-        phoneId,
-        { body: response.bodyUpTo(MAX_FILE_BYTES), mimeType, fileName: file.name },
-        target,
-      );
+      const { head, body } = await peek(response.bodyUpTo(MAX_FILE_BYTES), FILE_TYPE_BYTES);
+      const mimeType =
+        file.mime ||
+        mimeFromBytes(head) ||
+        response.headers.get("content-type")?.split(";")[0] ||
+        "application/octet-stream";
+      return await graph.uploadMedia(phoneId, { body, mimeType, fileName: file.name }, target);
     } catch (error) {
       if (error instanceof BodyTooLargeError)
         throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
@@ -259,8 +263,13 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return noteToOperator(route, job, "window", windowClosedNote(), attempt);
-      parts = plainParts(job, phone.phoneId, target);
-      if (parts.length === 0) return "empty";
+      const disk = await filesFromDisk(bitrix, job);
+      if (disk.problems.length > 0) {
+        const note = `Not sent to WhatsApp: ${disk.problems.join("; ")}.`;
+        await noteToOperator(route, job, "disk-files", note, attempt);
+      }
+      parts = plainParts({ ...job, files: [...job.files, ...disk.files] }, phone.phoneId, target);
+      if (parts.length === 0) return disk.problems.length > 0 ? "noted" : "empty";
     }
 
     await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
@@ -479,4 +488,29 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   }
 
   return { sendOperatorMessage, sendSms };
+}
+
+/** Enough of a file's start to tell its type by its bytes. */
+const FILE_TYPE_BYTES = 16;
+
+/** The stream's first `bytes` (fewer if it is shorter), and the whole stream again, from its start. */
+async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; body: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const next = await iterator.next();
+    if (next.done) break;
+    seen.push(next.value as Buffer);
+    length += (next.value as Buffer).length;
+  }
+  async function* whole() {
+    yield* seen;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next())
+      yield next.value as Buffer;
+  }
+  return {
+    head: Buffer.concat(seen).subarray(0, bytes),
+    body: Readable.from(whole(), { objectMode: false }),
+  };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
-import { MAX_QUEUE_BYTES, queueBodyBytes, toQueueBody } from "../../domain/queue-body.ts";
+import { type ClaimStore, checkIn } from "../../claim-check.ts";
+import { toQueueBody } from "../../domain/queue-body.ts";
 
 const MAX_BATCH = 10;
 const ATTEMPTS = 3;
@@ -14,34 +15,32 @@ export interface FifoItem {
 }
 
 /**
- * A FIFO queue: up to ten items (and 1 MiB) per request, requests in order. Entries SQS refuses are sent again (twice
+ * A FIFO queue: ten items per request, requests in order. Entries SQS refuses are sent again (twice
  * more) before the whole call fails, so a caller never acknowledges work that is not queued; the
  * deduplication id makes the caller's own retry harmless for what did get through.
  */
 export class SqsFifoQueue {
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
+  readonly #claims: ClaimStore | undefined;
 
-  constructor(sqs: SQSClient, queueUrl: string) {
+  /** `claims`: where bodies too large for SQS go (claim check); without it such a body is refused. */
+  constructor(sqs: SQSClient, queueUrl: string, claims?: ClaimStore) {
     this.#sqs = sqs;
     this.#queueUrl = queueUrl;
+    this.#claims = claims;
   }
 
   async enqueue(items: readonly FifoItem[]): Promise<void> {
-    // Ten entries, and at most MAX_QUEUE_BYTES, per request: a large webhook takes as many as it needs.
+    const entries = await Promise.all(
+      items.map(async (item, i) =>
+        toEntry(item, i, await checkIn(toQueueBody(item.body), item.dedupKey, this.#claims)),
+      ),
+    );
     const batches: SendMessageBatchRequestEntry[][] = [];
-    let bytes = 0;
-    items.forEach((item, i) => {
-      const entry = toEntry(item, i);
-      const size = queueBodyBytes(entry.MessageBody ?? "");
-      const last = batches[batches.length - 1];
-      if (!last || last.length === MAX_BATCH || bytes + size > MAX_QUEUE_BYTES) {
-        batches.push([entry]);
-        bytes = size;
-      } else {
-        last.push(entry);
-        bytes += size;
-      }
+    entries.forEach((entry, i) => {
+      if (i % MAX_BATCH === 0) batches.push([]);
+      batches[batches.length - 1]?.push(entry);
     });
     // One after another: two requests in flight could land a conversation's later messages first.
     for (const batch of batches) await this.#sendBatch(batch);
@@ -72,10 +71,10 @@ export function makeSqsClient(): SQSClient {
   return new SQSClient(endpoint ? { endpoint, useQueueUrlAsEndpoint: false } : {});
 }
 
-function toEntry(item: FifoItem, index: number): SendMessageBatchRequestEntry {
+function toEntry(item: FifoItem, index: number, body: string): SendMessageBatchRequestEntry {
   return {
     Id: String(index),
-    MessageBody: toQueueBody(item.body),
+    MessageBody: body,
     MessageGroupId: boundedId(item.groupId),
     // Hashing keeps the id within SQS's 128 characters and allowed alphabet whatever the key looks like.
     MessageDeduplicationId: createHash("sha256").update(item.dedupKey).digest("hex"),
