@@ -21,17 +21,15 @@ export async function bitrixFetch(
   } catch (error) {
     if (error instanceof UnsafeUrlError) throw new BitrixApiError(400, "UNSAFE_ENDPOINT", error.message);
     const reason =
-      (error as Error).name === "TimeoutError" || (error as Error).name === "AbortError"
+      // fetch() rejects with the signal's TimeoutError; node:http (the safe fetch) with an AbortError
+      // whose cause it is.
+      (error as Error).name === "TimeoutError" ||
+      (error as { cause?: { name?: string } }).cause?.name === "TimeoutError"
         ? `no answer within ${timeoutMs} ms`
         : (error as Error).message;
     throw new BitrixApiError(0, "CONNECTION_ERROR", reason);
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (error) {
-    throw new BitrixApiError(0, "CONNECTION_ERROR", (error as Error).message);
-  }
+  const text = await response.text();
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
