@@ -359,6 +359,23 @@ describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
     expect(sent.body.template).toEqual(shippingNoticeSent("Anna", "A-17 | blue"));
   });
 
+  it("gives an operator who is not an administrator a session the numbers page's forms refuse", async () => {
+    const dialogId = await customerChat("16505550103");
+    world.bitrix.portal(world.memberId).admin = false;
+    try {
+      const opened = await fetch(pickerUrl(), { method: "POST", body: pickerFields(dialogId) });
+      expect(opened.status).toBe(200);
+      const pickerSession = sessionOf(await opened.text());
+      expect(pickerSession).not.toBe("");
+      const before = settingsRequests().length;
+      const escalated = await saveForm(PHONE_ID, { session: pickerSession, calling: "enabled" });
+      expect(escalated.status).toBe(401);
+      expect(settingsRequests()).toHaveLength(before);
+    } finally {
+      world.bitrix.portal(world.memberId).admin = true;
+    }
+  });
+
   it("says that only templates can go when the customer's 24-hour window is closed", async () => {
     const dialogId = await customerChat("16505550102", 25 * 3600);
     const frame = await openInFrame(page, pickerUrl(), pickerFields(dialogId), { width: 720, height: 500 });
