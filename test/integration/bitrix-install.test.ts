@@ -163,6 +163,28 @@ describe("install page without an application token", () => {
     );
   });
 
+  it("the page and ONAPPINSTALL at the same moment, again and again: the portal keeps the event's token", async () => {
+    for (let round = 0; round < 12; round++) {
+      const { memberId } = bitrix.addPortal(app);
+      const [fromPage, fromEvent] = await Promise.all([
+        page(memberId),
+        post(bitrix.installEventBody(memberId)),
+      ]);
+      expect([fromPage.status, fromEvent.status]).toEqual([200, 200]);
+      const installed = await stored(memberId);
+      expect(outcome(installed)).toMatchObject({
+        status: "installed",
+        applicationToken: bitrix.portal(memberId).applicationToken,
+      });
+      // Both set-ups bound the handlers of the one secret the portal kept.
+      const secrets = new Set(
+        bitrix.portal(memberId).events.map((e) => new URL(e.handler).searchParams.get("h")),
+      );
+      expect([...secrets]).toEqual([installed?.handlerSecret]);
+      expect(await lineDeleted(memberId)).toBe(200);
+    }
+  });
+
   it("takes SERVER_ENDPOINT and APPLICATION_TOKEN where the page carries them (the REST docs' form)", async () => {
     const { memberId } = bitrix.addPortal(app);
     expect((await page(memberId, { withEndpointAndToken: true })).status).toBe(200);

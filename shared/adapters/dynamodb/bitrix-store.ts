@@ -73,6 +73,14 @@ export class DynamoBitrixStore implements BitrixStore {
     await this.#t.put(this.#portalItem(portal));
   }
 
+  async savePortal(portal: PortalRecord, previous: PortalRecord | undefined): Promise<boolean> {
+    const item = this.#portalItem(portal, previous);
+    if (!previous) return this.#t.put(item, "attribute_not_exists(pk)");
+    if (previous.revision === undefined)
+      return this.#t.put(item, "attribute_exists(pk) AND attribute_not_exists(revision)");
+    return this.#t.put(item, "revision = :r", undefined, { ":r": previous.revision });
+  }
+
   async deletePortal(memberId: string): Promise<void> {
     await this.#t.delete(key.portal(memberId));
   }
@@ -260,9 +268,10 @@ export class DynamoBitrixStore implements BitrixStore {
     };
   }
 
-  #portalItem(portal: PortalRecord): Item {
+  /** `revision` grows from the record the write is based on (`previous`, else the portal itself). */
+  #portalItem(portal: PortalRecord, previous: PortalRecord | undefined = portal): Item {
     const k = key.portal(portal.memberId);
-    const { applicationToken, handlerSecret, tokens, ...rest } = portal;
+    const { applicationToken, handlerSecret, tokens, revision: _revision, ...rest } = portal;
     return {
       ...k,
       gsi1pk: "TYPE#portal",
@@ -272,6 +281,7 @@ export class DynamoBitrixStore implements BitrixStore {
       handlerSecretSealed: this.#t.seal(k.pk, "handlerSecret", handlerSecret),
       tokensSealed: tokens ? this.#t.seal(k.pk, "tokens", JSON.stringify(tokens)) : undefined,
       tokenVersion: tokens?.version ?? 0,
+      revision: (previous?.revision ?? 0) + 1,
     };
   }
 
@@ -291,6 +301,7 @@ export class DynamoBitrixStore implements BitrixStore {
       setupError: item.setupError === undefined || item.setupError === null ? null : String(item.setupError),
       installedAt: String(item.installedAt),
       updatedAt: String(item.updatedAt),
+      ...(typeof item.revision === "number" ? { revision: item.revision } : {}),
     };
   }
 
