@@ -175,6 +175,7 @@ describe("install page without an application token", () => {
       expect(outcome(installed)).toMatchObject({
         status: "installed",
         applicationToken: bitrix.portal(memberId).applicationToken,
+        setupError: null,
       });
       // Both set-ups bound the handlers of the one secret the portal kept.
       const secrets = new Set(
