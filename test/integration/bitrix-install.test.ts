@@ -186,6 +186,19 @@ describe("install page without an application token", () => {
     }
   });
 
+  it("an install that read the portal before a token refresh does not write the spent refresh token back", async () => {
+    const { memberId } = bitrix.addPortal(app);
+    expect((await post(bitrix.installEventBody(memberId))).status).toBe(200);
+    const { bitrixStore } = await getRuntime();
+    const readByInstall = await stored(memberId);
+    const tokens = readByInstall?.tokens;
+    if (!readByInstall || !tokens) throw new Error("portal not installed");
+    const refreshed = { ...tokens, refreshToken: "refreshed-by-a-worker", version: tokens.version + 1 };
+    expect(await bitrixStore.saveRefreshedTokens(memberId, tokens.version, refreshed)).toBe(true);
+    expect(await bitrixStore.savePortal({ ...readByInstall, setupError: null }, readByInstall)).toBe(false);
+    expect((await stored(memberId))?.tokens?.refreshToken).toBe("refreshed-by-a-worker");
+  });
+
   it("takes SERVER_ENDPOINT and APPLICATION_TOKEN where the page carries them (the REST docs' form)", async () => {
     const { memberId } = bitrix.addPortal(app);
     expect((await page(memberId, { withEndpointAndToken: true })).status).toBe(200);

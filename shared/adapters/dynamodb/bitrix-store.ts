@@ -131,12 +131,17 @@ export class DynamoBitrixStore implements BitrixStore {
         new UpdateCommand({
           TableName: this.#t.tableName,
           Key: k,
-          UpdateExpression: "SET tokensSealed = :t, tokenVersion = :next REMOVE refreshLeaseUntil",
+          // The revision moves too: an install that read the portal before this must not write back the
+          // refresh token just spent.
+          UpdateExpression:
+            "SET tokensSealed = :t, tokenVersion = :next, revision = if_not_exists(revision, :zero) + :one REMOVE refreshLeaseUntil",
           ConditionExpression: "tokenVersion = :v",
           ExpressionAttributeValues: {
             ":t": this.#t.seal(k.pk, "tokens", JSON.stringify(tokens)),
             ":next": tokens.version,
             ":v": previousVersion,
+            ":zero": 0,
+            ":one": 1,
           },
         }),
       );
