@@ -199,6 +199,12 @@ describe("install page without an application token", () => {
     expect((await stored(memberId))?.tokens?.refreshToken).toBe("refreshed-by-a-worker");
   });
 
+  it("a set-up outcome for a portal removed meanwhile leaves no record behind", async () => {
+    const { bitrixStore } = await getRuntime();
+    await bitrixStore.setPortalSetupError("portal-removed-during-set-up", "event.bind failed");
+    expect(await stored("portal-removed-during-set-up")).toBeUndefined();
+  });
+
   it("takes SERVER_ENDPOINT and APPLICATION_TOKEN where the page carries them (the REST docs' form)", async () => {
     const { memberId } = bitrix.addPortal(app);
     expect((await page(memberId, { withEndpointAndToken: true })).status).toBe(200);

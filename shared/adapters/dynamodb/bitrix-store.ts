@@ -86,14 +86,20 @@ export class DynamoBitrixStore implements BitrixStore {
   }
 
   async setPortalSetupError(memberId: string, setupError: string | null): Promise<void> {
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.portal(memberId),
-        UpdateExpression: "SET setupError = :e",
-        ExpressionAttributeValues: { ":e": setupError },
-      }),
-    );
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.portal(memberId),
+          UpdateExpression: "SET setupError = :e",
+          // A portal removed while its set-up ran stays removed: a bare item would not read as a portal.
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":e": setupError },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async acquireRefreshLease(
