@@ -199,10 +199,16 @@ describe("install page without an application token", () => {
     expect((await stored(memberId))?.tokens?.refreshToken).toBe("refreshed-by-a-worker");
   });
 
-  it("a set-up outcome for a portal removed meanwhile leaves no record behind", async () => {
+  it("a set-up outcome or a moved REST address for a portal removed meanwhile leaves no record behind", async () => {
     const { bitrixStore } = await getRuntime();
     await bitrixStore.setPortalSetupError("portal-removed-during-set-up", "event.bind failed");
     expect(await stored("portal-removed-during-set-up")).toBeUndefined();
+    await bitrixStore.movePortalEndpoint(
+      "portal-removed-meanwhile",
+      "https://new.bitrix24.com/rest/",
+      "new.bitrix24.com",
+    );
+    expect(await stored("portal-removed-meanwhile")).toBeUndefined();
   });
 
   it("takes SERVER_ENDPOINT and APPLICATION_TOKEN where the page carries them (the REST docs' form)", async () => {

@@ -86,20 +86,7 @@ export class DynamoBitrixStore implements BitrixStore {
   }
 
   async setPortalSetupError(memberId: string, setupError: string | null): Promise<void> {
-    try {
-      await this.#t.db.send(
-        new UpdateCommand({
-          TableName: this.#t.tableName,
-          Key: key.portal(memberId),
-          UpdateExpression: "SET setupError = :e",
-          // A portal removed while its set-up ran stays removed: a bare item would not read as a portal.
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: { ":e": setupError },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    await this.#updatePresentPortal(memberId, "SET setupError = :e", { ":e": setupError });
   }
 
   async acquireRefreshLease(
@@ -252,15 +239,38 @@ export class DynamoBitrixStore implements BitrixStore {
   }
 
   async movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void> {
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.portal(memberId),
-        UpdateExpression: "SET clientEndpoint = :e, #domain = :d",
-        ExpressionAttributeNames: { "#domain": "domain" },
-        ExpressionAttributeValues: { ":e": clientEndpoint, ":d": domain },
-      }),
+    await this.#updatePresentPortal(
+      memberId,
+      "SET clientEndpoint = :e, #domain = :d",
+      { ":e": clientEndpoint, ":d": domain },
+      { "#domain": "domain" },
     );
+  }
+
+  /**
+   * Updates some fields of a stored portal; one removed meanwhile (while its set-up ran, or before a
+   * REST call's redirect was followed) stays removed: a bare item would not read as a portal.
+   */
+  async #updatePresentPortal(
+    memberId: string,
+    update: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+  ): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.portal(memberId),
+          UpdateExpression: update,
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]> {
