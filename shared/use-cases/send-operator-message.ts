@@ -174,8 +174,11 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       file,
       choice: chooseWhatsAppMedia(file.mime ?? "", file.size),
     }));
-    const media = files.filter((f) => f.choice.kind !== "link");
-    const links = files.filter((f) => f.choice.kind === "link").map((f) => `${f.file.name}: ${f.file.link}`);
+    // A private link (the portal's token in it) is never written to the customer: its file takes the media
+    // path, where it goes or fails with a note to the operator.
+    const asLink = (f: (typeof files)[number]) => f.choice.kind === "link" && !f.file.privateLink;
+    const media = files.filter((f) => !asLink(f));
+    const links = files.filter(asLink).map((f) => `${f.file.name}: ${f.file.link}`);
     const first = media[0];
     const caption =
       first && ["image", "video", "document"].includes(first.choice.kind) && formatted.length <= CAPTION_MAX
@@ -190,12 +193,18 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       ...media.map(({ file, choice }, i) => ({
         key: `file:${i}`,
         build: async () => {
+          if (choice.kind === "link") throw new PermanentDeliveryError(`${file.name}: ${choice.reason}`);
           let id: string;
           try {
             id = await uploadFile(phoneId, file, target);
           } catch (error) {
             // Meta refuses this type or size as media (131053): the customer still gets the file, as a link.
             if (!(error instanceof GraphApiError && error.graphCode === MEDIA_REFUSED)) throw error;
+            if (file.privateLink) {
+              throw new PermanentDeliveryError(
+                `${file.name}: WhatsApp does not take this file (${error.message})`,
+              );
+            }
             const text = [i === 0 ? caption : "", `${file.name}: ${file.link}`].filter(Boolean).join("\n");
             return { type: "text", text: { body: text, preview_url: false } };
           }
