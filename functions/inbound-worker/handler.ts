@@ -72,8 +72,8 @@ const deps = lazy(async () => {
 });
 
 /**
- * Events that reach nobody else are kept for a while: account updates, and events for numbers not
- * connected here. A delivered message is in the open line, and a status in its sent message's record,
+ * Events that reach nobody else are kept for a while: account updates, events for numbers not
+ * connected here, and events given up on. A delivered message is in the open line, and a status in its sent message's record,
  * so writing those down again would only add a write per event.
  */
 const KEPT_OUTCOMES = new Set(["recorded", "unrouted"]);
@@ -86,7 +86,14 @@ async function handle(event: SQSEvent, context?: Context): Promise<SQSBatchRespo
     d.worker,
     async (body, attempt) => {
       const inbound = body as InboundEvent;
-      const outcome = await d.deliver(inbound, attempt);
+      let outcome: string;
+      try {
+        outcome = await d.deliver(inbound, attempt);
+      } catch (error) {
+        // An event on its way to the dead letters did not reach Bitrix24 either: it is kept too.
+        if ((error as { transient?: boolean }).transient === false || attempt.last) await d.record(inbound);
+        throw error;
+      }
       if (KEPT_OUTCOMES.has(outcome)) await d.record(inbound);
       return outcome;
     },
