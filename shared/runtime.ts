@@ -1,6 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoAccountEventStore } from "./adapters/dynamodb/account-event-store.ts";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
+import { DynamoCustomerStore } from "./adapters/dynamodb/customer-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
@@ -15,6 +17,8 @@ export interface Runtime {
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly conversations: DynamoConversationStore;
+  readonly customers: DynamoCustomerStore;
+  readonly accountEvents: DynamoAccountEventStore;
   readonly tableClient: TableClient;
 }
 
@@ -48,6 +52,8 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),
     conversations: new DynamoConversationStore(tableClient),
+    customers: new DynamoCustomerStore(tableClient),
+    accountEvents: new DynamoAccountEventStore(tableClient),
     tableClient,
   };
 });

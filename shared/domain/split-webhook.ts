@@ -4,7 +4,7 @@ import type { InboundEvent } from "./inbound-event.ts";
 
 type Json = Record<string, unknown>;
 
-const ITEM_ARRAYS = ["messages", "statuses", "calls", "contacts"] as const;
+const ITEM_ARRAYS = ["messages", "statuses", "calls", "contacts", "message_echoes"] as const;
 
 /**
  * Cuts a webhook into single events: every entry × change × message/status/call becomes one event,
@@ -23,16 +23,36 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
       const before = events.length;
 
       for (const message of arrayOf(value.messages)) {
-        const customerId = str(message.from) ?? str(message.from_user_id);
+        // A change of user id names the customer only by the id it had before.
+        const previousUserId = str((message.system as Json | undefined)?.previous_user_id);
+        const customerId = str(message.from) ?? str(message.from_user_id) ?? previousUserId;
         const contact =
           contacts.find((c) => matchesCustomer(c, message.from, message.from_user_id)) ?? contacts[0];
+        const customerUserId = str(message.from_user_id) ?? str(contact?.user_id) ?? previousUserId;
         events.push({
           ...base,
           id: `msg:${str(message.id) ?? contentId(entry.id, change.field, message)}`,
           kind: "message",
           customerId,
+          ...(customerUserId ? { customerUserId } : {}),
           timestamp: seconds(message.timestamp) ?? entry.time,
           value: { ...common, ...(contact ? { contacts: [contact] } : {}), messages: [message] },
+        });
+      }
+
+      // What the business typed in the WhatsApp Business app (coexistence): to the customer, from us.
+      for (const echo of arrayOf(value.message_echoes)) {
+        const customerId = str(echo.to) ?? str(echo.to_user_id);
+        const contact = contacts.find((c) => matchesCustomer(c, echo.to, echo.to_user_id)) ?? contacts[0];
+        const customerUserId = str(echo.to_user_id) ?? str(contact?.user_id);
+        events.push({
+          ...base,
+          id: `echo:${str(echo.id) ?? contentId(entry.id, change.field, echo)}`,
+          kind: "echo",
+          customerId,
+          ...(customerUserId ? { customerUserId } : {}),
+          timestamp: seconds(echo.timestamp) ?? entry.time,
+          value: { ...common, ...(contact ? { contacts: [contact] } : {}), message_echoes: [echo] },
         });
       }
 
@@ -44,6 +64,7 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
           id: `${isCall ? "callstatus" : "status"}:${id}:${String(status.status ?? "").toLowerCase()}`,
           kind: isCall ? "call" : "status",
           customerId: str(status.recipient_id) ?? str(status.recipient_user_id),
+          ...(str(status.recipient_user_id) ? { customerUserId: str(status.recipient_user_id) } : {}),
           timestamp: seconds(status.timestamp) ?? entry.time,
           value: { ...common, statuses: [status] },
         });
@@ -76,9 +97,14 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
   return events;
 }
 
-/** FIFO message group: one conversation (our number + the customer) or one account's field updates. */
+/**
+ * FIFO message group: one conversation (our number + the customer) or one account's field updates. The
+ * BSUID, when Meta sends one, names the customer whether or not the phone came too, so a customer's
+ * messages with and without the phone stay in one group.
+ */
 export function messageGroupOf(event: InboundEvent): string {
-  if (event.phoneNumberId && event.customerId) return `${event.phoneNumberId}:${event.customerId}`;
+  const customer = event.customerUserId ?? event.customerId;
+  if (event.phoneNumberId && customer) return `${event.phoneNumberId}:${customer}`;
   return `${event.wabaId}:${event.field}`;
 }
 

@@ -1,6 +1,13 @@
 import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { describeCallEvent } from "../domain/call-notes.ts";
+import {
+  identityChangeOf,
+  identityOf,
+  isPhoneKey,
+  type KnownCustomer,
+  type SeenIdentity,
+} from "../domain/customer-identity.ts";
 import { describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
@@ -10,9 +17,11 @@ import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
+import type { CustomerStore } from "../ports/customers.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
+import { makeCustomerDirectory } from "./customer-directory.ts";
 import {
   type Attempt,
   type LineMessage,
@@ -26,6 +35,7 @@ export interface DeliverInboundDeps {
   readonly store: Store;
   readonly bitrixStore: BitrixStore;
   readonly conversations: ConversationStore;
+  readonly customers: CustomerStore;
   readonly bitrix: BitrixGateway;
   readonly graph: MetaGraph;
   readonly media: MediaStore;
@@ -46,8 +56,27 @@ export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" 
 
 type Json = Record<string, unknown>;
 
+interface Customer {
+  readonly scope: string;
+  readonly seen: SeenIdentity;
+  readonly known: KnownCustomer | undefined;
+}
+
 export function makeDeliverInbound(deps: DeliverInboundDeps) {
-  const { store, bitrixStore, conversations, bitrix, graph, media, limiter, clock, logger, options } = deps;
+  const {
+    store,
+    bitrixStore,
+    conversations,
+    customers,
+    bitrix,
+    graph,
+    media,
+    limiter,
+    clock,
+    logger,
+    options,
+  } = deps;
+  const directory = makeCustomerDirectory({ customers, store });
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -56,8 +85,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     clock,
     leaseMs: options.leaseMs,
   });
-  const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
-    toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
+  const sendToLine = (route: Route, who: Customer, message: LineMessage, attempt: Attempt) =>
+    toLine(route, toOpenLinesUser(openLinesUserOf(who)), message, attempt);
 
   /**
    * A number we do not know is acknowledged as unrouted (it is not ours to deliver). A number we know but
@@ -77,16 +106,35 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     return { phone, portal, lineId: phone.line.id };
   }
 
-  function customerOf(event: InboundEvent) {
-    const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0] ?? {};
-    const profile = (contact.profile ?? {}) as Json;
-    const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+  /** Who the event names, and the customer's key for good through the phone↔BSUID alias. */
+  async function customerOf(event: InboundEvent): Promise<Customer> {
+    const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0];
+    const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
+    const seen: SeenIdentity = message
+      ? identityOf(message, contact, "from")
+      : identityOf({ from: event.customerId }, contact, "from");
+    const scope = await directory.scopeOf(event.wabaId);
+    const known = await directory.resolve(scope, seen);
+    return { scope, seen, known };
+  }
+
+  /** The customer a send of ours went to: the chat it came from names the key. */
+  async function customerOfSend(event: InboundEvent, out: OutboundRecord): Promise<Customer> {
+    const scope = await directory.scopeOf(event.wabaId);
+    const key =
+      out.origin.kind === "openlines" ? out.origin.chatId.replace(/^wa:(user:)?/, "") : out.customerId;
+    return { scope, seen: {}, known: await directory.known(scope, key) };
+  }
+
+  function openLinesUserOf({ seen, known }: Customer) {
+    const key = known?.key ?? "unknown";
     return {
-      customerId: event.customerId ?? "unknown",
-      waId: str(contact.wa_id),
-      userId: str(contact.user_id),
-      profileName: str(profile.name),
-      username: str(profile.username),
+      customerId: key,
+      waId: isPhoneKey(key) ? key : undefined,
+      userId: isPhoneKey(key) ? undefined : key,
+      phone: known?.phone,
+      profileName: seen.name,
+      username: known?.username,
     };
   }
 
@@ -117,6 +165,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   async function deliverMessage(
     event: InboundEvent,
     route: Route,
+    who: Customer,
     attempt: Attempt,
   ): Promise<InboundOutcome> {
     const message = ((event.value.messages as Json[] | undefined) ?? [])[0] ?? {};
@@ -136,7 +185,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     return sendToLine(
       route,
-      event,
+      who,
       {
         id: wamid,
         date: event.timestamp ?? Math.floor(clock.now().getTime() / 1000),
@@ -151,13 +200,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   async function deliverNote(
     event: InboundEvent,
     route: Route,
+    who: Customer,
     text: string,
     attempt: Attempt,
   ): Promise<InboundOutcome> {
     const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
     return sendToLine(
       route,
-      event,
+      who,
       { id: `note:${event.id}`, date, text: `[b]WhatsApp:[/b] ${text}` },
       attempt,
     );
@@ -193,7 +243,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (!route) return;
     if (status === "failed") {
-      await deliverNote(event, route, failedStatusNote(raw), attempt);
+      await deliverNote(event, route, await customerOfSend(event, out), failedStatusNote(raw), attempt);
       return;
     }
     const report = (method: string) =>
@@ -225,6 +275,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const wamid = String(raw.id ?? "");
     const status = parseStatus(raw.status);
     if (!status) return "ignored";
+    // A status naming both the phone and the BSUID of the recipient teaches the alias too.
+    await directory.resolve(await directory.scopeOf(event.wabaId), identityOf(raw, undefined, "status"));
     const out = await conversations.getOutbound(wamid);
     if (!out) {
       if (attempt.number < options.statusMatchAttempts && !attempt.last) {
@@ -267,18 +319,20 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (event.kind === "status") return deliverStatus(event, attempt);
 
     const route = await routeOf(event);
-    const customer = customerOf(event);
-    if (
-      event.phoneNumberId &&
-      event.customerId &&
-      (event.kind === "message" || event.id.startsWith("call:"))
-    ) {
+    let who = await customerOf(event);
+    const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
+    const change = message ? identityChangeOf(message) : undefined;
+    if (change && who.known) {
+      // The key stays, so the note lands in the customer's own chat and the window carries over.
+      who = { ...who, known: await directory.move(who.scope, who.known, change) };
+    }
+    if (event.phoneNumberId && who.known && (event.kind === "message" || event.id.startsWith("call:"))) {
       await conversations.touchConversation({
         phoneId: event.phoneNumberId,
-        customerId: event.customerId,
-        waId: customer.waId,
-        userId: customer.userId,
-        name: customer.profileName,
+        customerId: who.known.key,
+        waId: who.known.phone,
+        userId: who.known.userId,
+        name: who.seen.name,
         lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
       });
     }
@@ -286,13 +340,17 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       logger.warn("inbound event not routed", { id: event.id, reason: route });
       return "unrouted";
     }
-    if (event.kind === "message") return deliverMessage(event, route, attempt);
+    if (!who.known) {
+      // Nobody to put it next to: a shared "unknown" chat would mix customers up.
+      throw new PermanentDeliveryError(`event ${event.id} names no customer (no phone, no user id)`);
+    }
+    if (event.kind === "message") return deliverMessage(event, route, who, attempt);
     const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
     const note = describeCallEvent(
       item,
       event.id.startsWith("callstatus:") ? "callstatus" : "call",
       (event.value.errors as unknown[]) ?? [],
     );
-    return note ? deliverNote(event, route, note, attempt) : "ignored";
+    return note ? deliverNote(event, route, who, note, attempt) : "ignored";
   };
 }

@@ -106,15 +106,25 @@ export class DynamoConversationStore implements ConversationStore {
     sets.push("#ttl = :ttl", "phoneId = :phoneId", "customerId = :customerId");
     values[":phoneId"] = c.phoneId;
     values[":customerId"] = c.customerId;
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.conversation(c.phoneId, c.customerId),
-        UpdateExpression: `SET ${sets.join(", ")}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.conversation(c.phoneId, c.customerId),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          // The window only moves forward: a redelivered or reordered older message leaves it as it is
+          // (ISO times of one format compare as strings).
+          ConditionExpression:
+            c.lastInboundAt === undefined
+              ? undefined
+              : "attribute_not_exists(#lastInboundAt) OR #lastInboundAt < :lastInboundAt",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined> {

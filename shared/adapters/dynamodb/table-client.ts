@@ -142,11 +142,11 @@ export function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string }).name === "ConditionalCheckFailedException";
 }
 
-function encodeCursor(lastKey: Item | undefined): string | undefined {
+export function encodeCursor(lastKey: Item | undefined): string | undefined {
   return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString("base64url") : undefined;
 }
 
-function decodeCursor(cursor: string | undefined): Item | undefined {
+export function decodeCursor(cursor: string | undefined): Item | undefined {
   if (!cursor) return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
