@@ -3,6 +3,8 @@ import { NotFoundError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
 import type { Page } from "#shared/ports/store.ts";
 import {
+  accountEventQuery,
+  accountEventView,
   appCreateBody,
   appPatchBody,
   appView,
@@ -26,6 +28,7 @@ import {
 } from "#shared/schemas/admin.ts";
 import type { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
+import type { makeAccountEventQueries } from "#shared/use-cases/list-account-events.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { type makeManagePhones, toPhoneView } from "#shared/use-cases/manage-phones.ts";
@@ -49,6 +52,7 @@ export interface AdminUseCases {
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
   readonly calling: ReturnType<typeof makeCallingSettings>;
+  readonly accountEvents: ReturnType<typeof makeAccountEventQueries>;
 }
 
 export interface AdminRoute {
@@ -182,7 +186,8 @@ export const adminRoutes: readonly AdminRoute[] = [
     status: 200,
     run: async (uc, ctx) => {
       const { waba, app } = await uc.wabas.get(param(ctx, "wabaId"));
-      return json(200, toWabaView(waba, app));
+      const accountState = await uc.accountEvents.stateOf("waba", waba.wabaId);
+      return json(200, { ...toWabaView(waba, app), accountState });
     },
   },
   {
@@ -310,7 +315,11 @@ export const adminRoutes: readonly AdminRoute[] = [
     tag: "phones",
     response: phoneView,
     status: 200,
-    run: async (uc, ctx) => json(200, toPhoneView(await uc.phones.get(param(ctx, "phoneId")))),
+    run: async (uc, ctx) => {
+      const phone = await uc.phones.get(param(ctx, "phoneId"));
+      const accountState = await uc.accountEvents.stateOf("phone", phone.phoneId);
+      return json(200, { ...toPhoneView(phone), accountState });
+    },
   },
   {
     method: "PATCH",
@@ -334,6 +343,26 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) => {
       await uc.phones.remove(param(ctx, "phoneId"));
       return noContent();
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/events",
+    summary:
+      "Account, quality, template-status and marketing-preference events Meta sent, newest first " +
+      "(?wabaId=, ?phoneId=, ?type=)",
+    tag: "events",
+    response: accountEventView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(accountEventQuery, ctx.query, "query");
+      const got = await uc.accountEvents.list(
+        { wabaId: q.wabaId, phoneId: q.phoneId, type: q.type },
+        q.cursor,
+        q.limit,
+      );
+      return json(200, page(got.items, got.nextCursor));
     },
   },
   listRoute({

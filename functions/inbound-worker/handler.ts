@@ -35,6 +35,7 @@ const deps = lazy(async () => {
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
       customers: runtime.customers,
+      accountEvents: runtime.accountEvents,
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),

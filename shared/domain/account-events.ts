@@ -98,9 +98,10 @@ export function readAccountEvent(input: {
     }
     case "message_template_status_update": {
       const event = str(value.event) ?? "UNKNOWN";
-      const reason =
-        str(obj(value.rejection_info)?.reason) ??
-        (str(value.reason) !== "NONE" ? str(value.reason) : undefined);
+      // `reason` is Meta's code (INVALID_FORMAT…), `rejection_info` explains it in words.
+      const code = str(value.reason) !== "NONE" ? str(value.reason) : undefined;
+      const why = str(obj(value.rejection_info)?.reason);
+      const reason = code && why ? `${code}: ${why}` : (code ?? why);
       const recommendation = str(obj(value.rejection_info)?.recommendation);
       const info = str(obj(value.other_info)?.description) ?? str(obj(value.disable_info)?.disable_date);
       return {

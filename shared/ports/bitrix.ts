@@ -41,5 +41,7 @@ export interface BitrixOAuth {
     expiresIn: number;
     memberId?: string;
     clientEndpoint?: string;
+    /** The Bitrix24 user the token belongs to. */
+    userId?: number;
   }>;
 }

@@ -62,6 +62,45 @@ export const wabaPatchBody = z.strictObject({
   accessToken: secret.optional(),
 });
 
+const stateEntry = z.object({ event: z.string(), summary: z.string(), at: z.string() });
+
+/** The latest account status, quality and restrictions Meta reported (account and quality webhooks). */
+export const accountStateView = z
+  .object({
+    status: stateEntry
+      .optional()
+      .describe("latest account_update (violation, restriction, disable, deletion…)"),
+    quality: stateEntry.optional().describe("latest phone_number_quality_update"),
+    restrictions: z.object({ items: z.array(z.unknown()), at: z.string() }).optional(),
+  })
+  .describe("What Meta last said about the account; {} until it said anything");
+
+export const accountEventView = z.object({
+  id: z.string(),
+  type: z.enum([
+    "account_update",
+    "phone_number_quality_update",
+    "message_template_status_update",
+    "message_template_quality_update",
+    "user_preferences",
+  ]),
+  wabaId: z.string(),
+  phoneId: z.string().optional(),
+  event: z.string().describe("Meta's event, e.g. ACCOUNT_VIOLATION, REJECTED, or the preference stop/resume"),
+  serious: z.boolean().describe("true: the portal administrators were notified in Bitrix24"),
+  summary: z.string(),
+  at: z.string(),
+  detail: z.record(z.string(), z.unknown()).describe("Meta's value, as sent"),
+});
+
+export const accountEventQuery = z.object({
+  wabaId: z.string().optional(),
+  phoneId: z.string().optional(),
+  type: accountEventView.shape.type.optional(),
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
 export const wabaView = z.object({
   wabaId: z.string(),
   name: z.string(),
@@ -72,6 +111,7 @@ export const wabaView = z.object({
   tokenStatus: z
     .enum(["valid", "invalid", "unknown"])
     .describe("invalid: Meta rejected the token (code 190)"),
+  accountState: accountStateView.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -152,6 +192,7 @@ export const phoneView = z.object({
     .nullable(),
   // Lazy: the calling schemas are defined further down with the rest of the calling API.
   calling: z.lazy(() => callingSettingsView),
+  accountState: accountStateView.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

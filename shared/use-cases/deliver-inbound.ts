@@ -13,6 +13,7 @@ import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
 import type { Logger } from "../logger.ts";
+import type { AccountEventStore } from "../ports/account-events.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
@@ -30,12 +31,14 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { makeNotifyAdmins, makeRecordAccountEvent } from "./record-account-event.ts";
 
 export interface DeliverInboundDeps {
   readonly store: Store;
   readonly bitrixStore: BitrixStore;
   readonly conversations: ConversationStore;
   readonly customers: CustomerStore;
+  readonly accountEvents: AccountEventStore;
   readonly bitrix: BitrixGateway;
   readonly graph: MetaGraph;
   readonly media: MediaStore;
@@ -77,6 +80,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     options,
   } = deps;
   const directory = makeCustomerDirectory({ customers, store });
+  const recordAccountEvent = makeRecordAccountEvent(deps);
+  const notifyAdmins = makeNotifyAdmins(deps);
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -309,11 +314,13 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
     if (event.kind === "field") {
       if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
-      logger.info("account event", {
-        field: event.field,
-        wabaId: event.wabaId,
-        event: (event.value as Json).event,
-      });
+      if (!(await recordAccountEvent(event))) {
+        logger.info("field event", {
+          field: event.field,
+          wabaId: event.wabaId,
+          event: (event.value as Json).event,
+        });
+      }
       return "recorded";
     }
     if (event.kind === "status") return deliverStatus(event, attempt);
@@ -341,8 +348,15 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       return "unrouted";
     }
     if (!who.known) {
-      // Nobody to put it next to: a shared "unknown" chat would mix customers up.
-      throw new PermanentDeliveryError(`event ${event.id} names no customer (no phone, no user id)`);
+      // Nobody to put it next to: a shared "unknown" chat would mix customers up, so a person hears of it.
+      const content = message ? describeInboundMessage(message).text : event.field;
+      await notifyAdmins(
+        [route.phone],
+        `WhatsApp number ${route.phone.phone}: a ${event.kind} that names no customer (no phone, no user id): ${content}`,
+        `separator_waba|${event.id}`,
+      );
+      logger.warn("inbound event names no customer", { id: event.id });
+      return "recorded";
     }
     if (event.kind === "message") return deliverMessage(event, route, who, attempt);
     const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};

@@ -133,6 +133,9 @@ export function makeInstallPortal({
       handlerBaseUrl: grant.baseUrl,
       status: "installed",
       licenseFamily: info.licenseFamily ?? existing?.licenseFamily,
+      adminUserIds: [
+        ...new Set([...(existing?.adminUserIds ?? []), ...(fresh.userId ? [fresh.userId] : [])]),
+      ].slice(-10),
       tokens: {
         accessToken: fresh.accessToken,
         refreshToken: fresh.refreshToken,

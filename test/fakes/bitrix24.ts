@@ -139,6 +139,14 @@ export interface BitrixPortal {
   deletedMessages: ConnectorMessage[];
   deliveryStatuses: ConnectorStatusReport[];
   readingStatuses: ConnectorStatusReport[];
+  /**
+   * System notifications (`im.notify.system.add`): USER_ID, MESSAGE, TAG. A notification with a TAG
+   * already present replaces the earlier ones
+   * (https://github.com/bitrix24/b24restdocs/blob/main/api-reference/chats/notifications/im-notify-system-add.md).
+   */
+  notifications: { userId: number; message: string; tag?: string; at: number }[];
+  /** Messages added with `im.message.add` (DIALOG_ID, MESSAGE, SYSTEM). */
+  imMessages: { dialogId: string; message: string; system: boolean; id: number; at: number }[];
   senders: Map<string, SmsSender>;
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
@@ -319,7 +327,7 @@ export class BitrixFake extends HttpFake {
       applicationToken: input.applicationToken ?? hex(16),
       userId: input.userId ?? 1,
       admin: input.admin ?? true,
-      scope: input.scope ?? "imopenlines,imconnector,messageservice,placement,crm,user_brief",
+      scope: input.scope ?? "imopenlines,imconnector,im,messageservice,placement,crm,user_brief",
       status: input.status ?? (clientId.startsWith("local.") ? "L" : "F"),
       appId: this.#portals.size + 1,
       appCode: input.appCode ?? clientId,
@@ -340,6 +348,8 @@ export class BitrixFake extends HttpFake {
       deletedMessages: [],
       deliveryStatuses: [],
       readingStatuses: [],
+      notifications: [],
+      imMessages: [],
       senders: new Map(),
       smsMessages: new Map(),
       smsStatuses: [],
@@ -441,6 +451,8 @@ export class BitrixFake extends HttpFake {
       portal.deletedMessages.length = 0;
       portal.deliveryStatuses.length = 0;
       portal.readingStatuses.length = 0;
+      portal.notifications.length = 0;
+      portal.imMessages.length = 0;
       portal.smsStatuses.length = 0;
     }
   }
@@ -791,6 +803,39 @@ export class BitrixFake extends HttpFake {
   #methodTable(): Record<string, Method> {
     return {
       "user.admin": ({ portal }) => ({ result: portal.admin }),
+
+      "im.notify.system.add": ({ portal }, params) => {
+        const userId = Number(param(params, "USER_ID"));
+        const message = str(param(params, "MESSAGE"));
+        if (!Number.isInteger(userId) || userId <= 0 || !message) {
+          throw new BitrixError(400, "USER_ID_EMPTY", "Recipient identifier is not specified");
+        }
+        const tag = str(param(params, "TAG")) || undefined;
+        if (tag) portal.notifications = portal.notifications.filter((n) => n.tag !== tag);
+        portal.notifications.push({ userId, message, ...(tag ? { tag } : {}), at: this.now() });
+        return { result: portal.notifications.length };
+      },
+
+      // https://github.com/bitrix24/b24restdocs/blob/main/api-reference/chats/messages/im-message-add.md:
+      // DIALOG_ID ("chat<ID>" for a chat), MESSAGE, SYSTEM ("Y": shown as a system message, default "N");
+      // answers `{"result": <message id>}`; errors CHAT_ID_EMPTY, MESSAGE_EMPTY.
+      "im.message.add": ({ portal }, params) => {
+        const dialogId = str(param(params, "DIALOG_ID"));
+        const message = str(param(params, "MESSAGE"));
+        if (!dialogId || dialogId === "chat") {
+          throw new BitrixError(400, "CHAT_ID_EMPTY", "Recipient chat identifier is not specified");
+        }
+        if (!message) throw new BitrixError(400, "MESSAGE_EMPTY", "Message text is not provided");
+        const id = 500_000 + portal.imMessages.length + 1;
+        portal.imMessages.push({
+          dialogId,
+          message,
+          system: str(param(params, "SYSTEM")) === "Y",
+          id,
+          at: this.now(),
+        });
+        return { result: id };
+      },
 
       "app.info": ({ portal }) => ({
         result: {
@@ -1402,6 +1447,7 @@ function requiredScope(method: string): string[] | undefined {
   if (method.startsWith("imconnector.")) return ["imopenlines", "imconnector"];
   if (method.startsWith("imopenlines.")) return ["imopenlines"];
   if (method.startsWith("messageservice.")) return ["messageservice"];
+  if (method.startsWith("im.")) return ["im"];
   return undefined;
 }
 

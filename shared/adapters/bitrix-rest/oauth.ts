@@ -68,6 +68,7 @@ export class BitrixOAuthClient implements BitrixOAuth {
       expires_in?: unknown;
       member_id?: unknown;
       client_endpoint?: unknown;
+      user_id?: unknown;
     };
     if (status !== 200 || typeof b.access_token !== "string" || typeof b.refresh_token !== "string") {
       throw errorOf(status, body);
@@ -78,6 +79,7 @@ export class BitrixOAuthClient implements BitrixOAuth {
       expiresIn: Number(b.expires_in ?? 3600),
       memberId: typeof b.member_id === "string" ? b.member_id : undefined,
       clientEndpoint: typeof b.client_endpoint === "string" ? b.client_endpoint : undefined,
+      userId: Number.isInteger(Number(b.user_id)) && Number(b.user_id) > 0 ? Number(b.user_id) : undefined,
     };
   }
 }
