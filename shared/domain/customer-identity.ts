@@ -24,6 +24,8 @@ export interface KnownCustomer {
   readonly phone?: string;
   readonly userId?: string;
   readonly username?: string;
+  /** The name the business gave the customer in its WhatsApp Business app (coexistence). */
+  readonly contactName?: string;
 }
 
 /**

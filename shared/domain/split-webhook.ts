@@ -15,10 +15,14 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
   const events: InboundEvent[] = [];
   for (const entry of envelope.entry) {
     for (const change of entry.changes) {
-      const value = change.value as Json;
+      const value = standbyFlattened(change.field, change.value as Json);
       const common = withoutItemArrays(value);
       const contacts = arrayOf(value.contacts);
-      const phoneNumberId = str((value.metadata as Json | undefined)?.phone_number_id);
+      // A handover names our number in `recipient` and the customer in `sender` (it has no metadata).
+      const handover = change.field === "messaging_handovers";
+      const phoneNumberId =
+        str((value.metadata as Json | undefined)?.phone_number_id) ??
+        (handover ? str((value.recipient as Json | undefined)?.phone_number_id) : undefined);
       const base = { v: 1 as const, appId, wabaId: entry.id, field: change.field, phoneNumberId };
       const before = events.length;
 
@@ -84,11 +88,14 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
       }
 
       if (events.length === before) {
+        const sender = handover ? (value.sender as Json | undefined) : undefined;
+        const customerId = str(sender?.phone_number) ?? str(sender?.user_id);
         events.push({
           ...base,
           id: `field:${change.field}:${contentId(entry.id, change.field, { time: entry.time, value })}`,
           kind: "field",
-          timestamp: entry.time,
+          ...(customerId ? { customerId } : {}),
+          timestamp: seconds(value.timestamp) ?? entry.time,
           value,
         });
       }
@@ -106,6 +113,19 @@ export function messageGroupOf(event: InboundEvent): string {
   const customer = event.customerUserId ?? event.customerId;
   if (event.phoneNumberId && customer) return `${event.phoneNumberId}:${customer}`;
   return `${event.wabaId}:${event.field}`;
+}
+
+/**
+ * Messages that arrive while another app (e.g. Meta's business agent) owns the thread come on the
+ * `standby` field. Sources differ on the shape: the `messages` field's own (`value.messages[]`), or the
+ * items wrapped in `value.standby` (`{messages|message_echoes: [...]}`); both are read the same way.
+ */
+function standbyFlattened(field: string, value: Json): Json {
+  if (field !== "standby") return value;
+  const inner = value.standby;
+  if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return value;
+  const { standby: _standby, ...rest } = value;
+  return { ...rest, ...(inner as Json) };
 }
 
 function withoutItemArrays(value: Json): Json {

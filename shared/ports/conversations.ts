@@ -10,6 +10,8 @@ export interface Conversation {
   readonly name?: string;
   /** Last time the customer wrote or called (ISO): the 24-hour customer service window starts here. */
   readonly lastInboundAt?: string;
+  /** The wamid of that newest message: its delivery record names the Bitrix24 chat. */
+  readonly lastWamid?: string;
 }
 
 /** A message we sent to WhatsApp, kept to route its statuses back to where it came from. */
@@ -50,6 +52,8 @@ export interface ConversationStore {
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
   /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
   releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
+  /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
+  getDeliveredChatId(wamid: string): Promise<string | undefined>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

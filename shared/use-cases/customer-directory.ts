@@ -35,6 +35,7 @@ export function makeCustomerDirectory({ customers, store }: { customers: Custome
       phone: seen.phone ?? known?.phone,
       userId: seen.userId ?? known?.userId,
       username: seen.username ?? known?.username,
+      contactName: known?.contactName,
     });
     if (!current.userId) return current;
     const stale = [...new Set([key, ...ids])].filter(
@@ -61,12 +62,23 @@ export function makeCustomerDirectory({ customers, store }: { customers: Custome
     return moved;
   }
 
+  /** The business's own name for the customer (`undefined`: removed from its contact book). */
+  async function rename(scope: string, customer: KnownCustomer, contactName: string | undefined) {
+    const { contactName: _old, ...rest } = customer;
+    const renamed: KnownCustomer = contactName ? { ...rest, contactName } : rest;
+    const ids = [customer.key, customer.phone, customer.userId].filter(
+      (id): id is string => id !== undefined,
+    );
+    await customers.putAliases(scope, ids, renamed);
+    return renamed;
+  }
+
   /** What we know of the customer behind a key (its current phone and BSUID), for replies. */
   async function known(scope: string, key: string): Promise<KnownCustomer> {
     return (await customers.getAliases(scope, [key])).get(key) ?? { key };
   }
 
-  return { scopeOf, resolve, move, known };
+  return { scopeOf, resolve, move, rename, known };
 }
 
 export type CustomerDirectory = ReturnType<typeof makeCustomerDirectory>;
@@ -77,7 +89,8 @@ function same(a: KnownCustomer | undefined, b: KnownCustomer): boolean {
     a.key === b.key &&
     a.phone === b.phone &&
     a.userId === b.userId &&
-    a.username === b.username
+    a.username === b.username &&
+    a.contactName === b.contactName
   );
 }
 

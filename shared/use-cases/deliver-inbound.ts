@@ -115,9 +115,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   async function customerOf(event: InboundEvent): Promise<Customer> {
     const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0];
     const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
-    const seen: SeenIdentity = message
-      ? identityOf(message, contact, "from")
-      : identityOf({ from: event.customerId }, contact, "from");
+    const echo = ((event.value.message_echoes as Json[] | undefined) ?? [])[0];
+    const seen: SeenIdentity = echo
+      ? identityOf(echo, contact, "to")
+      : message
+        ? identityOf(message, contact, "from")
+        : identityOf({ from: event.customerId }, contact, "from");
     const scope = await directory.scopeOf(event.wabaId);
     const known = await directory.resolve(scope, seen);
     return { scope, seen, known };
@@ -138,7 +141,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       waId: isPhoneKey(key) ? key : undefined,
       userId: isPhoneKey(key) ? undefined : key,
       phone: known?.phone,
-      profileName: seen.name,
+      // The name the business gave the customer in its WhatsApp Business app wins over their profile name.
+      profileName: known?.contactName ?? seen.name,
       username: known?.username,
     };
   }
@@ -177,6 +181,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const wamid = String(message.id ?? event.id);
     const content = describeInboundMessage(message);
     let text = content.text;
+    if (event.field === "standby") {
+      // Another app (e.g. Meta's business agent) owns the thread and answers it; operators see it all.
+      text = `[i]Handled by another app (WhatsApp conversation routing); shown here for the record.[/i]\n${text}`;
+    }
     const files: { url: string; name: string }[] = [];
     if (content.media) {
       try {
@@ -202,6 +210,65 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
   }
 
+  /**
+   * What the business typed in the WhatsApp Business app (coexistence) goes on the business's side of
+   * the chat: a system message (`im.message.add`, `SYSTEM: Y`) in the customer's Open Lines chat, which
+   * Bitrix24 does not hand back to the connector (registered with NEED_SYSTEM_MESSAGES false). Before the
+   * customer's first message there is no chat to write in: the echo then opens it through the connector,
+   * marked as the business's. Claimed like a message, so each echo shows once.
+   */
+  async function deliverEcho(
+    event: InboundEvent,
+    route: Route,
+    who: Customer,
+    attempt: Attempt,
+  ): Promise<InboundOutcome> {
+    const echo = ((event.value.message_echoes as Json[] | undefined) ?? [])[0] ?? {};
+    const wamid = String(echo.id ?? event.id);
+    const content = describeInboundMessage(echo);
+    const lines = [`[b]Sent from the WhatsApp Business app:[/b] ${content.text}`];
+    const files: { url: string; name: string }[] = [];
+    if (content.media) {
+      try {
+        const file = await fetchMedia(event, content.media, wamid);
+        files.push(file);
+        lines.push(`${file.name}: ${file.url}`);
+      } catch (error) {
+        if (!attempt.last && (error as { transient?: boolean }).transient !== false) throw error;
+        lines.push(`[i]The file (${content.media.fileName}) could not be fetched from WhatsApp[/i]`);
+      }
+    }
+    const text = lines.join("\n");
+    const id = `echo:${wamid}`;
+    const key = who.known?.key ?? "";
+    const conversation = event.phoneNumberId
+      ? await conversations.getConversation(event.phoneNumberId, key)
+      : undefined;
+    const chatId =
+      conversation?.lastWamid && (await conversations.getDeliveredChatId(conversation.lastWamid));
+    const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
+    if (!chatId) return sendToLine(route, who, { id, date, text, files }, attempt);
+
+    await paced(route.portal.memberId);
+    const now = clock.now().getTime();
+    const leaseUntil = now + options.leaseMs;
+    const claim = await conversations.claimInbound(id, leaseUntil, now);
+    if (claim === "delivered") return "duplicate";
+    if (claim === "busy") throw new RetryLaterError(`echo ${wamid} is being delivered by another worker`);
+    try {
+      await bitrix.call(route.portal.memberId, "im.message.add", {
+        DIALOG_ID: `chat${chatId}`,
+        MESSAGE: text,
+        SYSTEM: "Y",
+      });
+    } catch (error) {
+      await conversations.releaseInbound(id, leaseUntil).catch(() => undefined);
+      throw error;
+    }
+    await conversations.markInboundDelivered(id, { chat: chatId, attempt: attempt.number });
+    return "delivered";
+  }
+
   async function deliverNote(
     event: InboundEvent,
     route: Route,
@@ -216,6 +283,45 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       { id: `note:${event.id}`, date, text: `[b]WhatsApp:[/b] ${text}` },
       attempt,
     );
+  }
+
+  /**
+   * Who owns the conversation changed (`messaging_handovers`: Meta's business agent or another app passed
+   * or took thread control). The event is recorded like every inbound event; the operator gets a note.
+   */
+  async function deliverHandover(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    const route = await routeOf(event);
+    if (typeof route === "string") return "unrouted";
+    const who = await customerOf(event);
+    if (!who.known) return "recorded";
+    const value = event.value as Json;
+    const type = typeof value.type === "string" ? value.type : "handover";
+    const details = (value[type] ?? {}) as Json;
+    const previous =
+      typeof details.previous_owner_app_role === "string" ? details.previous_owner_app_role : undefined;
+    const text =
+      type === "control_passed"
+        ? `This app now answers the conversation${previous ? ` (it was with ${previous.replaceAll("_", " ")})` : ""}.`
+        : `Conversation routing changed (${type.replaceAll("_", " ")}): another app may answer the customer now.`;
+    return deliverNote(event, route, who, text, attempt);
+  }
+
+  /** Coexistence `smb_app_state_sync`: the names in the WhatsApp Business app's contact book. */
+  async function syncContactNames(event: InboundEvent): Promise<void> {
+    const scope = await directory.scopeOf(event.wabaId);
+    for (const item of ((event.value as Json).state_sync as Json[] | undefined) ?? []) {
+      const contact = (item.contact ?? {}) as Json;
+      const phone = typeof contact.phone_number === "string" ? contact.phone_number.replace(/\D/g, "") : "";
+      if (item.type !== "contact" || !phone) continue;
+      const known = (await directory.resolve(scope, { phone })) ?? { key: phone };
+      const name =
+        item.action === "remove"
+          ? undefined
+          : [contact.full_name, contact.first_name].find(
+              (n): n is string => typeof n === "string" && n.trim() !== "",
+            );
+      await directory.rename(scope, known, name);
+    }
   }
 
   /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
@@ -312,6 +418,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
    * 3. Events for numbers not connected are acknowledged as `unrouted` — never retried forever.
    */
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    if (event.kind === "field" && event.field === "messaging_handovers")
+      return deliverHandover(event, attempt);
+    if (event.kind === "field" && event.field === "smb_app_state_sync") {
+      await syncContactNames(event);
+      return "recorded";
+    }
     if (event.kind === "field") {
       if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
       if (!(await recordAccountEvent(event))) {
@@ -327,6 +439,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
 
     const route = await routeOf(event);
     let who = await customerOf(event);
+    if (event.kind === "echo") {
+      // The business wrote, not the customer: the 24-hour window does not move.
+      if (typeof route === "string" || !who.known) return "unrouted";
+      return deliverEcho(event, route, who, attempt);
+    }
     const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
     const change = message ? identityChangeOf(message) : undefined;
     if (change && who.known) {
@@ -340,6 +457,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         waId: who.known.phone,
         userId: who.known.userId,
         name: who.seen.name,
+        ...(message?.id ? { lastWamid: String(message.id) } : {}),
         lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
       });
     }

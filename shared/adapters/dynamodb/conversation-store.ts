@@ -91,6 +91,13 @@ export class DynamoConversationStore implements ConversationStore {
     }
   }
 
+  async getDeliveredChatId(wamid: string): Promise<string | undefined> {
+    const item = await this.#t.get(key.inbound(wamid));
+    const session = (item?.detail as { session?: { CHAT_ID?: unknown } } | undefined)?.session;
+    const chatId = session?.CHAT_ID;
+    return typeof chatId === "string" || typeof chatId === "number" ? String(chatId) : undefined;
+  }
+
   async touchConversation(c: Conversation): Promise<void> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};

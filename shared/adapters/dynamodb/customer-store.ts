@@ -102,6 +102,7 @@ function customerOf(item: Record<string, unknown>): KnownCustomer {
     phone: s(item.phone),
     userId: s(item.userId),
     username: s(item.username),
+    contactName: s(item.contactName),
   }) as KnownCustomer;
 }
 
