@@ -4,6 +4,7 @@ import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
 import { DynamoCustomerStore } from "./adapters/dynamodb/customer-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
+import { DynamoHistoryStore } from "./adapters/dynamodb/history-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -19,6 +20,7 @@ export interface Runtime {
   readonly conversations: DynamoConversationStore;
   readonly customers: DynamoCustomerStore;
   readonly accountEvents: DynamoAccountEventStore;
+  readonly history: DynamoHistoryStore;
   readonly tableClient: TableClient;
 }
 
@@ -54,6 +56,7 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     conversations: new DynamoConversationStore(tableClient),
     customers: new DynamoCustomerStore(tableClient),
     accountEvents: new DynamoAccountEventStore(tableClient),
+    history: new DynamoHistoryStore(tableClient),
     tableClient,
   };
 });

@@ -12,6 +12,7 @@ import { queues } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type DeadLetterQueue, makeDeadLetters } from "#shared/use-cases/dead-letters.ts";
+import { makeHistorySwitch } from "#shared/use-cases/history-switch.ts";
 import { makeAccountEventQueries } from "#shared/use-cases/list-account-events.ts";
 import { makeManageApps } from "#shared/use-cases/manage-apps.ts";
 import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
@@ -44,6 +45,7 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
     templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
     calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),
     accountEvents: makeAccountEventQueries({ accountEvents: runtime.accountEvents }),
+    history: makeHistorySwitch({ history: runtime.history, bitrixStore, clock: systemClock }),
   };
 });
 

@@ -15,6 +15,8 @@ import {
   deadLetterRedriveBody,
   deadLetterRedriveResult,
   deadLetterView,
+  historyBody,
+  historyView,
   listQuery,
   phoneCreateBody,
   phonePatchBody,
@@ -28,6 +30,7 @@ import {
 } from "#shared/schemas/admin.ts";
 import type { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
+import type { makeHistorySwitch } from "#shared/use-cases/history-switch.ts";
 import type { makeAccountEventQueries } from "#shared/use-cases/list-account-events.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
@@ -53,6 +56,7 @@ export interface AdminUseCases {
   readonly templates: TemplateCatalog;
   readonly calling: ReturnType<typeof makeCallingSettings>;
   readonly accountEvents: ReturnType<typeof makeAccountEventQueries>;
+  readonly history: ReturnType<typeof makeHistorySwitch>;
 }
 
 export interface AdminRoute {
@@ -399,6 +403,30 @@ export const adminRoutes: readonly AdminRoute[] = [
       const q = parseWith(templateListQuery, ctx.query, "query");
       const templates = await uc.templates.templates(param(ctx, "wabaId"), { refresh: q.refresh });
       return json(200, { items: templateListing(templates, q.status) });
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/phones/{phoneId}/history",
+    summary: "Whether the number imports its WhatsApp Business app history (coexistence), and how far",
+    tag: "phones",
+    response: historyView,
+    status: 200,
+    run: async (uc, ctx) => json(200, await uc.history.get(param(ctx, "phoneId"))),
+  },
+  {
+    method: "PUT",
+    path: "/api/admin/phones/{phoneId}/history",
+    summary:
+      "Switch the import of the number's WhatsApp Business app history on or off, with a budget of messages; " +
+      "what is already in the open line is not imported twice",
+    tag: "phones",
+    body: historyBody,
+    response: historyView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const body = parseWith(historyBody, ctx.body, "history switch");
+      return json(200, await uc.history.put(param(ctx, "phoneId"), body));
     },
   },
   {

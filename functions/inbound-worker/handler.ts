@@ -36,6 +36,7 @@ const deps = lazy(async () => {
       conversations: runtime.conversations,
       customers: runtime.customers,
       accountEvents: runtime.accountEvents,
+      history: runtime.history,
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),

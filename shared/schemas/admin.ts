@@ -101,6 +101,24 @@ export const accountEventQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
+export const historyBody = z.object({
+  enabled: z.boolean().describe("true: import the WhatsApp Business app history Meta sends for this number"),
+  maxMessages: z.number().int().min(1).max(1_000_000).default(5000).describe("at most this many messages"),
+});
+
+export const historyView = z.object({
+  enabled: z.boolean(),
+  maxMessages: z.number().int(),
+  imported: z.number().int().describe("messages imported so far"),
+  progress: z.number().optional().describe("Meta's progress of the history sync, 0–100"),
+  phase: z.number().optional().describe("Meta's phase: 0 day 0–1, 1 day 1–90, 2 day 90–180"),
+  error: z
+    .object({ code: z.number().optional(), message: z.string() })
+    .optional()
+    .describe("Meta's error when the business declined to share its history"),
+  updatedAt: z.string(),
+});
+
 export const wabaView = z.object({
   wabaId: z.string(),
   name: z.string(),

@@ -19,6 +19,7 @@ import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { CustomerStore } from "../ports/customers.ts";
+import type { HistoryStore } from "../ports/history.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
@@ -39,6 +40,7 @@ export interface DeliverInboundDeps {
   readonly conversations: ConversationStore;
   readonly customers: CustomerStore;
   readonly accountEvents: AccountEventStore;
+  readonly history: HistoryStore;
   readonly bitrix: BitrixGateway;
   readonly graph: MetaGraph;
   readonly media: MediaStore;
@@ -58,6 +60,9 @@ export interface DeliverInboundDeps {
 export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" | "recorded" | "unmatched";
 
 type Json = Record<string, unknown>;
+
+/** History messages one queue delivery imports before handing the rest to the next delivery. */
+const HISTORY_MESSAGES_PER_ATTEMPT = 200;
 
 interface Customer {
   readonly scope: string;
@@ -306,6 +311,110 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     return deliverNote(event, route, who, text, attempt);
   }
 
+  /**
+   * Coexistence `history` (up to 180 days of the WhatsApp Business app's chats, sent once on onboarding):
+   * imported only when the number's switch is on (`PUT /api/admin/phones/{id}/history`), within its budget
+   * of messages. Each message goes in like a live one, under the same claim (its wamid; `echo:` + wamid
+   * for the business's), so a message already shown is not shown again, and a chunk cut short by a crash or
+   * by the per-attempt bound continues where it stopped on the queue's next delivery. History does not
+   * move the 24-hour window.
+   */
+  async function importHistory(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    const route = await routeOf(event);
+    if (typeof route === "string") return "unrouted";
+    const phoneId = route.phone.phoneId;
+    const value = event.value as Json;
+    // The contents of a media message come later, as a `messages` item on the `history` field.
+    const chunks: Json[] = Array.isArray(value.history)
+      ? (value.history as Json[])
+      : [{ threads: [{ id: event.customerId, messages: (value.messages as Json[] | undefined) ?? [] }] }];
+    for (const chunk of chunks) await recordHistoryProgress(phoneId, chunk);
+    const settings = await deps.history.getHistorySettings(phoneId);
+    if (!settings?.enabled) return "recorded";
+    const scope = await directory.scopeOf(event.wabaId);
+    let done = 0;
+    for (const chunk of chunks) {
+      for (const thread of (chunk.threads as Json[] | undefined) ?? []) {
+        const customer = typeof thread.id === "string" ? thread.id.replace(/\D/g, "") : "";
+        const known = customer ? await directory.resolve(scope, { phone: customer }) : undefined;
+        if (!known) continue;
+        const who: Customer = { scope, seen: {}, known };
+        const messages = [...((thread.messages as Json[] | undefined) ?? [])].sort(
+          (a, b) => Number(a.timestamp ?? 0) - Number(b.timestamp ?? 0),
+        );
+        for (const message of messages) {
+          if (done >= HISTORY_MESSAGES_PER_ATTEMPT) {
+            throw new RetryLaterError(
+              `history of ${phoneId}: ${done} imported in this attempt, the rest follows`,
+            );
+          }
+          if (!(await deps.history.takeHistoryBudget(phoneId))) return "recorded";
+          let outcome: InboundOutcome;
+          try {
+            outcome = await importHistoryMessage(event, route, who, message, customer, attempt);
+          } catch (error) {
+            await deps.history.returnHistoryBudget(phoneId);
+            throw error;
+          }
+          if (outcome === "duplicate") await deps.history.returnHistoryBudget(phoneId);
+          else done++;
+        }
+      }
+    }
+    return "delivered";
+  }
+
+  async function recordHistoryProgress(phoneId: string, chunk: Json): Promise<void> {
+    const meta = (chunk.metadata ?? {}) as Json;
+    const error = ((chunk.errors as Json[] | undefined) ?? [])[0];
+    await deps.history.recordHistoryProgress(
+      phoneId,
+      {
+        ...(typeof meta.progress === "number" ? { progress: meta.progress } : {}),
+        ...(typeof meta.phase === "number" ? { phase: meta.phase } : {}),
+        ...(error
+          ? {
+              error: {
+                ...(typeof error.code === "number" ? { code: error.code } : {}),
+                message: String(error.message ?? error.title ?? "history not shared"),
+              },
+            }
+          : {}),
+      },
+      clock.now().toISOString(),
+    );
+  }
+
+  /** One history message: the customer's on their side of the chat, the business's on ours (an echo). */
+  async function importHistoryMessage(
+    event: InboundEvent,
+    route: Route,
+    who: Customer,
+    message: Json,
+    customer: string,
+    attempt: Attempt,
+  ): Promise<InboundOutcome> {
+    const wamid = String(message.id ?? "");
+    // `to` is only present on the business's own messages (an SMB message echo).
+    const fromBusiness =
+      message.to !== undefined || String(message.from ?? "").replace(/\D/g, "") !== customer;
+    const timestamp = Number(message.timestamp) || event.timestamp;
+    const item: InboundEvent = { ...event, id: `history:${wamid}`, ...(timestamp ? { timestamp } : {}) };
+    if (fromBusiness)
+      return deliverEcho({ ...item, value: { message_echoes: [message] } }, route, who, attempt);
+    const content = describeInboundMessage(message);
+    return sendToLine(
+      route,
+      who,
+      {
+        id: wamid,
+        date: timestamp ?? Math.floor(clock.now().getTime() / 1000),
+        text: `[i]From the WhatsApp Business app's history[/i]\n${content.text}`,
+      },
+      attempt,
+    );
+  }
+
   /** Coexistence `smb_app_state_sync`: the names in the WhatsApp Business app's contact book. */
   async function syncContactNames(event: InboundEvent): Promise<void> {
     const scope = await directory.scopeOf(event.wabaId);
@@ -418,6 +527,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
    * 3. Events for numbers not connected are acknowledged as `unrouted` — never retried forever.
    */
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    if (event.field === "history") return importHistory(event, attempt);
     if (event.kind === "field" && event.field === "messaging_handovers")
       return deliverHandover(event, attempt);
     if (event.kind === "field" && event.field === "smb_app_state_sync") {

@@ -124,6 +124,75 @@ describe("coexistence with the WhatsApp Business app", () => {
   });
 });
 
+describe("history import (coexistence)", () => {
+  const historyOf = () => world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}/history`);
+  function historyWebhook(progress: number) {
+    const payload = forOurNumber(fixtureJson<any>("meta/webhook_history.json"));
+    payload.entry[0].changes[0].value.history[0].metadata.progress = progress;
+    return payload;
+  }
+  const imported = () =>
+    [
+      ...portal().messages.filter((m) => String(m.message.text).includes("history")),
+      ...portal().imMessages.filter((m) => m.message.includes("Sent from the WhatsApp Business app")),
+    ].length;
+
+  it("imports nothing while the switch is off, but shows Meta's progress", async () => {
+    const before = imported();
+    await post(historyWebhook(10));
+    const view = await eventually(async () => {
+      const res = await historyOf();
+      return res.body.progress === 10 ? res.body : undefined;
+    });
+    expect(view).toMatchObject({ enabled: false, imported: 0, phase: 0 });
+    expect(imported()).toBe(before);
+  });
+
+  it("imports within the budget, resumes on the next chunk, and never repeats what is already in the open line", async () => {
+    // The customer's "Thanks!" is already in the open line (live).
+    const live = customerWrites(
+      "16505551234",
+      "wamid.N0FCNjMAHBgLMTY0NjcwNDM1OTUVAgARGBIyNDlBOEI5QUQ4NDc0",
+      "Thanks!",
+    );
+    await post(live);
+    await delivered("wamid.N0FCNjMAHBgLMTY0NjcwNDM1OTUVAgARGBIyNDlBOEI5QUQ4NDc0");
+    const echoesBefore = portal().imMessages.length;
+
+    const put = await world.stack.admin("PUT", `/api/admin/phones/${PHONE_ID}/history`, {
+      enabled: true,
+      maxMessages: 2,
+    });
+    expect(put.status).toBe(200);
+    await post(historyWebhook(55));
+    await eventually(async () => ((await historyOf()).body.imported === 2 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await historyOf()).body.imported).toBe(2);
+
+    await world.stack.admin("PUT", `/api/admin/phones/${PHONE_ID}/history`, {
+      enabled: true,
+      maxMessages: 100,
+    });
+    await post(historyWebhook(100));
+    const thread2 = await eventually(async () =>
+      portal().messages.find(
+        (m) => m.chat.id === "wa:12125557890" && String(m.message.text).includes("THANKS30"),
+      ),
+    );
+    expect(thread2.message.text).toContain("Sent from the WhatsApp Business app");
+    await new Promise((r) => setTimeout(r, 500));
+    // Three messages of the business, each once; the customer's message not twice.
+    expect((await historyOf()).body).toMatchObject({ imported: 3, progress: 100 });
+    const shop = portal().imMessages.slice(echoesBefore);
+    expect(shop.map((m) => m.message.includes("quest-3"))).toEqual([true, false]);
+    expect(
+      portal().messages.filter(
+        (m) => m.message.id === "wamid.N0FCNjMAHBgLMTY0NjcwNDM1OTUVAgARGBIyNDlBOEI5QUQ4NDc0",
+      ),
+    ).toHaveLength(1);
+  });
+});
+
 describe("conversation routing", () => {
   it.each([
     ["the messages field's shape", (value: any) => value],
