@@ -25,6 +25,8 @@ export interface OutboundRecord {
     | { kind: "openlines"; lineId: number; chatId: string; imChatId: string; imMessageId: string }
     | { kind: "sms"; code: string; messageId: string };
   readonly createdAt: string;
+  /** A capped snippet of its text, to quote when the customer replies or reacts to it. */
+  readonly snippet?: string;
 }
 
 export type ClaimOutcome = "claimed" | "delivered" | "busy";
@@ -52,6 +54,8 @@ export interface ConversationStore {
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
   /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
   releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
+  /** What we kept of a message (ours or the customer's) to quote it: its text snippet and time. */
+  getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined>;
   /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
   getDeliveredChatId(wamid: string): Promise<string | undefined>;
 

@@ -184,7 +184,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   ): Promise<InboundOutcome> {
     const message = ((event.value.messages as Json[] | undefined) ?? [])[0] ?? {};
     const wamid = String(message.id ?? event.id);
-    const content = describeInboundMessage(message);
+    const outside = (event.value.errors as unknown[] | undefined) ?? [];
+    let content = describeInboundMessage(message, outside);
+    if (content.replyToWamid) {
+      // Second pass with what we kept of the quoted message: its text, else its time.
+      content = describeInboundMessage(message, outside, await conversations.getQuoted(content.replyToWamid));
+    }
     let text = content.text;
     if (event.field === "standby") {
       // Another app (e.g. Meta's business agent) owns the thread and answers it; operators see it all.

@@ -7,6 +7,7 @@ import {
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { recipientFor } from "../domain/customer-identity.ts";
+import { snippetOf } from "../domain/inbound-content.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -70,6 +71,15 @@ const MAX_REDIRECTS = 3;
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Meta's code for a file it will not take as media (type or size). */
 const MEDIA_REFUSED = 131053;
+
+/** The text a sent WhatsApp message shows: its body, a caption, or the template's name. */
+function sentText(message: Record<string, unknown>): string | undefined {
+  const type = String(message.type ?? "");
+  const body = (message[type] ?? {}) as { body?: unknown; caption?: unknown; name?: unknown };
+  const text =
+    body.body ?? body.caption ?? (type === "template" ? `Template ${String(body.name ?? "")}` : undefined);
+  return typeof text === "string" ? text : undefined;
+}
 
 /** One WhatsApp message to send, with a key that makes it exactly-once across retries. */
 interface Part {
@@ -391,12 +401,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const partId = `${ctx.jobId}:${part.key}`;
       if (await conversations.getOutboundPart(partId)) continue;
       try {
-        const wamid = await graph.sendMessage(
-          ctx.phoneId,
-          { ...ctx.recipient, ...(await part.build()) },
-          ctx.target,
-        );
+        const built = await part.build();
+        const wamid = await graph.sendMessage(ctx.phoneId, { ...ctx.recipient, ...built }, ctx.target);
         await conversations.putOutboundPart(partId, wamid);
+        const snippet = snippetOf(sentText(built));
         await conversations.putOutbound({
           wamid,
           phoneId: ctx.phoneId,
@@ -405,6 +413,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
           status: "accepted",
           origin: ctx.origin,
           createdAt: clock.now().toISOString(),
+          ...(snippet ? { snippet } : {}),
         });
         sent++;
       } catch (error) {

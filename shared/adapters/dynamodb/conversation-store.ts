@@ -91,6 +91,24 @@ export class DynamoConversationStore implements ConversationStore {
     }
   }
 
+  async getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined> {
+    const inbound = await this.#t.get(key.inbound(wamid));
+    const detail = inbound?.detail as { snippet?: unknown; date?: unknown } | undefined;
+    if (detail) {
+      return {
+        ...(typeof detail.snippet === "string" ? { text: detail.snippet } : {}),
+        ...(typeof detail.date === "number" ? { at: detail.date } : {}),
+      };
+    }
+    const out = await this.#t.get(key.outbound(wamid));
+    if (!out) return undefined;
+    const at = Date.parse(String(out.createdAt));
+    return {
+      ...(typeof out.snippet === "string" ? { text: out.snippet } : {}),
+      ...(Number.isNaN(at) ? {} : { at: Math.floor(at / 1000) }),
+    };
+  }
+
   async getDeliveredChatId(wamid: string): Promise<string | undefined> {
     const item = await this.#t.get(key.inbound(wamid));
     const session = (item?.detail as { session?: { CHAT_ID?: unknown } } | undefined)?.session;
