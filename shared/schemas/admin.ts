@@ -54,6 +54,12 @@ export const wabaCreateBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   appId: id("appId"),
   accessToken: secret,
+  businessId: id("businessId")
+    .optional()
+    .describe(
+      "The Meta business portfolio that owns the WABA: customers' business-scoped user ids are the same " +
+        "across its WABAs, so one customer stays one chat across them. Set once, at creation.",
+    ),
 });
 
 export const wabaPatchBody = z.strictObject({
@@ -123,6 +129,7 @@ export const wabaView = z.object({
   wabaId: z.string(),
   name: z.string(),
   appId: z.string(),
+  businessId: z.string().optional(),
   verifyToken: z.string().describe("The verify token of the WABA's app"),
   subscribed: z.boolean().describe("Whether the app is subscribed to the WABA's webhooks"),
   subscribeError: z.object({ code: z.number().optional(), message: z.string() }).nullable(),

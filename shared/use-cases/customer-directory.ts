@@ -9,8 +9,7 @@ import type { Store } from "../ports/store.ts";
  */
 export function makeCustomerDirectory({ customers, store }: { customers: CustomerStore; store: Store }) {
   async function scopeOf(wabaId: string): Promise<string> {
-    const waba = (await store.getWaba(wabaId)) as { wabaId: string; businessId?: string } | undefined;
-    return aliasScopeOf(waba ?? { wabaId });
+    return aliasScopeOf((await store.getWaba(wabaId)) ?? { wabaId });
   }
 
   /**
