@@ -41,6 +41,29 @@ function webhook(name: string, patch: (value: any, message: any) => void) {
   return payload;
 }
 
+/** A customer's text from the recorded payloads: with the phone (and the BSUID if given), or the BSUID only. */
+function customerText(who: { phone?: string; userId?: string }, id: string, at = now()) {
+  return webhook(who.phone ? "webhook_text_bsuid_with_phone" : "webhook_text_bsuid_only", (value, m) => {
+    const contact = value.contacts[0];
+    if (who.phone) {
+      contact.wa_id = who.phone;
+      m.from = who.phone;
+    }
+    if (who.userId) {
+      contact.user_id = who.userId;
+      m.from_user_id = who.userId;
+    } else {
+      delete contact.user_id;
+      delete m.from_user_id;
+    }
+    Object.assign(m, { id, timestamp: String(at) });
+  });
+}
+
+/** pywa's system message (number or user-id change), as a new message. */
+const systemChange = (name: string, id: string) =>
+  webhook(name, (_value, m) => Object.assign(m, { id, timestamp: String(now()) }));
+
 async function post(payload: unknown) {
   expect((await world.postWebhook(payload)).status).toBe(200);
 }
@@ -66,28 +89,8 @@ const notesIn = (chat: string) =>
 
 describe("one customer, one chat (phone and business-scoped user id)", () => {
   it("keeps a customer first seen with phone + BSUID, later with the BSUID only, in one Bitrix24 user and chat; replies go to the phone", async () => {
-    await post(
-      webhook("webhook_text_bsuid_with_phone", (value, m) => {
-        value.contacts[0].wa_id = "919810000001";
-        value.contacts[0].user_id = "IN.1000000000000001";
-        Object.assign(m, {
-          from: "919810000001",
-          from_user_id: "IN.1000000000000001",
-          id: "wamid.cont-1",
-          timestamp: String(now()),
-        });
-      }),
-    );
-    await post(
-      webhook("webhook_text_bsuid_only", (value, m) => {
-        value.contacts[0].user_id = "IN.1000000000000001";
-        Object.assign(m, {
-          from_user_id: "IN.1000000000000001",
-          id: "wamid.cont-2",
-          timestamp: String(now()),
-        });
-      }),
-    );
+    await post(customerText({ phone: "919810000001", userId: "IN.1000000000000001" }, "wamid.cont-1"));
+    await post(customerText({ userId: "IN.1000000000000001" }, "wamid.cont-2"));
     const first = await delivered("wamid.cont-1");
     const second = await delivered("wamid.cont-2");
     expect(first.user.id).toBe("wa:919810000001");
@@ -107,16 +110,7 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
   });
 
   it("answers a customer Meta never gave a phone for with `recipient` (the BSUID), and refuses an authentication template with a note", async () => {
-    await post(
-      webhook("webhook_text_bsuid_only", (value, m) => {
-        value.contacts[0].user_id = "IN.2000000000000002";
-        Object.assign(m, {
-          from_user_id: "IN.2000000000000002",
-          id: "wamid.bsuid-only-1",
-          timestamp: String(now()),
-        });
-      }),
-    );
+    await post(customerText({ userId: "IN.2000000000000002" }, "wamid.bsuid-only-1"));
     const m = await delivered("wamid.bsuid-only-1");
     expect(m.user.id).toBe("wa:user:IN.2000000000000002");
     expect(m.user.phone).toBeUndefined();
@@ -140,24 +134,9 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
   });
 
   it("moves the alias on user_changed_number: the note goes into the customer's own chat and replies go to the new number", async () => {
-    await post(
-      webhook("webhook_text_bsuid_with_phone", (value, m) => {
-        value.contacts[0].wa_id = "972987654321";
-        value.contacts[0].user_id = "IL.3000000000000003";
-        Object.assign(m, {
-          from: "972987654321",
-          from_user_id: "IL.3000000000000003",
-          id: "wamid.old-number",
-          timestamp: String(now()),
-        });
-      }),
-    );
+    await post(customerText({ phone: "972987654321", userId: "IL.3000000000000003" }, "wamid.old-number"));
     const before = await delivered("wamid.old-number");
-    await post(
-      webhook("webhook_system_user_changed_number", (_value, m) => {
-        Object.assign(m, { id: "wamid.number-changed", timestamp: String(now()) });
-      }),
-    );
+    await post(systemChange("webhook_system_user_changed_number", "wamid.number-changed"));
     const notice = await delivered("wamid.number-changed");
     expect(notice.chat.id).toBe(before.chat.id);
     expect(notice.user.id).toBe(before.user.id);
@@ -168,34 +147,14 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
     expect(world.meta.messagesTo("972987654321")).toHaveLength(0);
 
     // A later message from the new number lands in the same chat.
-    await post(
-      webhook("webhook_text_bsuid_with_phone", (value, m) => {
-        value.contacts[0].wa_id = "972912345678";
-        delete value.contacts[0].user_id;
-        Object.assign(m, { from: "972912345678", id: "wamid.new-number", timestamp: String(now()) });
-        delete m.from_user_id;
-      }),
-    );
+    await post(customerText({ phone: "972912345678" }, "wamid.new-number"));
     expect((await delivered("wamid.new-number")).chat.id).toBe(before.chat.id);
   });
 
   it("moves the alias on user_changed_user_id, naming nobody but the previous id: the note goes into that customer's chat, never a shared one", async () => {
-    await post(
-      webhook("webhook_text_bsuid_only", (value, m) => {
-        value.contacts[0].user_id = "CO.1234567890";
-        Object.assign(m, {
-          from_user_id: "CO.1234567890",
-          id: "wamid.before-id-change",
-          timestamp: String(now()),
-        });
-      }),
-    );
+    await post(customerText({ userId: "CO.1234567890" }, "wamid.before-id-change"));
     const before = await delivered("wamid.before-id-change");
-    await post(
-      webhook("webhook_system_user_changed_user_id", (_value, m) => {
-        Object.assign(m, { id: "wamid.id-changed", timestamp: String(now()) });
-      }),
-    );
+    await post(systemChange("webhook_system_user_changed_user_id", "wamid.id-changed"));
     const notice = await delivered("wamid.id-changed");
     expect(notice.chat.id).toBe(before.chat.id);
     expect(lineMessages().some((x) => String(x.chat.id).includes("unknown"))).toBe(false);
@@ -211,24 +170,10 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
 describe("the 24-hour window never goes backwards", () => {
   it("keeps the window open when an old webhook is redelivered after a fresh message", async () => {
     const customer = "16505550042";
-    await post(
-      webhook("webhook_text_bsuid_with_phone", (value, m) => {
-        value.contacts[0].wa_id = customer;
-        delete value.contacts[0].user_id;
-        Object.assign(m, { from: customer, id: "wamid.fresh", timestamp: String(now()) });
-        delete m.from_user_id;
-      }),
-    );
+    await post(customerText({ phone: customer }, "wamid.fresh"));
     await delivered("wamid.fresh");
     // Meta redelivers (or reorders) a message from two days ago.
-    await post(
-      webhook("webhook_text_bsuid_with_phone", (value, m) => {
-        value.contacts[0].wa_id = customer;
-        delete value.contacts[0].user_id;
-        Object.assign(m, { from: customer, id: "wamid.two-days-old", timestamp: String(now() - 2 * 86_400) });
-        delete m.from_user_id;
-      }),
-    );
+    await post(customerText({ phone: customer }, "wamid.two-days-old", now() - 2 * 86_400));
     await delivered("wamid.two-days-old");
     await operatorWrites(`wa:${customer}`, "Free text inside the window");
     await eventually(async () => (world.meta.messagesTo(customer).length > 0 ? true : undefined));
