@@ -58,6 +58,9 @@ export interface QuotedMessage {
   readonly at?: number;
 }
 
+/** Heads what the business typed in the WhatsApp Business app when we show it in Bitrix24. */
+export const BUSINESS_APP_MARKER = "[b]Sent from the WhatsApp Business app:[/b]";
+
 /** How long a snippet of a message's text we keep to quote it later. */
 export const SNIPPET_MAX = 120;
 

@@ -8,7 +8,7 @@ import {
   type KnownCustomer,
   type SeenIdentity,
 } from "../domain/customer-identity.ts";
-import { describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
+import { BUSINESS_APP_MARKER, describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
@@ -236,7 +236,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const echo = ((event.value.message_echoes as Json[] | undefined) ?? [])[0] ?? {};
     const wamid = String(echo.id ?? event.id);
     const content = describeInboundMessage(echo);
-    const lines = [`[b]Sent from the WhatsApp Business app:[/b] ${content.text}`];
+    const lines = [`${BUSINESS_APP_MARKER} ${content.text}`];
     const files: { url: string; name: string }[] = [];
     if (content.media) {
       try {

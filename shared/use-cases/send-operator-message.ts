@@ -7,7 +7,7 @@ import {
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { recipientFor } from "../domain/customer-identity.ts";
-import { snippetOf } from "../domain/inbound-content.ts";
+import { BUSINESS_APP_MARKER, snippetOf } from "../domain/inbound-content.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -244,6 +244,12 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       return "unroutable";
     }
     const route: Route = { phone, portal, lineId: job.lineId };
+    if (splitOperatorPrefix(job.text).body.trimStart().startsWith(BUSINESS_APP_MARKER)) {
+      // Our own copy of what the business sent from the WhatsApp Business app, should Bitrix24 hand it
+      // back to the connector: the customer already has it.
+      logger.info("business app message not sent again", { memberId: job.memberId, lineId: job.lineId });
+      return "duplicate";
+    }
     if (job.kind !== "message") {
       const what = job.kind === "edited" ? "edited" : "deleted";
       return noteToOperator(

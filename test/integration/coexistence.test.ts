@@ -97,6 +97,15 @@ describe("coexistence with the WhatsApp Business app", () => {
     expect(world.meta.sentMessages).toHaveLength(0);
   });
 
+  it("does not send the business's app message to WhatsApp again should Bitrix24 hand it back", async () => {
+    const customer = "16505550101";
+    const [shown] = portal().imMessages;
+    expect(shown).toBeDefined();
+    await operatorWrites(`wa:${customer}`, shown!.message, 88_002);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(world.meta.messagesTo(customer)).toHaveLength(0);
+  });
+
   it("an echo does not open the 24-hour window", async () => {
     const customer = "16505550102";
     await post(echoes(customer, [{ id: "wamid.echo-first", text: "We have news for you" }]));
