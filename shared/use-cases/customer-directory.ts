@@ -7,9 +7,20 @@ import type { Store } from "../ports/store.ts";
  * customer seen first with a phone and later only with a BSUID (or the other way round) stays the same
  * Bitrix24 user and chat, the same 24-hour window and the same reply address.
  */
+/** A WABA's portfolio is set once, at creation: its scope can be kept for a while in a warm container. */
+const SCOPE_CACHE_MS = 5 * 60_000;
+
 export function makeCustomerDirectory({ customers, store }: { customers: CustomerStore; store: Store }) {
+  const scopes = new Map<string, { scope: string; until: number }>();
+
   async function scopeOf(wabaId: string): Promise<string> {
-    return aliasScopeOf((await store.getWaba(wabaId)) ?? { wabaId });
+    const cached = scopes.get(wabaId);
+    if (cached && cached.until > Date.now()) return cached.scope;
+    const waba = await store.getWaba(wabaId);
+    const scope = aliasScopeOf(waba ?? { wabaId });
+    // An unknown WABA is not cached: it may be created any moment, with its portfolio.
+    if (waba) scopes.set(wabaId, { scope, until: Date.now() + SCOPE_CACHE_MS });
+    return scope;
   }
 
   /**
