@@ -194,7 +194,12 @@ function accountSummary(event: string, value: Json): string {
   const violation = obj(value.violation_info);
   const ban = obj(value.ban_info);
   const restrictions = objects(value.restriction_info)
-    .map((r) => [str(r.restriction_type), str(r.expiration)].filter(Boolean).join(" until "))
+    .map((r) => {
+      const until = Number(r.expiration);
+      const when =
+        Number.isFinite(until) && until > 0 ? new Date(until * 1000).toISOString().slice(0, 10) : undefined;
+      return [str(r.restriction_type), when].filter(Boolean).join(" until ");
+    })
     .filter(Boolean);
   switch (event) {
     case "ACCOUNT_VIOLATION":

@@ -33,6 +33,9 @@ async function events(query = "") {
 }
 
 const FIXTURES: [string, string, boolean][] = [
+  ["webhook_account_update_account_restriction", "ACCOUNT_RESTRICTION", true],
+  ["webhook_account_update_partner_removed", "PARTNER_REMOVED", true],
+  ["webhook_account_update_account_offboarded", "ACCOUNT_OFFBOARDED", true],
   ["webhook_account_update_account_violation", "ACCOUNT_VIOLATION", true],
   ["webhook_account_update_disabled_update", "DISABLED_UPDATE", true],
   ["webhook_account_update_account_deleted", "ACCOUNT_DELETED", true],
@@ -44,9 +47,11 @@ const FIXTURES: [string, string, boolean][] = [
 describe("account and compliance events", () => {
   it("stores every account event type, lists it newest first, and notifies the portal's administrators of the serious ones", async () => {
     // Meta's examples share one time; each gets its own second so "latest" is well defined.
+    const posted = new Map<string, unknown>();
     for (const [i, [name]] of FIXTURES.entries()) {
       const payload = forOurNumber(fixtureJson<any>(`meta/${name}.json`));
       payload.entry[0].time = 1_743_451_903 + i;
+      posted.set(name, payload);
       await post(payload);
     }
     const prefs = forOurNumber(fixtureJson<any>("meta/webhook_user_preferences_marketing.json"));
@@ -89,24 +94,26 @@ describe("account and compliance events", () => {
     ).toEqual(["THROUGHPUT_UPGRADE"]);
     expect((await events("?type=account_update")).map((e) => e.event).sort()).toEqual([
       "ACCOUNT_DELETED",
+      "ACCOUNT_OFFBOARDED",
+      "ACCOUNT_RESTRICTION",
       "ACCOUNT_VIOLATION",
       "DISABLED_UPDATE",
+      "PARTNER_REMOVED",
     ]);
+    const restricted = all.find((e) => e.event === "ACCOUNT_RESTRICTION");
+    expect(restricted.summary).toContain("RESTRICTED_BIZ_INITIATED_MESSAGING until 2022-01-04");
     expect(await events("?wabaId=999")).toEqual([]);
 
     // Redelivered: stored once, notified once (the tag replaces).
-    const again = forOurNumber(fixtureJson<any>("meta/webhook_account_update_account_violation.json"));
-    again.entry[0].time = 1_743_451_903;
-    await post(again);
-    const notified = await eventually(async () =>
-      portal().notifications.length >= FIXTURES.filter(([, , s]) => s).length
-        ? portal().notifications
-        : undefined,
-    );
-    expect(notified).toHaveLength(FIXTURES.filter(([, , s]) => s).length);
+    const serious = FIXTURES.filter(([, , s]) => s).length;
+    await eventually(async () => (portal().notifications.length >= serious ? true : undefined));
+    await post(posted.get("webhook_account_update_account_violation"));
+    await new Promise((r) => setTimeout(r, 1000));
+    const notified = portal().notifications;
+    expect(notified).toHaveLength(serious);
     expect(notified.some((n) => n.message.includes("ADULT"))).toBe(true);
     expect(new Set(notified.map((n) => n.userId))).toEqual(new Set([portal().userId]));
-    expect((await events("?type=account_update")).length).toBe(3);
+    expect((await events("?type=account_update")).length).toBe(6);
   });
 
   it("shows the latest status on the WABA and the quality on the phone", async () => {
@@ -116,6 +123,10 @@ describe("account and compliance events", () => {
     });
     // The newest of the three account updates by Meta's time; the redelivered older one did not win.
     expect(waba.accountState.status.event).toBe("ACCOUNT_DELETED");
+    expect(waba.accountState.restrictions.items.map((r: any) => r.restriction_type)).toEqual([
+      "RESTRICTED_BIZ_INITIATED_MESSAGING",
+      "RESTRICTED_ADD_PHONE_NUMBER_ACTION",
+    ]);
     const phone = await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`);
     expect(phone.body.accountState.quality.event).toBe("THROUGHPUT_UPGRADE");
   });
