@@ -167,6 +167,25 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
   });
 });
 
+describe("a notice that names nobody", () => {
+  it("goes to the portal's administrators, never into a shared chat", async () => {
+    const before = lineMessages().length;
+    await post(
+      webhook("webhook_system_user_changed_user_id", (_value, m) => {
+        Object.assign(m, { id: "wamid.nobody", timestamp: String(now()) });
+        delete m.system.previous_user_id;
+      }),
+    );
+    const portal = world.bitrix.portal(world.memberId);
+    const notice = await eventually(async () =>
+      portal.notifications.find((n) => n.tag?.includes("wamid.nobody")),
+    );
+    expect(notice.userId).toBe(portal.userId);
+    expect(notice.message).toContain("names no customer");
+    expect(lineMessages().length).toBe(before);
+  });
+});
+
 describe("the 24-hour window never goes backwards", () => {
   it("keeps the window open when an old webhook is redelivered after a fresh message", async () => {
     const customer = "16505550042";
