@@ -500,8 +500,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const wamid = String(raw.id ?? "");
     const status = parseStatus(raw.status);
     if (!status) return "ignored";
-    // A status naming both the phone and the BSUID of the recipient teaches the alias too.
-    await directory.resolve(await directory.scopeOf(event.wabaId), identityOf(raw, undefined, "status"));
+    // A status naming both the phone and the BSUID of the recipient teaches the alias too (only those
+    // are worth a look-up).
+    const recipient = identityOf(raw, undefined, "status");
+    if (recipient.phone && recipient.userId) {
+      await directory.resolve(await directory.scopeOf(event.wabaId), recipient);
+    }
     const out = await conversations.getOutbound(wamid);
     if (!out) {
       if (attempt.number < options.statusMatchAttempts && !attempt.last) {
