@@ -167,6 +167,33 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
   });
 });
 
+describe("the alias is learned from statuses too", () => {
+  it("a status naming the recipient's phone and BSUID joins a later BSUID-only message to the phone's chat", async () => {
+    await post(customerText({ phone: "16505550077" }, "wamid.status-learn-1"));
+    await delivered("wamid.status-learn-1");
+    await operatorWrites("wa:16505550077", "We got your order");
+    const [sent] = await eventually(async () => {
+      const list = world.meta.messagesTo("16505550077");
+      return list.length > 0 ? list : undefined;
+    });
+    // Meta's documented status webhook; since 2026 statuses carry recipient_user_id beside recipient_id
+    // (Meta's business-scoped user ids page; https://dualhook.com/docs/contacts-bsuid-webhooks).
+    const status = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+    Object.assign(status.entry[0].changes[0].value.statuses[0], {
+      id: sent!.wamid,
+      status: "delivered",
+      recipient_id: "16505550077",
+      recipient_user_id: "US.7700000000000077",
+    });
+    await post(status);
+    await eventually(async () =>
+      world.bitrix.portal(world.memberId).deliveryStatuses.length > 0 ? true : undefined,
+    );
+    await post(customerText({ userId: "US.7700000000000077" }, "wamid.status-learn-2"));
+    expect((await delivered("wamid.status-learn-2")).chat.id).toBe("wa:16505550077");
+  });
+});
+
 describe("a notice that names nobody", () => {
   it("goes to the portal's administrators, never into a shared chat", async () => {
     const before = lineMessages().length;
