@@ -8,7 +8,7 @@ import {
   type KnownCustomer,
   type SeenIdentity,
 } from "../domain/customer-identity.ts";
-import { BUSINESS_APP_MARKER, describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
+import { describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
@@ -24,6 +24,7 @@ import type { MetaGraph } from "../ports/meta-graph.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import { makeCustomerDirectory } from "./customer-directory.ts";
+import { makeCoexistence } from "./deliver-coexistence.ts";
 import {
   type Attempt,
   type LineMessage,
@@ -61,10 +62,8 @@ export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" 
 
 type Json = Record<string, unknown>;
 
-/** History messages one queue delivery imports before handing the rest to the next delivery. */
-const HISTORY_MESSAGES_PER_ATTEMPT = 200;
-
-interface Customer {
+/** Who an event is about: the identifiers it names and the customer they resolve to. */
+export interface Customer {
   readonly scope: string;
   readonly seen: SeenIdentity;
   readonly known: KnownCustomer | undefined;
@@ -220,65 +219,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
   }
 
-  /**
-   * What the business typed in the WhatsApp Business app (coexistence) goes on the business's side of
-   * the chat: a system message (`im.message.add`, `SYSTEM: Y`) in the customer's Open Lines chat, which
-   * Bitrix24 does not hand back to the connector (registered with NEED_SYSTEM_MESSAGES false). Before the
-   * customer's first message there is no chat to write in: the echo then opens it through the connector,
-   * marked as the business's. Claimed like a message, so each echo shows once.
-   */
-  async function deliverEcho(
-    event: InboundEvent,
-    route: Route,
-    who: Customer,
-    attempt: Attempt,
-  ): Promise<InboundOutcome> {
-    const echo = ((event.value.message_echoes as Json[] | undefined) ?? [])[0] ?? {};
-    const wamid = String(echo.id ?? event.id);
-    const content = describeInboundMessage(echo);
-    const lines = [`${BUSINESS_APP_MARKER} ${content.text}`];
-    const files: { url: string; name: string }[] = [];
-    if (content.media) {
-      try {
-        const file = await fetchMedia(event, content.media, wamid);
-        files.push(file);
-        lines.push(`${file.name}: ${file.url}`);
-      } catch (error) {
-        if (!attempt.last && (error as { transient?: boolean }).transient !== false) throw error;
-        lines.push(`[i]The file (${content.media.fileName}) could not be fetched from WhatsApp[/i]`);
-      }
-    }
-    const text = lines.join("\n");
-    const id = `echo:${wamid}`;
-    const key = who.known?.key ?? "";
-    const conversation = event.phoneNumberId
-      ? await conversations.getConversation(event.phoneNumberId, key)
-      : undefined;
-    const chatId =
-      conversation?.lastWamid && (await conversations.getDeliveredChatId(conversation.lastWamid));
-    const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
-    if (!chatId) return sendToLine(route, who, { id, date, text, files }, attempt);
-
-    await paced(route.portal.memberId);
-    const now = clock.now().getTime();
-    const leaseUntil = now + options.leaseMs;
-    const claim = await conversations.claimInbound(id, leaseUntil, now);
-    if (claim === "delivered") return "duplicate";
-    if (claim === "busy") throw new RetryLaterError(`echo ${wamid} is being delivered by another worker`);
-    try {
-      await bitrix.call(route.portal.memberId, "im.message.add", {
-        DIALOG_ID: `chat${chatId}`,
-        MESSAGE: text,
-        SYSTEM: "Y",
-      });
-    } catch (error) {
-      await conversations.releaseInbound(id, leaseUntil).catch(() => undefined);
-      throw error;
-    }
-    await conversations.markInboundDelivered(id, { chat: chatId, attempt: attempt.number });
-    return "delivered";
-  }
-
   async function deliverNote(
     event: InboundEvent,
     route: Route,
@@ -316,127 +256,18 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     return deliverNote(event, route, who, text, attempt);
   }
 
-  /**
-   * Coexistence `history` (up to 180 days of the WhatsApp Business app's chats, sent once on onboarding):
-   * imported only when the number's switch is on (`PUT /api/admin/phones/{id}/history`), within its budget
-   * of messages. Each message goes in like a live one, under the same claim (its wamid; `echo:` + wamid
-   * for the business's), so a message already shown is not shown again, and a chunk cut short by a crash or
-   * by the per-attempt bound continues where it stopped on the queue's next delivery. History does not
-   * move the 24-hour window.
-   */
-  async function importHistory(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
-    const route = await routeOf(event);
-    if (typeof route === "string") return "unrouted";
-    const phoneId = route.phone.phoneId;
-    const value = event.value as Json;
-    // The contents of a media message come later, as a `messages` item on the `history` field.
-    const chunks: Json[] = Array.isArray(value.history)
-      ? (value.history as Json[])
-      : [{ threads: [{ id: event.customerId, messages: (value.messages as Json[] | undefined) ?? [] }] }];
-    for (const chunk of chunks) await recordHistoryProgress(phoneId, chunk);
-    const settings = await deps.history.getHistorySettings(phoneId);
-    if (!settings?.enabled) return "recorded";
-    const scope = await directory.scopeOf(event.wabaId);
-    let done = 0;
-    for (const chunk of chunks) {
-      for (const thread of (chunk.threads as Json[] | undefined) ?? []) {
-        const customer = typeof thread.id === "string" ? thread.id.replace(/\D/g, "") : "";
-        const known = customer ? await directory.resolve(scope, { phone: customer }) : undefined;
-        if (!known) continue;
-        const who: Customer = { scope, seen: {}, known };
-        const messages = [...((thread.messages as Json[] | undefined) ?? [])].sort(
-          (a, b) => Number(a.timestamp ?? 0) - Number(b.timestamp ?? 0),
-        );
-        for (const message of messages) {
-          if (done >= HISTORY_MESSAGES_PER_ATTEMPT) {
-            throw new RetryLaterError(
-              `history of ${phoneId}: ${done} imported in this attempt, the rest follows`,
-            );
-          }
-          if (!(await deps.history.takeHistoryBudget(phoneId))) return "recorded";
-          let outcome: InboundOutcome;
-          try {
-            outcome = await importHistoryMessage(event, route, who, message, customer, attempt);
-          } catch (error) {
-            await deps.history.returnHistoryBudget(phoneId);
-            throw error;
-          }
-          if (outcome === "duplicate") await deps.history.returnHistoryBudget(phoneId);
-          else done++;
-        }
-      }
-    }
-    return "delivered";
-  }
-
-  async function recordHistoryProgress(phoneId: string, chunk: Json): Promise<void> {
-    const meta = (chunk.metadata ?? {}) as Json;
-    const error = ((chunk.errors as Json[] | undefined) ?? [])[0];
-    await deps.history.recordHistoryProgress(
-      phoneId,
-      {
-        ...(typeof meta.progress === "number" ? { progress: meta.progress } : {}),
-        ...(typeof meta.phase === "number" ? { phase: meta.phase } : {}),
-        ...(error
-          ? {
-              error: {
-                ...(typeof error.code === "number" ? { code: error.code } : {}),
-                message: String(error.message ?? error.title ?? "history not shared"),
-              },
-            }
-          : {}),
-      },
-      clock.now().toISOString(),
-    );
-  }
-
-  /** One history message: the customer's on their side of the chat, the business's on ours (an echo). */
-  async function importHistoryMessage(
-    event: InboundEvent,
-    route: Route,
-    who: Customer,
-    message: Json,
-    customer: string,
-    attempt: Attempt,
-  ): Promise<InboundOutcome> {
-    const wamid = String(message.id ?? "");
-    // `to` is only present on the business's own messages (an SMB message echo).
-    const fromBusiness =
-      message.to !== undefined || String(message.from ?? "").replace(/\D/g, "") !== customer;
-    const timestamp = Number(message.timestamp) || event.timestamp;
-    const item: InboundEvent = { ...event, id: `history:${wamid}`, ...(timestamp ? { timestamp } : {}) };
-    if (fromBusiness)
-      return deliverEcho({ ...item, value: { message_echoes: [message] } }, route, who, attempt);
-    const content = describeInboundMessage(message);
-    return sendToLine(
-      route,
-      who,
-      {
-        id: wamid,
-        date: timestamp ?? Math.floor(clock.now().getTime() / 1000),
-        text: `[i]From the WhatsApp Business app's history[/i]\n${content.text}`,
-      },
-      attempt,
-    );
-  }
-
-  /** Coexistence `smb_app_state_sync`: the names in the WhatsApp Business app's contact book. */
-  async function syncContactNames(event: InboundEvent): Promise<void> {
-    const scope = await directory.scopeOf(event.wabaId);
-    for (const item of ((event.value as Json).state_sync as Json[] | undefined) ?? []) {
-      const contact = (item.contact ?? {}) as Json;
-      const phone = typeof contact.phone_number === "string" ? contact.phone_number.replace(/\D/g, "") : "";
-      if (item.type !== "contact" || !phone) continue;
-      const known = (await directory.resolve(scope, { phone })) ?? { key: phone };
-      const name =
-        item.action === "remove"
-          ? undefined
-          : [contact.full_name, contact.first_name].find(
-              (n): n is string => typeof n === "string" && n.trim() !== "",
-            );
-      await directory.rename(scope, known, name);
-    }
-  }
+  const { deliverEcho, importHistory, syncContactNames } = makeCoexistence({
+    conversations,
+    history: deps.history,
+    bitrix,
+    clock,
+    leaseMs: options.leaseMs,
+    directory,
+    routeOf,
+    sendToLine,
+    fetchMedia,
+    paced,
+  });
 
   /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
   async function paced(memberId: string): Promise<void> {
