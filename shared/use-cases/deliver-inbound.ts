@@ -387,8 +387,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (event.kind === "status") return deliverStatus(event, attempt);
 
-    const route = await routeOf(event);
-    let who = await customerOf(event);
+    // Side by side: the alias look-up must not lengthen the path to the line (messages of different
+    // conversations share a Bitrix24 call only when they reach it within the same few milliseconds).
+    const [route, resolved] = await Promise.all([routeOf(event), customerOf(event)]);
+    let who = resolved;
     if (event.kind === "echo") {
       // The business wrote, not the customer: the 24-hour window does not move.
       if (typeof route === "string" || !who.known) return "unrouted";
