@@ -1,33 +1,38 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import { bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
 import type { Runtime } from "./runtime.ts";
 import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
+import { makeRobotSync } from "./use-cases/sync-robot.ts";
 
 /** The Bitrix24 side wired from configuration: OAuth server, REST client with refresh, connect and install. */
 export function makeBitrixSide(
-  { config, bitrixStore }: Runtime,
+  { config, bitrixStore, conversations }: Runtime,
   logger: Logger,
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
 ) {
   const allowLoopbackHttp = config.LOCAL_STACK === "1";
-  const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
-  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
+  const oauthServers = bitrixOAuthServers(config);
+  const oauth = new BitrixOAuthClient(config.HTTP_TIMEOUT_MS);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,
     limitRetryDelaysMs,
   });
+  const syncRobot = makeRobotSync({ bitrix, store: bitrixStore, cache: conversations, logger });
   const connector = makeConnectPhone({
     store: bitrixStore,
     bitrix,
     clock: systemClock,
     linePrefix: config.LINE_PREFIX,
     logger,
+    afterConnect: syncRobot,
   });
   const installer = makeInstallPortal({
     store: bitrixStore,
@@ -36,7 +41,9 @@ export function makeBitrixSide(
     connector,
     clock: systemClock,
     allowLoopbackHttp,
+    oauthServers,
     logger,
+    syncRobot,
   });
   return { oauth, refresher, bitrix, connector, installer };
 }

@@ -37,6 +37,7 @@ const deps = lazy(async () => {
       customers: runtime.customers,
       accountEvents: runtime.accountEvents,
       history: runtime.history,
+      metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),

@@ -16,6 +16,11 @@ export interface PortalTokens {
   readonly expiresAt: number;
   /** Grows by one with every refresh: the refresh lock and the losers' "has it moved on?" test. */
   readonly version: number;
+  /**
+   * The app's technical system user's tokens (ONAPPUSERREADY), not a person's: they outlive the
+   * installing admin, so later installs and updates keep them.
+   */
+  readonly systemUser?: boolean;
 }
 
 /** A Bitrix24 portal where our app is installed, keyed by `member_id` (domains can change). */
@@ -69,6 +74,10 @@ export interface PhoneRecord {
   readonly line: { id: number; name: string } | null;
   readonly connector: { status: ConnectorStatus; error?: string };
   readonly smsSender: { code: string; status: "registered" | "error"; error?: string } | null;
+  /** When an operator replies, the customer's last message is marked as read (WhatsApp's blue ticks). */
+  readonly readReceipts: boolean;
+  /** The reply is announced with WhatsApp's typing indicator (it rides on the read receipt). */
+  readonly typingIndicator: boolean;
   /** Absent until calling settings are first put through the admin API. */
   readonly calling?: PhoneCalling;
   readonly createdAt: string;

@@ -79,7 +79,8 @@ export function makeCoexistence(ctx: CoexistenceContext) {
       ? await conversations.getConversation(event.phoneNumberId, key)
       : undefined;
     const chatId =
-      conversation?.lastWamid && (await conversations.getDeliveredChatId(conversation.lastWamid));
+      conversation?.lastInboundWamid &&
+      (await conversations.getDeliveredChatId(conversation.lastInboundWamid));
     const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
     if (!chatId) return sendToLine(route, who, { id, date, text, files }, attempt);
 

@@ -12,6 +12,7 @@ import { describeInboundMessage, type InboundMedia } from "../domain/inbound-con
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
+import { metaStatusOf } from "../domain/meta-status.ts";
 import type { Logger } from "../logger.ts";
 import type { AccountEventStore } from "../ports/account-events.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
@@ -21,6 +22,7 @@ import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/con
 import type { CustomerStore } from "../ports/customers.ts";
 import type { HistoryStore } from "../ports/history.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
+import type { MetaStatusStore } from "../ports/meta-status.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import { makeCustomerDirectory } from "./customer-directory.ts";
@@ -48,6 +50,8 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the latest account and quality reports go (the app's page shows them). */
+  readonly metaStatus?: MetaStatusStore;
   readonly options: {
     /** How long a delivery claim holds before another worker may take the message over. */
     readonly leaseMs: number;
@@ -287,9 +291,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     attempt: Attempt,
   ) {
     const previous = out.status === "accepted" ? undefined : out.status;
+    if (out.origin.kind === "robot") return;
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
       if (!smsStatus) return;
+      await paced(out.memberId);
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
         MESSAGE_ID: out.origin.messageId,
@@ -302,8 +308,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       await deliverNote(event, route, await customerOfSend(event, out), failedStatusNote(raw), attempt);
       return;
     }
-    const report = (method: string) =>
-      bitrix.call(out.memberId, method, {
+    const report = async (method: string) => {
+      await paced(out.memberId);
+      return bitrix.call(out.memberId, method, {
         CONNECTOR: CONNECTOR_ID,
         LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
         MESSAGES: [
@@ -317,12 +324,13 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
           },
         ],
       });
-    // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
-    const needsDelivery = previous === undefined || previous === "sent";
-    if (needsDelivery) await report("imconnector.send.status.delivery");
-    if (status === "read" || status === "played") {
-      if (needsDelivery) await paced(out.memberId);
-      await report("imconnector.send.status.reading");
+    };
+    // Reported once, when the message first reaches the customer: `sent` is only Meta's acceptance, and
+    // Meta sends no `delivered` for a message read at once, so `read`/`played` report delivery too.
+    // imconnector.send.status.reading is not called: its server handler is a stub that returns true
+    // (b24restdocs marks the method hidden for that reason), and delivery already marks the message read.
+    if (status !== "sent" && (previous === undefined || previous === "sent")) {
+      await report("imconnector.send.status.delivery");
     }
   }
 
@@ -353,7 +361,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       if (error instanceof PermanentDeliveryError) return "no route";
       throw error;
     });
-    await paced(out.memberId);
+    // Only statuses that call Bitrix24 spend the portal's budget (reportStatus paces each call).
     await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
     await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";
@@ -376,6 +384,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (event.kind === "field") {
       if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
+      const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
+      if (reported) await deps.metaStatus?.recordStatus(reported);
       if (!(await recordAccountEvent(event))) {
         logger.info("field event", {
           field: event.field,
@@ -412,7 +422,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
             waId: who.known.phone,
             userId: who.known.userId,
             name: who.seen.name,
-            ...(message?.id ? { lastWamid: String(message.id) } : {}),
+            ...(message?.id ? { lastInboundWamid: String(message.id) } : {}),
             lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
           })
         : undefined;
@@ -442,4 +452,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
     return alongside(note ? deliverNote(event, route, who, note, attempt) : "ignored");
   };
+}
+
+/** The wamid of an inbound message: what an operator's reply marks as read. */
+function messageIdOf(event: InboundEvent): string | undefined {
+  const id = (event.value.messages as Json[] | undefined)?.[0]?.id;
+  return typeof id === "string" && id ? id : undefined;
 }

@@ -7,6 +7,7 @@ import {
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { recipientFor } from "../domain/customer-identity.ts";
+import { mimeFromBytes } from "../domain/file-type.ts";
 import { BUSINESS_APP_MARKER, snippetOf } from "../domain/inbound-content.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
@@ -22,7 +23,7 @@ import {
 import { GraphApiError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
-import type { BitrixStore } from "../ports/bitrix-store.ts";
+import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { CustomerStore } from "../ports/customers.ts";
@@ -37,6 +38,7 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { filesFromDisk } from "./operator-disk-files.ts";
 import type { makeTemplateCatalog } from "./template-catalog.ts";
 
 export interface SendOperatorMessageDeps {
@@ -175,7 +177,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (bytes.length > MAX_FILE_BYTES)
       throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     const mimeType =
-      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
+      file.mime ||
+      mimeFromBytes(bytes) ||
+      response.headers.get("content-type")?.split(";")[0] ||
+      "application/octet-stream";
     return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
   }
 
@@ -276,6 +281,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         `WABA ${phone.wabaId} of phone ${phone.phoneId} or its app is not configured`,
       );
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
+    // The conversation (window, last message) is the customer's key's, wherever replies go now.
+    const conversation = await conversations.getConversation(phone.phoneId, customerKey);
 
     let parts: Part[];
     const shortcode = parseShortcode(job.text, { bare: false });
@@ -287,14 +294,19 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       if (refusal) return noteToOperator(route, job, "template", `Not sent: ${refusal}`, attempt);
       parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
     } else {
-      const conversation = await conversations.getConversation(phone.phoneId, customerKey);
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return noteToOperator(route, job, "window", windowClosedNote(), attempt);
-      parts = plainParts(job, phone.phoneId, target);
-      if (parts.length === 0) return "empty";
+      const disk = await filesFromDisk(bitrix, job);
+      if (disk.problems.length > 0) {
+        const note = `Not sent to WhatsApp: ${disk.problems.join("; ")}.`;
+        await noteToOperator(route, job, "disk-files", note, attempt);
+      }
+      parts = plainParts({ ...job, files: [...job.files, ...disk.files] }, phone.phoneId, target);
+      if (parts.length === 0) return disk.problems.length > 0 ? "noted" : "empty";
     }
 
+    await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
     const origin = {
       kind: "openlines" as const,
       lineId: job.lineId,
@@ -339,6 +351,23 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       );
     }
     return outcome.sent;
+  }
+
+  /**
+   * The operator is answering: the customer's last message shows as read and, if the number says so, the
+   * typing indicator shows until the reply lands. Neither may hold the reply back, so a refusal is logged.
+   */
+  async function acknowledgeCustomer(phone: PhoneRecord, wamid: string | undefined, target: GraphTarget) {
+    if (!wamid || !phone.readReceipts) return;
+    try {
+      await graph.markRead(phone.phoneId, wamid, phone.typingIndicator, target);
+    } catch (error) {
+      logger.warn("read receipt not sent", {
+        phoneId: phone.phoneId,
+        code: error instanceof GraphApiError ? error.graphCode : undefined,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Finds the template a shortcode names (refreshing Meta's list once when it is not cached) and fills it. */
@@ -446,6 +475,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   async function sendSms(job: SmsJob, attempt: Attempt): Promise<OutboundOutcome> {
     const fail = async (reason: string) => {
       logger.warn("SMS not sent", { memberId: job.memberId, messageId: job.messageId, reason });
+      if (job.robot) {
+        await reportToRobot(job.memberId, job.robot.eventToken, { status: "failed", error: reason });
+        return "failed" as const;
+      }
       await bitrix.call(job.memberId, "messageservice.message.status.update", {
         CODE: job.code,
         MESSAGE_ID: job.messageId,
@@ -482,7 +515,9 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       }));
       if (parts.length === 0) return fail("empty message");
     }
-    const origin = { kind: "sms" as const, code: job.code, messageId: job.messageId };
+    const origin = job.robot
+      ? { kind: "robot" as const }
+      : { kind: "sms" as const, code: job.code, messageId: job.messageId };
     const outcome = await sendParts(
       {
         jobId: job.id,
@@ -504,7 +539,21 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
           : error.message,
       );
     }
+    if (job.robot) await reportToRobot(job.memberId, job.robot.eventToken, { status: "sent", error: "" });
     return outcome.sent;
+  }
+
+  /** The robot's RETURN_PROPERTIES (`status`, `error`) through `bizproc.event.send` (bizproc-event-send.md). */
+  async function reportToRobot(
+    memberId: string,
+    eventToken: string,
+    values: { status: string; error: string },
+  ) {
+    await bitrix.call(memberId, "bizproc.event.send", {
+      EVENT_TOKEN: eventToken,
+      RETURN_VALUES: values,
+      LOG_MESSAGE: values.error ? `WhatsApp: not sent — ${values.error}` : "WhatsApp: template sent",
+    });
   }
 
   /** Only if nobody changed the WABA since we read it: an admin may just have patched in a new token. */

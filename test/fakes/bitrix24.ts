@@ -1,9 +1,12 @@
 /**
- * Loopback fake of a Bitrix24 portal's REST API *and* of the Bitrix24 OAuth server (oauth.bitrix.info) on
- * one origin: `client_endpoint` and `server_endpoint` are both `${fake.url}/rest/`, token refresh is at
- * `${fake.url}/oauth/token/`. It keeps per-portal state (tokens, event bindings, connectors, open lines,
- * SMS senders), answers with the documented shapes (`test/fixtures/bitrix/*.json`) and builds the
- * exact form-encoded bodies Bitrix24 POSTs to an app (events, install page, SMS handler).
+ * Loopback fake of Bitrix24 portals' REST API (`client_endpoint` = `${fake.url}/rest/`) and of the two
+ * regional Bitrix24 OAuth servers, each on its own origin like oauth.bitrix.info (west) and
+ * oauth.bitrix24.tech (east) (b24phpsdk `Core/Credentials/DefaultOAuthServerUrl.php`): `server_endpoint` =
+ * `${oauthServer.url}/rest/`, token refresh at `${oauthServer.url}/oauth/token/`, token verification at
+ * `${oauthServer.url}/rest/app.info`. A server knows only the tokens of its region's portals. It keeps
+ * per-portal state (tokens, event bindings, connectors, open lines, SMS senders), answers with the
+ * documented shapes (`test/fixtures/bitrix/*.json`) and builds the exact form-encoded bodies Bitrix24
+ * POSTs to an app (events, install page, SMS handler).
  */
 import { randomBytes } from "node:crypto";
 import qs from "qs";
@@ -45,13 +48,34 @@ export interface BitrixPortalInput {
   licenseFamily?: string;
   /** `app.info` INSTALLED (false until `BX24.installFinish()` in reality). */
   installed?: boolean;
+  /** Which OAuth server the portal belongs to (default west: oauth.bitrix.info). */
+  region?: BitrixRegion;
 }
+
+/** West: oauth.bitrix.info; east (.ru/.kz/.by portals): oauth.bitrix24.tech. */
+export type BitrixRegion = "west" | "east";
 
 export interface BitrixTokens {
   memberId: string;
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
+}
+
+export interface PlacementBinding {
+  placement: string;
+  handler: string;
+  title: string;
+  options: Params;
+}
+
+/** An open-line chat the connector's messages created: `imopenlines.dialog.get`'s `entity_id` parts. */
+interface OpenLineChat {
+  memberId: string;
+  connector: string;
+  line: string;
+  chatId: string;
+  userId: string;
 }
 
 export interface EventBinding {
@@ -123,6 +147,10 @@ export interface BitrixPortal {
   languageId: string;
   licenseFamily: string;
   installed: boolean;
+  region: BitrixRegion;
+  /** The app's technical system user (ONAPPUSERREADY), and its current access token once issued. */
+  systemUserId: number;
+  systemUserAccessToken?: string;
   accessToken: string;
   refreshToken: string;
   /** Epoch ms at which the current access token expires. */
@@ -145,12 +173,20 @@ export interface BitrixPortal {
    * (https://github.com/bitrix24/b24restdocs/blob/main/api-reference/chats/notifications/im-notify-system-add.md).
    */
   notifications: { userId: number; message: string; tag?: string; at: number }[];
-  /** Messages added with `im.message.add` (DIALOG_ID, MESSAGE, SYSTEM). */
-  imMessages: { dialogId: string; message: string; system: boolean; id: number; at: number }[];
+  /** `placement.bind` registrations (placement-bind.md; listed by placement.get as in placement-get.md). */
+  placements: PlacementBinding[];
+  /** Robots by CODE, as `bizproc.robot.add` / `.update` left them (the fields given, keys as sent). */
+  robots: Map<string, Params>;
+  /** `bizproc.event.send` calls: what robots heard back. */
+  robotResults: Array<{ eventToken: string; returnValues: Params; logMessage: string }>;
+  /** `im.message.add` calls: what users (or apps) wrote into chats through REST. */
+  chatMessages: Array<{ dialogId: string; text: string; id: number; system: boolean }>;
   senders: Map<string, SmsSender>;
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
   smsStatuses: SmsStatusUpdate[];
+  /** Files on the portal's Disk (`disk.file.get`), by id. */
+  diskFiles: Map<string, { name: string; bytes: Buffer; downloadToken: string }>;
 }
 
 export interface QueryLimit {
@@ -174,6 +210,8 @@ export interface BitrixFakeOptions extends HttpFakeOptions {
    * needed too. `true` follows the docs (STATUS stays false until data.set).
    */
   greenRequiresDataSet?: boolean;
+  /** Ports of the OAuth servers (default: free ones); `npm run fakes` fixes them. */
+  oauthPorts?: Partial<Record<BitrixRegion, number>>;
 }
 
 export interface EventBodyOptions {
@@ -242,6 +280,8 @@ interface MethodResult {
 
 interface CallContext {
   portal: BitrixPortal;
+  /** The user the call's token belongs to. */
+  userId: number;
   inBatch: boolean;
 }
 
@@ -249,6 +289,7 @@ type Method = (ctx: CallContext, params: Params) => MethodResult | Promise<Metho
 
 interface AccessTokenInfo {
   memberId: string;
+  userId: number;
   expiresAt: number;
   revoked?: "refreshed" | "expired";
 }
@@ -268,13 +309,15 @@ interface MessageRejection {
 export class BitrixFake extends HttpFake {
   readonly #portals = new Map<string, BitrixPortal>();
   readonly #accessTokens = new Map<string, AccessTokenInfo>();
-  readonly #refreshTokens = new Map<string, { memberId: string; used: boolean }>();
+  readonly #refreshTokens = new Map<string, { memberId: string; userId: number; used: boolean }>();
   readonly #buckets = new Map<string, QueryLimit & { level: number; last: number }>();
   readonly #calls: Array<{ memberId: string; method: string }> = [];
   readonly #failures: ScriptedFailure[] = [];
   readonly #rejections = new Map<string, MessageRejection[]>();
   readonly #internalUsers = new Map<string, string>();
   readonly #sessions = new Map<string, { ID: string; CHAT_ID: string }>();
+  /** Open-line chats by their IM chat id (the `session.CHAT_ID` of imconnector.send.messages). */
+  readonly #openLineChats = new Map<string, OpenLineChat>();
   readonly #ttlMs: number;
   readonly #defaultLimit: QueryLimit | undefined;
   readonly #revokeOnRefresh: boolean;
@@ -282,9 +325,22 @@ export class BitrixFake extends HttpFake {
   readonly #greenRequiresDataSet: boolean;
   #counter = 0;
   readonly #methods: Record<string, Method>;
+  /** The regional OAuth servers, each its own origin. */
+  readonly oauthServers: Record<BitrixRegion, HttpFake>;
 
   constructor(options: BitrixFakeOptions = {}) {
     super(undefined, options);
+    const { port: _ownPort, ...shared } = options;
+    this.oauthServers = {
+      west: new HttpFake((req) => this.#oauthServer(req, "west"), {
+        ...shared,
+        port: options.oauthPorts?.west,
+      }),
+      east: new HttpFake((req) => this.#oauthServer(req, "east"), {
+        ...shared,
+        port: options.oauthPorts?.east,
+      }),
+    };
     this.#ttlMs = (options.accessTokenTtlSeconds ?? 3600) * 1000;
     this.#defaultLimit = options.queryLimit;
     this.#revokeOnRefresh = options.revokeAccessTokenOnRefresh ?? true;
@@ -298,14 +354,33 @@ export class BitrixFake extends HttpFake {
     return `${this.url}/rest/`;
   }
 
-  /** The OAuth server's REST base, as Bitrix24's `server_endpoint` (`https://oauth.bitrix.info/rest/`). */
+  /** The west OAuth server's REST base, as Bitrix24's `server_endpoint` (`https://oauth.bitrix.info/rest/`). */
   get serverEndpoint(): string {
-    return `${this.url}/rest/`;
+    return this.serverEndpointOf("west");
   }
 
-  /** The OAuth server origin (the product's `BITRIX_OAUTH_URL`): `/oauth/token/` and `/rest/app.info`. */
+  serverEndpointOf(region: BitrixRegion): string {
+    return `${this.oauthServers[region].url}/rest/`;
+  }
+
+  /** The west OAuth server origin (a one-entry `BITRIX_OAUTH_URL`): `/oauth/token/` and `/rest/app.info`. */
   get oauthUrl(): string {
-    return this.url;
+    return this.oauthServers.west.url;
+  }
+
+  /** Both OAuth servers, as `BITRIX_OAUTH_URLS` lists them (west first). */
+  get oauthUrls(): string {
+    return `${this.oauthServers.west.url},${this.oauthServers.east.url}`;
+  }
+
+  override async listen(): Promise<this> {
+    await super.listen();
+    await Promise.all([this.oauthServers.west.listen(), this.oauthServers.east.listen()]);
+    return this;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.oauthServers.west.close(), this.oauthServers.east.close()]);
   }
 
   /** `host:port` of the fake (what `DOMAIN` carries by default). */
@@ -335,6 +410,8 @@ export class BitrixFake extends HttpFake {
       languageId: input.languageId ?? "en",
       licenseFamily: input.licenseFamily ?? "project",
       installed: input.installed ?? true,
+      region: input.region ?? "west",
+      systemUserId: 1000 + this.#portals.size + 1,
       accessToken: "",
       refreshToken: "",
       accessExpiresAt: 0,
@@ -349,10 +426,14 @@ export class BitrixFake extends HttpFake {
       deliveryStatuses: [],
       readingStatuses: [],
       notifications: [],
-      imMessages: [],
+      placements: [],
+      robots: new Map(),
+      robotResults: [],
+      chatMessages: [],
       senders: new Map(),
       smsMessages: new Map(),
       smsStatuses: [],
+      diskFiles: new Map(),
     };
     this.#portals.set(memberId, portal);
     if (this.#defaultLimit) this.queryLimit(memberId, this.#defaultLimit);
@@ -431,6 +512,28 @@ export class BitrixFake extends HttpFake {
     this.#rejections.set(memberId, list);
   }
 
+  /** Puts a file on the portal's Disk (as a chat upload does); returns its id for `params[FILE_ID]`. */
+  addDiskFile(memberId: string, file: { name: string; bytes: Buffer }): string {
+    const portal = this.portal(memberId);
+    this.#counter += 1;
+    const id = String(9000 + this.#counter);
+    portal.diskFiles.set(id, { ...file, downloadToken: `disk|${hex(12)}` });
+    return id;
+  }
+
+  /** `DOWNLOAD_URL` of `disk.file.get`: `{portal}/rest/download.json?auth=…&token=disk|…` (docs example). */
+  #diskDownload(req: RecordedRequest): FakeResponse {
+    const token = str(parseQuery(req.queryString).token);
+    for (const portal of this.#portals.values()) {
+      for (const file of portal.diskFiles.values()) {
+        if (file.downloadToken === token) {
+          return { status: 200, body: file.bytes, headers: { "content-type": "application/octet-stream" } };
+        }
+      }
+    }
+    return { status: 404, body: "Not Found" };
+  }
+
   /** Creates an open line without a REST call (as an admin would in the UI); returns its id. */
   addLine(memberId: string, params: Params = {}): number {
     return this.#createLine(this.portal(memberId), params);
@@ -452,7 +555,6 @@ export class BitrixFake extends HttpFake {
       portal.deliveryStatuses.length = 0;
       portal.readingStatuses.length = 0;
       portal.notifications.length = 0;
-      portal.imMessages.length = 0;
       portal.smsStatuses.length = 0;
     }
   }
@@ -490,21 +592,60 @@ export class BitrixFake extends HttpFake {
     );
   }
 
-  /** Body of the install-page POST (`AUTH_ID`, `REFRESH_ID`, `member_id`, `APPLICATION_TOKEN`, …). */
-  installPageBody(memberId: string, overrides: Record<string, string> = {}): string {
+  /**
+   * Body of the install-page POST. Recorded from real portals (fixture `install_page_post_raw.txt`:
+   * CRest's documented `$_REQUEST`, b24phpsdk's install example) it carries `AUTH_ID`, `AUTH_EXPIRES`,
+   * `REFRESH_ID`, `member_id`, `status`, `PLACEMENT` and no application token; `withEndpointAndToken`
+   * adds `SERVER_ENDPOINT`, `APPLICATION_TOKEN` and `APPLICATION_SCOPE`, as the REST docs' connector
+   * settings page shows (fixture `placement_setting_connector_post.txt`). Sources disagree, so both.
+   */
+  installPageBody(
+    memberId: string,
+    overrides: Record<string, string> = {},
+    options: { withEndpointAndToken?: boolean } = {},
+  ): string {
     const portal = this.portal(memberId);
     const fields: Record<string, string> = {
       AUTH_ID: portal.accessToken,
       AUTH_EXPIRES: String(Math.round(this.#ttlMs / 1000)),
       REFRESH_ID: portal.refreshToken,
-      SERVER_ENDPOINT: this.serverEndpoint,
-      APPLICATION_TOKEN: portal.applicationToken,
-      APPLICATION_SCOPE: portal.scope,
+      ...(options.withEndpointAndToken
+        ? {
+            SERVER_ENDPOINT: this.serverEndpointOf(portal.region),
+            APPLICATION_TOKEN: portal.applicationToken,
+            APPLICATION_SCOPE: portal.scope,
+          }
+        : {}),
       member_id: portal.memberId,
       status: portal.status,
       PLACEMENT: "DEFAULT",
     };
     return httpBuildQuery(applyOverrides(fields, overrides));
+  }
+
+  /**
+   * `ONAPPUSERREADY` (docs `api-reference/common/events/on-app-user-ready`): `data` is a fresh
+   * authorization of the app's system user (its `domain` is the OAuth server's), `auth` the installing
+   * admin's with the application token. Sent to the install URL without an `event.bind`.
+   */
+  systemUserReadyEventBody(memberId: string, options: EventBodyOptions = {}): string {
+    const portal = this.portal(memberId);
+    const pair = this.#issueSystemUserTokens(portal);
+    const data = {
+      access_token: pair.accessToken,
+      refresh_token: pair.refreshToken,
+      expires_in: String(Math.round(this.#ttlMs / 1000)),
+      scope: portal.scope,
+      domain: new URL(this.oauthServers[portal.region].url).host,
+      server_endpoint: this.serverEndpointOf(portal.region),
+      client_endpoint: this.clientEndpoint,
+      member_id: portal.memberId,
+      user_id: String(portal.systemUserId),
+      client_id: portal.clientId,
+      status: portal.status,
+      LANGUAGE_ID: portal.languageId,
+    };
+    return this.eventBody(memberId, "ONAPPUSERREADY", data, { eventHandlerId: 1, ...options });
   }
 
   /** Query string of the install-page POST: `DOMAIN`, `PROTOCOL` (0 = http, as the fake), `LANG`, `APP_SID`. */
@@ -547,6 +688,31 @@ export class BitrixFake extends HttpFake {
   }
 
   /**
+   * Body of a robot's call to its HANDLER when a CRM automation rule runs it: the fields of bitrix24/
+   * b24phpsdk's IncomingRobotRequest (workflow_id, code, document_id[], document_type[], event_token,
+   * properties[…], use_subscription, timeout_duration, ts, auth[…]).
+   */
+  robotHandlerBody(
+    memberId: string,
+    input: { code: string; properties: Record<string, string>; eventToken?: string },
+    options: EventBodyOptions = {},
+  ): string {
+    const portal = this.portal(memberId);
+    return httpBuildQuery({
+      workflow_id: hex(12),
+      code: input.code,
+      document_id: ["crm", "CCrmDocumentDeal", "DEAL_17"],
+      document_type: ["crm", "CCrmDocumentDeal", "DEAL"],
+      event_token: input.eventToken ?? `${hex(8)}.${hex(4)}|A${hex(6)}|${hex(16)}`,
+      properties: input.properties,
+      use_subscription: "Y",
+      timeout_duration: 0,
+      ts: options.ts ?? Math.floor(this.now() / 1000),
+      auth: this.#authBlock(portal, "default", options),
+    });
+  }
+
+  /**
    * Delivers an event the way Bitrix24 does: a form-encoded POST to every handler bound with `event.bind`
    * for it. Resolves with each handler's answer (empty when nothing is bound or the app is not installed).
    */
@@ -576,14 +742,65 @@ export class BitrixFake extends HttpFake {
   // ---------------------------------------------------------------- HTTP handling
 
   protected override async handle(req: RecordedRequest): Promise<FakeResponse> {
-    if (req.path === "/oauth/token/" || req.path === "/oauth/token") return this.#oauthToken(req);
     if (req.path.startsWith("/rest/")) return this.#rest(req);
     return { status: 404, body: "Not Found" };
+  }
+
+  /** One regional OAuth server: refresh and `app.info`, for its own region's portals only. */
+  #oauthServer(req: RecordedRequest, region: BitrixRegion): FakeResponse {
+    if (req.path === "/oauth/token/" || req.path === "/oauth/token") return this.#oauthToken(req, region);
+    if (/^\/rest\/app\.info(\.json)?\/?$/i.test(req.path)) return this.#oauthAppInfo(req, region);
+    return { status: 404, body: "Not Found" };
+  }
+
+  /**
+   * The OAuth server's `app.info` (b24pysdk `schemas/api.py` B24AppInfoResultData, parsed strictly there):
+   * `{client_id, scope, expires, install: {installed, version, status, scope, domain, uri,
+   * client_endpoint, member_id, member_type}, user_id}` — the portal is named only inside `install`, and
+   * there is no licence (that is the portal's own app.info).
+   */
+  #oauthAppInfo(req: RecordedRequest, region: BitrixRegion): FakeResponse {
+    const started = this.now();
+    const params: Params = { ...parseQuery(req.queryString), ...requestBodyParams(req) };
+    const token = authToken(req, params);
+    if (!token) return errorResponse(new BitrixError(401, "NO_AUTH_FOUND", "Wrong authorization data"));
+    const info = this.#accessTokens.get(token);
+    const portal = info ? this.#portals.get(info.memberId) : undefined;
+    if (!info || !portal || portal.region !== region) {
+      return errorResponse(new BitrixError(401, "invalid_token", "The access token provided is invalid."));
+    }
+    if (info.revoked !== undefined || this.now() >= info.expiresAt) {
+      return errorResponse(BitrixError.fromBody(401, EXPIRED_TOKEN_BODY));
+    }
+    return {
+      status: 200,
+      body: {
+        result: {
+          client_id: portal.clientId,
+          scope: portal.scope,
+          expires: String(Math.floor(info.expiresAt / 1000)),
+          install: {
+            installed: portal.installed,
+            version: portal.appVersion,
+            status: portal.status,
+            scope: portal.scope,
+            domain: portal.domain,
+            uri: `${new URL(this.url).protocol}//${portal.domain}`,
+            client_endpoint: this.clientEndpoint,
+            member_id: portal.memberId,
+            member_type: "PORTAL",
+          },
+          user_id: info.userId,
+        },
+        time: this.#time(started),
+      },
+    };
   }
 
   async #rest(req: RecordedRequest): Promise<FakeResponse> {
     const started = this.now();
     const methodPath = req.path.slice("/rest/".length);
+    if (methodPath === "download.json") return this.#diskDownload(req);
     if (methodPath.includes("/")) {
       // `/rest/{user}/{code}/{method}` is an incoming webhook; the fake only knows OAuth apps.
       return errorResponse(new BitrixError(401, "INVALID_CREDENTIALS", "Invalid request credentials"));
@@ -607,7 +824,7 @@ export class BitrixFake extends HttpFake {
     if (!this.#admit(portal.memberId)) return errorResponse(BitrixError.fromBody(503, QUERY_LIMIT_BODY));
 
     try {
-      const outcome = await this.#call({ portal, inBatch: false }, method, params);
+      const outcome = await this.#call({ portal, userId: info.userId, inBatch: false }, method, params);
       const body: Params = { result: outcome.result };
       if (outcome.next !== undefined) body.next = outcome.next;
       if (outcome.total !== undefined) body.total = outcome.total;
@@ -656,7 +873,7 @@ export class BitrixFake extends HttpFake {
     return true;
   }
 
-  #oauthToken(req: RecordedRequest): FakeResponse {
+  #oauthToken(req: RecordedRequest, region: BitrixRegion): FakeResponse {
     const params: Params = { ...parseQuery(req.queryString), ...requestBodyParams(req) };
     const grantType = str(params.grant_type);
     const clientId = str(params.client_id);
@@ -678,32 +895,37 @@ export class BitrixFake extends HttpFake {
       !entry ||
       entry.used ||
       !portal ||
+      portal.region !== region ||
       portal.clientId !== clientId ||
       portal.clientSecret !== clientSecret
     ) {
       return oauthError(400, "invalid_grant", "Invalid refresh token");
     }
     entry.used = true;
-    if (this.#revokeOnRefresh) {
-      const old = this.#accessTokens.get(portal.accessToken);
+    const current = entry.userId === portal.systemUserId ? portal.systemUserAccessToken : portal.accessToken;
+    if (this.#revokeOnRefresh && current) {
+      const old = this.#accessTokens.get(current);
       if (old && old.revoked === undefined) old.revoked = "refreshed";
     }
-    this.#issueTokens(portal);
+    const userId = entry.userId;
+    const issued = userId === portal.systemUserId ? this.#issueSystemUserTokens(portal) : undefined;
+    if (!issued) this.#issueTokens(portal);
     portal.refreshCount += 1;
     return {
       status: 200,
       body: {
-        access_token: portal.accessToken,
+        access_token: issued?.accessToken ?? portal.accessToken,
         client_endpoint: this.clientEndpoint,
-        domain: this.host,
+        // The OAuth server's own domain, not the portal's (docs: settings/oauth/index, refresh answer).
+        domain: new URL(this.oauthServers[region].url).host,
         expires: Math.floor(portal.accessExpiresAt / 1000),
         expires_in: Math.round(this.#ttlMs / 1000),
         member_id: portal.memberId,
-        refresh_token: portal.refreshToken,
+        refresh_token: issued?.refreshToken ?? portal.refreshToken,
         scope: portal.scope,
-        server_endpoint: this.serverEndpoint,
+        server_endpoint: this.serverEndpointOf(region),
         status: portal.status,
-        user_id: portal.userId,
+        user_id: userId,
       },
     };
   }
@@ -714,9 +936,37 @@ export class BitrixFake extends HttpFake {
     portal.accessExpiresAt = this.now() + this.#ttlMs;
     this.#accessTokens.set(portal.accessToken, {
       memberId: portal.memberId,
+      userId: portal.userId,
       expiresAt: portal.accessExpiresAt,
     });
-    this.#refreshTokens.set(portal.refreshToken, { memberId: portal.memberId, used: false });
+    this.#refreshTokens.set(portal.refreshToken, {
+      memberId: portal.memberId,
+      userId: portal.userId,
+      used: false,
+    });
+  }
+
+  /** A fresh token pair for the portal's app system user (what ONAPPUSERREADY's `data` carries). */
+  #issueSystemUserTokens(portal: BitrixPortal): { accessToken: string; refreshToken: string } {
+    const pair = { accessToken: hex(16), refreshToken: hex(16) };
+    const expiresAt = this.now() + this.#ttlMs;
+    portal.systemUserAccessToken = pair.accessToken;
+    this.#accessTokens.set(pair.accessToken, {
+      memberId: portal.memberId,
+      userId: portal.systemUserId,
+      expiresAt,
+    });
+    this.#refreshTokens.set(pair.refreshToken, {
+      memberId: portal.memberId,
+      userId: portal.systemUserId,
+      used: false,
+    });
+    return pair;
+  }
+
+  /** The user an access token belongs to (the installing admin, or the app's system user). */
+  tokenUser(accessToken: string): number | undefined {
+    return this.#accessTokens.get(accessToken)?.userId;
   }
 
   #tokensOf(portal: BitrixPortal): BitrixTokens {
@@ -749,7 +999,7 @@ export class BitrixFake extends HttpFake {
     const ts = options.ts ?? Math.floor(this.now() / 1000);
     const layout = eventLayout(event);
     const payload: Params = { event };
-    if (layout === "default") {
+    if (layout === "default" || layout === "userReady") {
       payload.event_handler_id =
         options.eventHandlerId ?? portal.events.find((b) => b.event === event)?.id ?? 1;
     } else if (layout === "dialog") {
@@ -769,7 +1019,7 @@ export class BitrixFake extends HttpFake {
     if (options.issueToken) {
       accessToken = hex(16);
       expiresAt = this.now() + this.#ttlMs;
-      this.#accessTokens.set(accessToken, { memberId: portal.memberId, expiresAt });
+      this.#accessTokens.set(accessToken, { memberId: portal.memberId, userId: portal.userId, expiresAt });
     }
     const values: Params = {
       access_token: accessToken,
@@ -777,7 +1027,7 @@ export class BitrixFake extends HttpFake {
       expires_in: Math.round(this.#ttlMs / 1000),
       scope: portal.scope,
       domain: portal.domain,
-      server_endpoint: this.serverEndpoint,
+      server_endpoint: this.serverEndpointOf(portal.region),
       status: portal.status,
       client_endpoint: this.clientEndpoint,
       member_id: portal.memberId,
@@ -802,6 +1052,8 @@ export class BitrixFake extends HttpFake {
 
   #methodTable(): Record<string, Method> {
     return {
+      // Each method's answer follows its b24restdocs page (api-reference/…) and the fixture named there.
+      // docs api-reference/common/users/user-admin.
       "user.admin": ({ portal }) => ({ result: portal.admin }),
 
       "im.notify.system.add": ({ portal }, params) => {
@@ -816,27 +1068,38 @@ export class BitrixFake extends HttpFake {
         return { result: portal.notifications.length };
       },
 
-      // https://github.com/bitrix24/b24restdocs/blob/main/api-reference/chats/messages/im-message-add.md:
-      // DIALOG_ID ("chat<ID>" for a chat), MESSAGE, SYSTEM ("Y": shown as a system message, default "N");
-      // answers `{"result": <message id>}`; errors CHAT_ID_EMPTY, MESSAGE_EMPTY.
-      "im.message.add": ({ portal }, params) => {
-        const dialogId = str(param(params, "DIALOG_ID"));
-        const message = str(param(params, "MESSAGE"));
-        if (!dialogId || dialogId === "chat") {
-          throw new BitrixError(400, "CHAT_ID_EMPTY", "Recipient chat identifier is not specified");
-        }
-        if (!message) throw new BitrixError(400, "MESSAGE_EMPTY", "Message text is not provided");
-        const id = 500_000 + portal.imMessages.length + 1;
-        portal.imMessages.push({
-          dialogId,
-          message,
-          system: str(param(params, "SYSTEM")) === "Y",
-          id,
-          at: this.now(),
-        });
-        return { result: id };
+      // docs api-reference/disk/file/disk-file-get: every field a string, DOWNLOAD_URL carries its own auth.
+      "disk.file.get": ({ portal }, params) => {
+        const id = str(param(params, "id"));
+        if (!id) throw new BitrixError(400, "ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}");
+        const file = portal.diskFiles.get(id);
+        if (!file) throw new BitrixError(400, "ERROR_NOT_FOUND", `Could not find entity with id \`${id}\``);
+        const at = isoSeconds(this.now());
+        return {
+          result: {
+            ID: id,
+            NAME: file.name,
+            CODE: null,
+            STORAGE_ID: "1",
+            TYPE: "file",
+            PARENT_ID: "1",
+            DELETED_TYPE: "0",
+            GLOBAL_CONTENT_VERSION: "1",
+            FILE_ID: id,
+            SIZE: String(file.bytes.length),
+            CREATE_TIME: at,
+            UPDATE_TIME: at,
+            DELETE_TIME: null,
+            CREATED_BY: String(portal.userId),
+            UPDATED_BY: String(portal.userId),
+            DELETED_BY: "0",
+            DOWNLOAD_URL: `${this.url}/rest/download.json?auth=${hex(16)}&token=${encodeURIComponent(file.downloadToken)}`,
+            DETAIL_URL: `${this.url}/company/personal/user/${portal.userId}/disk/file/${encodeURIComponent(file.name)}`,
+          },
+        };
       },
 
+      // The portal's own app.info: docs api-reference/common/system/app-info.
       "app.info": ({ portal }) => ({
         result: {
           ID: portal.appId,
@@ -850,15 +1113,10 @@ export class BitrixFake extends HttpFake {
           LICENSE: `${portal.languageId}_${licenseType(portal.licenseFamily)}`,
           LICENSE_TYPE: licenseType(portal.licenseFamily),
           LICENSE_FAMILY: portal.licenseFamily,
-          // What the OAuth server's app.info adds (undocumented; read by third-party apps): the app's
-          // client id, the portal and the token's user, and the installed version.
-          client_id: portal.clientId,
-          member_id: portal.memberId,
-          user_id: portal.userId,
-          install: { version: portal.appVersion, installed: portal.installed },
         },
       }),
 
+      // docs api-reference/events/event-bind, event-get, event-unbind (fixtures event_bind_*).
       "event.bind": ({ portal }, params) => {
         const event = str(param(params, "event")).toUpperCase();
         const handler = str(param(params, "handler"));
@@ -902,6 +1160,7 @@ export class BitrixFake extends HttpFake {
         return { result: { count } };
       },
 
+      // docs api-reference/imopenlines/imconnector/* (fixtures imconnector_*).
       "imconnector.register": ({ portal }, params) => {
         const p = upperKeys(params);
         const id = str(p.ID).toLowerCase();
@@ -997,11 +1256,151 @@ export class BitrixFake extends HttpFake {
         const rejections = this.#rejections.get(portal.memberId) ?? [];
         const results = items.map((item) => {
           const result = this.#sendResult(portal, item, rejections);
+          const session = result.session as { CHAT_ID?: string } | undefined;
+          if (session?.CHAT_ID) {
+            this.#openLineChats.set(session.CHAT_ID, {
+              memberId: portal.memberId,
+              connector,
+              line: String(line),
+              chatId: str(item.chat.id),
+              userId: str(item.user.id),
+            });
+          }
           portal.messages.push({ connector, line, ...item, result, at: this.now() });
           return result;
         });
         return { result: { SUCCESS: true, DATA: { RESULT: results } } };
       },
+
+      // imopenlines-dialog-get.md: entity_type LINES, entity_id `<connector>|<LINE_ID>|<CHAT>|<USER>`,
+      // dialog_id `chat<ID>`; a chat the user cannot reach is 400 ACCESS_ERROR.
+      "imopenlines.dialog.get": ({ portal }, params) => {
+        const dialogId = str(param(params, "DIALOG_ID"));
+        const chatId = str(param(params, "CHAT_ID")) || dialogId.replace(/^chat/, "");
+        const chat = this.#openLineChats.get(chatId);
+        if (!chat || chat.memberId !== portal.memberId) {
+          throw new BitrixError(400, "ACCESS_ERROR", "You do not have access to the specified dialog");
+        }
+        return {
+          result: {
+            id: Number(chatId),
+            dialog_id: `chat${chatId}`,
+            type: "lines",
+            entity_type: "LINES",
+            entity_id: `${chat.connector}|${chat.line}|${chat.chatId}|${chat.userId}`,
+          },
+        };
+      },
+
+      // im-message-add.md: result is the new message id. A message an operator writes into an open-line
+      // chat goes out through the connector: Bitrix24 posts ONIMCONNECTORMESSAGEADD (the fixture's
+      // data shape) to the handlers bound for it.
+      "im.message.add": ({ portal }, params) => {
+        const dialogId = str(param(params, "DIALOG_ID"));
+        const text = str(param(params, "MESSAGE"));
+        if (!dialogId) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'DIALOG_ID' is null or empty");
+        if (!text) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'MESSAGE' is null or empty");
+        this.#counter += 1;
+        const id = 34_000 + this.#counter;
+        // SYSTEM "Y" shows it as a system message (im-message-add.md); system messages reach a connector
+        // only when it was registered with NEED_SYSTEM_MESSAGES true, the default (imconnector-register.md
+        // of bitrix24/b24restdocs; the flag also in bitrix24/b24pysdk's imconnector.register).
+        const system = str(param(params, "SYSTEM")).toUpperCase() === "Y";
+        portal.chatMessages.push({ dialogId, text, id, system });
+        const chatId = dialogId.replace(/^chat/, "");
+        const chat = this.#openLineChats.get(chatId);
+        const wantsSystem = (connector: string) =>
+          !["false", "n", "0", ""].includes(
+            String(portal.connectors.get(connector)?.NEED_SYSTEM_MESSAGES ?? true).toLowerCase(),
+          );
+        if (chat && chat.memberId === portal.memberId && (!system || wantsSystem(chat.connector))) {
+          const data = {
+            CONNECTOR: chat.connector,
+            LINE: chat.line,
+            MESSAGES: [
+              {
+                im: { chat_id: Number(chatId), message_id: id },
+                message: { user_id: portal.userId, text },
+                chat: { id: chat.chatId },
+              },
+            ],
+          };
+          // Bitrix24 sends the event after answering; a failure there is the handler's, not the caller's.
+          setTimeout(() => {
+            this.deliverEvent(portal.memberId, "ONIMCONNECTORMESSAGEADD", data).catch((error: unknown) =>
+              this.errors.push(error),
+            );
+          }, 0);
+        }
+        return { result: id };
+      },
+
+      // bizproc-robot-add.md: a second add of the same CODE is ERROR_ACTIVITY_ALREADY_INSTALLED;
+      // bizproc-robot-update.md: CODE plus FIELDS; bizproc-robot-list.md: the codes.
+      "bizproc.robot.add": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        if (!code) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty activity code!");
+        if (!str(param(params, "HANDLER")))
+          throw new BitrixError(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL");
+        if (portal.robots.has(code)) {
+          throw new BitrixError(
+            400,
+            "ERROR_ACTIVITY_ALREADY_INSTALLED",
+            "Activity or Robot already installed!",
+          );
+        }
+        const { auth: _auth, ...fields } = params;
+        portal.robots.set(code, fields);
+        return { result: true };
+      },
+      "bizproc.robot.update": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        const fields = param(params, "FIELDS");
+        const robot = portal.robots.get(code);
+        if (!robot) throw new BitrixError(400, "ERROR_ACTIVITY_NOT_FOUND", "Activity or Robot not found!");
+        if (!isRecord(fields)) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty data!");
+        portal.robots.set(code, { ...robot, ...fields });
+        return { result: true };
+      },
+      "bizproc.robot.list": ({ portal }) => ({ result: [...portal.robots.keys()] }),
+      // bizproc-event-send.md: EVENT_TOKEN, RETURN_VALUES, LOG_MESSAGE; result true.
+      "bizproc.event.send": ({ portal }, params) => {
+        const eventToken = str(param(params, "EVENT_TOKEN"));
+        if (!eventToken) throw new BitrixError(400, "ACCESS_DENIED", "Access denied!");
+        const returnValues = param(params, "RETURN_VALUES");
+        portal.robotResults.push({
+          eventToken,
+          returnValues: isRecord(returnValues) ? returnValues : {},
+          logMessage: str(param(params, "LOG_MESSAGE")),
+        });
+        return { result: true };
+      },
+
+      "placement.bind": ({ portal }, params) => {
+        const placement = str(param(params, "PLACEMENT")).toUpperCase();
+        const handler = str(param(params, "HANDLER"));
+        if (!placement) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'PLACEMENT' is null or empty");
+        if (!handler) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'HANDLER' is null or empty");
+        const options = param(params, "OPTIONS");
+        portal.placements.push({
+          placement,
+          handler,
+          title: str(param(params, "TITLE")),
+          options: isRecord(options) ? options : {},
+        });
+        return { result: true };
+      },
+
+      "placement.get": ({ portal }) => ({
+        result: portal.placements.map((p) => ({
+          placement: p.placement,
+          userId: 0,
+          handler: p.handler,
+          options: p.options,
+          title: p.title,
+          description: "",
+        })),
+      }),
 
       "imconnector.update.messages": ({ portal }, params) => {
         const { connector, line, items } = this.#messagesCall(portal, params, true);
@@ -1045,6 +1444,7 @@ export class BitrixFake extends HttpFake {
         return { result: { SUCCESS: true, DATA: [] } };
       },
 
+      // docs api-reference/imopenlines/openlines/imopenlines-config-* (fixture imopenlines_config_add_request).
       "imopenlines.config.add": ({ portal }, params) => {
         const p = param(params, "PARAMS");
         return { result: this.#createLine(portal, isRecord(p) ? p : {}) };
@@ -1101,6 +1501,7 @@ export class BitrixFake extends HttpFake {
         return { result: true };
       },
 
+      // docs api-reference/messageservice/* (fixtures messageservice_*).
       "messageservice.sender.add": ({ portal }, params) => {
         const p = upperKeys(params);
         const code = str(p.CODE);
@@ -1193,7 +1594,7 @@ export class BitrixFake extends HttpFake {
             "Method is not allowed for batch usage",
           );
         }
-        const outcome = await this.#call({ portal: ctx.portal, inBatch: true }, method, subParams);
+        const outcome = await this.#call({ ...ctx, inBatch: true }, method, subParams);
         results[key] = outcome.result;
         if (outcome.total !== undefined) totals[key] = outcome.total;
         if (outcome.next !== undefined) nexts[key] = outcome.next;
@@ -1328,7 +1729,7 @@ export async function startBitrixFake(options: BitrixFakeOptions = {}): Promise<
 
 // ---------------------------------------------------------------- wire helpers
 
-type EventLayout = "default" | "install" | "uninstall" | "dialog";
+type EventLayout = "default" | "install" | "uninstall" | "dialog" | "userReady";
 
 /** `auth[...]` key order per event family, as in the documented payloads (`event_*_raw.txt`). */
 const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
@@ -1359,6 +1760,20 @@ const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
     "application_token",
   ],
   uninstall: ["domain", "server_endpoint", "client_endpoint", "member_id", "application_token"],
+  // docs api-reference/common/events/on-app-user-ready (the installing admin's authorization).
+  userReady: [
+    "access_token",
+    "refresh_token",
+    "expires_in",
+    "scope",
+    "domain",
+    "server_endpoint",
+    "client_endpoint",
+    "member_id",
+    "user_id",
+    "status",
+    "application_token",
+  ],
   dialog: [
     "access_token",
     "expires_in",
@@ -1376,6 +1791,7 @@ const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
 function eventLayout(event: string): EventLayout {
   if (event === "ONAPPINSTALL" || event === "ONAPPUPDATE") return "install";
   if (event === "ONAPPUNINSTALL") return "uninstall";
+  if (event === "ONAPPUSERREADY") return "userReady";
   if (event === "ONIMCONNECTORDIALOGSTART" || event === "ONIMCONNECTORDIALOGFINISH") return "dialog";
   return "default";
 }
@@ -1448,6 +1864,7 @@ function requiredScope(method: string): string[] | undefined {
   if (method.startsWith("imopenlines.")) return ["imopenlines"];
   if (method.startsWith("messageservice.")) return ["messageservice"];
   if (method.startsWith("im.")) return ["im"];
+  if (method.startsWith("disk.")) return ["disk"];
   return undefined;
 }
 

@@ -81,13 +81,13 @@ describe("coexistence with the WhatsApp Business app", () => {
     await post(batch);
     await post(batch); // Meta redelivers
     const shown = await eventually(async () =>
-      portal().imMessages.length >= 3 ? portal().imMessages : undefined,
+      portal().chatMessages.length >= 3 ? portal().chatMessages : undefined,
     );
     await new Promise((r) => setTimeout(r, 500));
-    expect(portal().imMessages).toHaveLength(3);
+    expect(portal().chatMessages).toHaveLength(3);
     expect(shown.map((m) => m.dialogId)).toEqual([`chat${chatId}`, `chat${chatId}`, `chat${chatId}`]);
     expect(shown.every((m) => m.system)).toBe(true);
-    expect(shown.map((m) => m.message.replace(/^.*:\[\/b\] /, ""))).toEqual([
+    expect(shown.map((m) => m.text.replace(/^.*:\[\/b\] /, ""))).toEqual([
       "Hello from the shop",
       "Your parcel left today",
       "Tracking: 123",
@@ -99,9 +99,9 @@ describe("coexistence with the WhatsApp Business app", () => {
 
   it("does not send the business's app message to WhatsApp again should Bitrix24 hand it back", async () => {
     const customer = "16505550101";
-    const [shown] = portal().imMessages;
+    const [shown] = portal().chatMessages;
     expect(shown).toBeDefined();
-    await operatorWrites(`wa:${customer}`, shown!.message, 88_002);
+    await operatorWrites(`wa:${customer}`, shown!.text, 88_002);
     await new Promise((r) => setTimeout(r, 700));
     expect(world.meta.messagesTo(customer)).toHaveLength(0);
   });
@@ -143,7 +143,7 @@ describe("history import (coexistence)", () => {
   const imported = () =>
     [
       ...portal().messages.filter((m) => String(m.message.text).includes("history")),
-      ...portal().imMessages.filter((m) => m.message.includes("Sent from the WhatsApp Business app")),
+      ...portal().chatMessages.filter((m) => m.text.includes("Sent from the WhatsApp Business app")),
     ].length;
 
   it("imports nothing while the switch is off, but shows Meta's progress", async () => {
@@ -166,7 +166,7 @@ describe("history import (coexistence)", () => {
     );
     await post(live);
     await delivered("wamid.N0FCNjMAHBgLMTY0NjcwNDM1OTUVAgARGBIyNDlBOEI5QUQ4NDc0");
-    const echoesBefore = portal().imMessages.length;
+    const echoesBefore = portal().chatMessages.length;
 
     const put = await world.stack.admin("PUT", `/api/admin/phones/${PHONE_ID}/history`, {
       enabled: true,
@@ -192,8 +192,8 @@ describe("history import (coexistence)", () => {
     await new Promise((r) => setTimeout(r, 500));
     // Three messages of the business, each once; the customer's message not twice.
     expect((await historyOf()).body).toMatchObject({ imported: 3, progress: 100 });
-    const shop = portal().imMessages.slice(echoesBefore);
-    expect(shop.map((m) => m.message.includes("quest-3"))).toEqual([true, false]);
+    const shop = portal().chatMessages.slice(echoesBefore);
+    expect(shop.map((m) => m.text.includes("quest-3"))).toEqual([true, false]);
     expect(
       portal().messages.filter(
         (m) => m.message.id === "wamid.N0FCNjMAHBgLMTY0NjcwNDM1OTUVAgARGBIyNDlBOEI5QUQ4NDc0",
