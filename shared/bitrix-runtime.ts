@@ -4,6 +4,7 @@ import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
 import { bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
+import { type Metrics, noMetrics } from "./ports/metrics.ts";
 import type { Runtime } from "./runtime.ts";
 import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
@@ -15,11 +16,12 @@ export function makeBitrixSide(
   logger: Logger,
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
+  metrics: Metrics = noMetrics,
 ) {
   const allowLoopbackHttp = config.LOCAL_STACK === "1";
   const oauthServers = bitrixOAuthServers(config);
   const oauth = new BitrixOAuthClient(config.HTTP_TIMEOUT_MS);
-  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers, metrics);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,

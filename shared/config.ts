@@ -24,10 +24,14 @@ const schema = z.object({
   /** The Bitrix24 frame library (BX24) the app's pages load; tests point it at a loopback stand-in. */
   BITRIX_FRAME_SCRIPT_URL: z._default(z.url(), "https://api.bitrix24.com/api/v1/"),
   LINE_PREFIX: z._default(nonEmpty(), "separator_"),
-  /** Secrets: given directly (local stack), or read from the stack's secret at cold start (AWS). */
+  /** Secrets: given directly (local stack), or read from the stack's secrets at cold start (AWS). */
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),
   ENCRYPTION_KEY: z.optional(z.string().check(z.minLength(32))),
-  SECRETS_ARN: z.optional(nonEmpty()),
+  /** In AWS: the secret holding `encryptionKey`, and (admin API only) the one holding `adminToken`. */
+  ENCRYPTION_KEY_SECRET_ARN: z.optional(nonEmpty()),
+  ADMIN_TOKEN_SECRET_ARN: z.optional(nonEmpty()),
+  /** CloudWatch namespace of the metric lines the functions write (the stack sets one per stage). */
+  METRICS_NAMESPACE: z._default(nonEmpty(), "SeparatorWaba"),
   /** Set by the local stack: plain HTTP to loopback addresses is allowed only then. */
   LOCAL_STACK: z.optional(z.enum(["1"])),
   HTTP_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 10_000),

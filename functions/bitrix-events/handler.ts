@@ -12,7 +12,7 @@ import {
   rawBody,
   text,
 } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { grantFromAuth, grantFromSystemUser, type PortalGrant } from "#shared/use-cases/install-portal.ts";
@@ -53,7 +53,7 @@ function outboundQueue(url: string | undefined) {
  * that calls BX24.installFinish()), the ONAPPINSTALL event of "API only" apps, the connector settings
  * placement, and the events we bound (authenticated by application token and handler secret).
  */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   const query = event.queryStringParameters ?? {};
   const isPage = () => Boolean(form && (form.AUTH_ID || form.PLACEMENT));
   let form: Record<string, unknown> | undefined;
@@ -140,3 +140,5 @@ function requireGrant(grant: PortalGrant): PortalGrant {
   if (missing.length) throw new ValidationError(`Install request without ${missing.join(", ")}`);
   return grant;
 }
+
+export const handler = withRequestId(handle);

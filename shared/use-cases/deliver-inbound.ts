@@ -23,6 +23,7 @@ import type { CustomerStore } from "../ports/customers.ts";
 import type { HistoryStore } from "../ports/history.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import { makeCustomerDirectory } from "./customer-directory.ts";
@@ -50,6 +51,7 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Where the latest account and quality reports go (the app's page shows them). */
   readonly metaStatus?: MetaStatusStore;
   readonly options: {
@@ -97,6 +99,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     limiter,
     clock,
     leaseMs: options.leaseMs,
+    metrics: deps.metrics,
   });
   const sendToLine = (route: Route, who: Customer, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(openLinesUserOf(who)), message, attempt);

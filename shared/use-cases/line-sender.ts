@@ -6,6 +6,7 @@ import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore } from "../ports/conversations.ts";
+import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
 /** The queue delivery a piece of work is on: the last one gives up gracefully instead of failing. */
@@ -32,8 +33,6 @@ export class PermanentDeliveryError extends AppError {
   }
 }
 
-export const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
-
 export interface Route {
   readonly phone: PhoneRecord;
   readonly portal: PortalRecord;
@@ -58,6 +57,7 @@ export interface LineSenderDeps {
   readonly clock: Clock;
   /** How long a delivery claim holds before another worker may take the message over. */
   readonly leaseMs: number;
+  readonly metrics?: Metrics;
 }
 
 /** How long a send waits for others to the same line before going out, and how many go in one call. */
@@ -82,6 +82,7 @@ export function makeLineSender({
   limiter,
   clock,
   leaseMs,
+  metrics = noMetrics,
 }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
 
@@ -199,7 +200,7 @@ export function makeLineSender({
     );
     if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
       // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
-      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);
+      metrics.count(metricNames.bitrixTimeouts, items.length, { portal: route.portal.memberId });
     }
     let reason = error;
     if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {

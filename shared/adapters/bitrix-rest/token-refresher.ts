@@ -3,6 +3,7 @@ import { BitrixApiError } from "../../errors.ts";
 import type { BitrixOAuth } from "../../ports/bitrix.ts";
 import type { BitrixStore, PortalTokens } from "../../ports/bitrix-store.ts";
 import type { Clock } from "../../ports/clock.ts";
+import { type Metrics, metricNames, noMetrics } from "../../ports/metrics.ts";
 
 const LEASE_MS = 30_000;
 const WAIT_STEP_MS = 150;
@@ -20,12 +21,20 @@ export class TokenRefresher {
   readonly #oauth: BitrixOAuth;
   readonly #clock: Clock;
   readonly #servers: readonly string[];
+  readonly #metrics: Metrics;
 
-  constructor(store: BitrixStore, oauth: BitrixOAuth, clock: Clock, servers: readonly string[]) {
+  constructor(
+    store: BitrixStore,
+    oauth: BitrixOAuth,
+    clock: Clock,
+    servers: readonly string[],
+    metrics: Metrics = noMetrics,
+  ) {
     this.#store = store;
     this.#oauth = oauth;
     this.#clock = clock;
     this.#servers = servers;
+    this.#metrics = metrics;
   }
 
   /** Tokens newer than `staleVersion`: someone else's fresh ones, or ours after refreshing. */
@@ -76,6 +85,7 @@ export class TokenRefresher {
           `the refresh token of ${memberId} is another portal's`,
         );
       }
+      this.#metrics.count(metricNames.tokenRefreshes, 1, { portal: memberId });
       const tokens: PortalTokens = {
         ...stale,
         accessToken: fresh.accessToken,
