@@ -106,7 +106,8 @@ describe("one customer, one chat (phone and business-scoped user id)", () => {
       const to = world.meta.messagesTo("919810000001");
       return to.length > 0 ? to : undefined;
     });
-    expect(sent?.body.to).toBe("919810000001");
+    // The Graph client sends the phone in E.164, as Meta asks ("+" and the country code).
+    expect(sent?.body.to).toBe("+919810000001");
   });
 
   it("answers a customer Meta never gave a phone for with `recipient` (the BSUID), and refuses an authentication template with a note", async () => {
