@@ -415,25 +415,22 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       // The key stays, so the note lands in the customer's own chat and the window carries over.
       who = { ...who, known: await directory.move(who.scope, who.known, change) };
     }
-    // The window is recorded beside the delivery, not before it: a retry records it again, and the
-    // message's way to the line stays as short as it can be.
-    const touched =
-      event.phoneNumberId && who.known && (event.kind === "message" || event.id.startsWith("call:"))
-        ? conversations.touchConversation({
-            phoneId: event.phoneNumberId,
-            customerId: who.known.key,
-            waId: who.known.phone,
-            userId: who.known.userId,
-            name: who.seen.name,
-            ...(message?.id ? { lastInboundWamid: String(message.id) } : {}),
-            lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
-          })
-        : undefined;
-    const alongside = async (outcome: Promise<InboundOutcome> | InboundOutcome) =>
-      (await Promise.all([outcome, touched]))[0];
+    // Before the message is shown: an operator who answers at once finds the window open and the
+    // message to mark read.
+    if (event.phoneNumberId && who.known && (event.kind === "message" || event.id.startsWith("call:"))) {
+      await conversations.touchConversation({
+        phoneId: event.phoneNumberId,
+        customerId: who.known.key,
+        waId: who.known.phone,
+        userId: who.known.userId,
+        name: who.seen.name,
+        ...(message?.id ? { lastInboundWamid: String(message.id) } : {}),
+        lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+      });
+    }
     if (typeof route === "string") {
       logger.warn("inbound event not routed", { id: event.id, reason: route });
-      return alongside("unrouted");
+      return "unrouted";
     }
     if (!who.known) {
       // Nobody to put it next to: a shared "unknown" chat would mix customers up, so a person hears of it.
@@ -446,14 +443,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       logger.warn("inbound event names no customer", { id: event.id });
       return "recorded";
     }
-    if (event.kind === "message") return alongside(deliverMessage(event, route, who, attempt));
+    if (event.kind === "message") return deliverMessage(event, route, who, attempt);
     const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
     const note = describeCallEvent(
       item,
       event.id.startsWith("callstatus:") ? "callstatus" : "call",
       (event.value.errors as unknown[]) ?? [],
     );
-    return alongside(note ? deliverNote(event, route, who, note, attempt) : "ignored");
+    return note ? deliverNote(event, route, who, note, attempt) : "ignored";
   };
 }
 

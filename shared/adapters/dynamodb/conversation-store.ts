@@ -137,11 +137,12 @@ export class DynamoConversationStore implements ConversationStore {
           Key: key.conversation(c.phoneId, c.customerId),
           UpdateExpression: `SET ${sets.join(", ")}`,
           // The window only moves forward: a redelivered or reordered older message leaves it as it is
-          // (ISO times of one format compare as strings).
+          // (ISO times of one format compare as strings). Meta stamps seconds: a message of the same
+          // second, later in the conversation's order, still becomes the last one (the one to mark read).
           ConditionExpression:
             c.lastInboundAt === undefined
               ? undefined
-              : "attribute_not_exists(#lastInboundAt) OR #lastInboundAt < :lastInboundAt",
+              : "attribute_not_exists(#lastInboundAt) OR #lastInboundAt <= :lastInboundAt",
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
