@@ -59,7 +59,7 @@ export class DynamoAccountEventStore implements AccountEventStore {
       values[":type"] = filter.type;
     }
     const items: AccountEvent[] = [];
-    let start = decodeCursor(cursor);
+    let start = decodeCursor(cursor, TYPE);
     let scanned = 0;
     // A filter applies after DynamoDB's Limit, so pages are read until enough match or the bound is hit.
     do {
