@@ -89,8 +89,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 
 interface FifoQueueInternals {
   fifoLockedGroups: Map<string, number>;
-  fifoMessages: Map<string, unknown[]>;
+  fifoMessages: Map<string, { sequenceNumber?: string }[]>;
   dequeueFifo(maxCount: number, visibility?: number, dlq?: unknown): unknown[];
+  processTimers(): void;
 }
 
 /**
@@ -106,7 +107,21 @@ async function receiveWholeFifoGroups(): Promise<void> {
   const proto = SqsQueue.prototype as FifoQueueInternals & { wholeGroups?: true };
   if (proto.wholeGroups) return;
   const takeOnePerGroup = proto.dequeueFifo;
+  const processTimers = proto.processTimers;
   proto.wholeGroups = true;
+  // With several messages of a group in flight, fauxqs puts those whose visibility ran out back at the
+  // front one by one, which reverses them; SQS keeps a group in its order, so the group is re-sorted.
+  proto.processTimers = function (this: FifoQueueInternals) {
+    processTimers.call(this);
+    for (const messages of this.fifoMessages.values()) {
+      if (messages.length > 1 && messages.every((m) => m.sequenceNumber)) {
+        messages.sort((a, b) => {
+          const d = BigInt(a.sequenceNumber ?? 0) - BigInt(b.sequenceNumber ?? 0);
+          return d < 0n ? -1 : d > 0n ? 1 : 0;
+        });
+      }
+    }
+  };
   proto.dequeueFifo = function (this: FifoQueueInternals, maxCount, visibility, dlq) {
     const limit = Math.min(maxCount, 10);
     const lockedBefore = new Map(this.fifoLockedGroups);
