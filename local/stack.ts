@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
+import { routeLogLines } from "#shared/logger.ts";
 import { type FunctionName, functions, routes } from "#shared/resources.ts";
 import { type Emulators, startEmulators } from "./emulators.ts";
 import { createGateway, type HttpHandler } from "./gateway.ts";
@@ -54,6 +55,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 async function startOn(options: LocalStackOptions, started: Emulators | undefined): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.log(line));
+  if (options.log) routeLogLines(options.log);
   const endpoints = options.emulators ?? {
     dynamoEndpoint: started?.dynamoEndpoint ?? "",
     awsEndpoint: started?.awsEndpoint ?? "",

@@ -137,7 +137,7 @@ describe("operator text", () => {
     const id = await operatorWrites("only once please");
     await waitForSends(before + 1);
     await operatorWrites("only once please", { imId: id });
-    await new Promise((r) => setTimeout(r, 1500));
+    await world.stack.settled();
     expect(sentTo().length).toBe(before + 1);
   });
 
@@ -295,7 +295,7 @@ describe("24-hour window and Meta's errors", () => {
       world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), code);
       await operatorWrites(`after ${code}`);
       await waitForSends(before + 1);
-      await new Promise((r) => setTimeout(r, 1200));
+      await world.stack.settled();
       expect(sentTo().filter((m) => (m.body.text as any)?.body === `after ${code}`)).toHaveLength(1);
     },
   );
@@ -309,7 +309,7 @@ describe("24-hour window and Meta's errors", () => {
     await operatorWrites(`fails with ${code}`);
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect(note?.message.text).toMatch(pattern);
-    await new Promise((r) => setTimeout(r, 1200));
+    await world.stack.settled();
     expect(notes().length).toBe(notesBefore + 1);
   });
 

@@ -55,6 +55,14 @@ async function queueDepth(): Promise<number> {
   );
 }
 
+/**
+ * Waits until earlier tests' messages have left the queue (a worker records an event before its message
+ * is deleted), so a depth read afterwards counts only what the request under test enqueued.
+ */
+async function drained(): Promise<void> {
+  await eventually(async () => ((await queueDepth()) === 0 ? true : undefined));
+}
+
 function post(body: string, signature: string | undefined, query = "", host?: string) {
   return fetch(`${stack.url}/api/waba/${query}`, {
     method: "POST",
@@ -245,7 +253,7 @@ describe("POST /api/waba/", () => {
   it("stores nothing new when the same webhook is posted again", async () => {
     const before = await storedEvents();
     expect((await post(TEXT_WEBHOOK, signWebhook(TEXT_WEBHOOK, SECRET), "?app_id=1111")).status).toBe(200);
-    await eventually(async () => ((await queueDepth()) === 0 ? true : undefined));
+    await drained();
     expect(await storedEvents()).toEqual(before);
   });
 
@@ -270,6 +278,7 @@ describe("POST /api/waba/", () => {
     ["a wrong signature", signWebhook(TEXT_WEBHOOK, "not-the-secret")],
     ["no signature", undefined],
   ])("answers 401 to %s and enqueues nothing", async (_name, signature) => {
+    await drained();
     const body = TEXT_WEBHOOK.replace(WAMID, "wamid.unsigned");
     const res = await post(body, signature, "?app_id=1111");
     expect(res.status).toBe(401);
@@ -278,6 +287,7 @@ describe("POST /api/waba/", () => {
   });
 
   it("answers 401 to an unknown app id and to an unknown host", async () => {
+    await drained();
     const body = TEXT_WEBHOOK.replace(WAMID, "wamid.unknownapp");
     expect((await post(body, signWebhook(body, SECRET), "?app_id=999")).status).toBe(401);
     expect((await post(body, signWebhook(body, SECRET), "", "nobody.example.org")).status).toBe(401);
@@ -322,6 +332,7 @@ describe("POST /api/waba/", () => {
   });
 
   it("answers 400 to a signed body that is not a WhatsApp webhook, and enqueues nothing", async () => {
+    await drained();
     for (const body of ['{"object":"page","entry":[]}', "not json"]) {
       const res = await post(body, signWebhook(body, SECRET), "?app_id=1111");
       expect(res.status).toBe(400);

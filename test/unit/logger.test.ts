@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, routeLogLines } from "#shared/logger.ts";
 
 describe("logger", () => {
   it("redacts secrets at any depth and keeps the rest", () => {
@@ -26,5 +26,20 @@ describe("logger", () => {
     log.info("quiet");
     log.warn("loud");
     expect(lines.map((l) => JSON.parse(l).message)).toEqual(["loud"]);
+  });
+});
+
+describe("routeLogLines", () => {
+  it("sends the lines of loggers made without a writer to the route, even loggers made before it", () => {
+    const early = makeLogger("early", { level: "info" });
+    const lines: string[] = [];
+    routeLogLines((l) => lines.push(l));
+    try {
+      early.info("one");
+      makeLogger("late", { level: "info" }).warn("two");
+    } finally {
+      routeLogLines((l) => process.stdout.write(`${l}\n`));
+    }
+    expect(lines.map((l) => JSON.parse(l).service)).toEqual(["early", "late"]);
   });
 });
