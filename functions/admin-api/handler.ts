@@ -42,6 +42,7 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
     }),
     templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
     calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),
+    unrouted: conversations,
   };
 });
 

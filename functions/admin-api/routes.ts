@@ -1,6 +1,7 @@
 import type { ZodType } from "zod";
 import { NotFoundError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
+import type { ConversationStore } from "#shared/ports/conversations.ts";
 import type { Page } from "#shared/ports/store.ts";
 import {
   appCreateBody,
@@ -20,6 +21,7 @@ import {
   portalView,
   templateList,
   templateListQuery,
+  unroutedView,
   wabaCreateBody,
   wabaPatchBody,
   wabaView,
@@ -49,6 +51,7 @@ export interface AdminUseCases {
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
   readonly calling: ReturnType<typeof makeCallingSettings>;
+  readonly unrouted: Pick<ConversationStore, "listUnrouted">;
 }
 
 export interface AdminRoute {
@@ -343,6 +346,15 @@ export const adminRoutes: readonly AdminRoute[] = [
     response: deadLetterView,
     list: (uc, cursor, limit) => uc.deadLetters.list(cursor, limit),
     view: toDeadLetterView,
+  }),
+  listRoute({
+    path: "/api/admin/unrouted",
+    summary:
+      "Phone numbers Meta sends webhooks for that no phone is configured for, with how many events came (acknowledged, not delivered)",
+    tag: "dead-letters",
+    response: unroutedView,
+    list: (uc, cursor, limit) => uc.unrouted.listUnrouted(cursor, limit),
+    view: (item) => item,
   }),
   {
     method: "POST",

@@ -1,5 +1,15 @@
 import type { Status } from "../domain/message-status.ts";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
+import type { Page } from "./store.ts";
+
+/** Webhooks that named a phone number no phone is configured for: what Meta sends that nobody takes. */
+export interface UnroutedPhone {
+  readonly phoneNumberId: string;
+  readonly wabaId?: string;
+  readonly events: number;
+  readonly lastEventId: string;
+  readonly lastAt: string;
+}
 
 /** A customer's conversation with one of our numbers: what the 24-hour window and replies need. */
 export interface Conversation {
@@ -62,6 +72,15 @@ export interface ConversationStore {
   /** The wamid a part of an operator's message was sent as, so a retry does not send it again. */
   getOutboundPart(partId: string): Promise<string | undefined>;
   putOutboundPart(partId: string, wamid: string): Promise<void>;
+
+  /** Counts a webhook for a phone number no phone is configured for, per number (admin API: unrouted). */
+  recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void>;
+  listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>>;
 
   /** Counts occurrences (e.g. sends that timed out and may have landed twice). */
   increment(counter: string, by?: number): Promise<void>;

@@ -176,6 +176,16 @@ export const deadLetterView = z.object({
   body: z.string().optional().describe("The queue message body as text, when it is not JSON"),
 });
 
+export const unroutedView = z.object({
+  phoneNumberId: z
+    .string()
+    .describe("The phone_number_id Meta's webhooks named; no phone is configured for it"),
+  wabaId: z.string().optional(),
+  events: z.number().int().describe("Webhook events received for it (each message, status or call once)"),
+  lastEventId: z.string(),
+  lastAt: z.string(),
+});
+
 export const deadLetterRedriveBody = z.strictObject({
   ids: z
     .array(z.string().trim().min(1).max(256))

@@ -296,7 +296,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (!found.ok) return { ok: false as const, problem: found.problem };
     const built = buildTemplateMessage(shortcode, found.template);
     if (!built.ok)
-      return { ok: false as const, problem: `${built.problem}. Write it as: ${built.expectedForm}` };
+      return { ok: false as const, problem: `${built.problem} Write it as: ${built.expectedForm}` };
     return { ok: true as const, template: built.template };
   }
 

@@ -298,6 +298,22 @@ describe("calls, other fields and unrouted events", () => {
     expect((await deadLetters.list()).items.filter((l) => l.body.includes("wamid.unrouted"))).toHaveLength(0);
     expect(messages().some((m) => m.message.id === "wamid.unrouted")).toBe(false);
   });
+
+  it("counts webhooks for a number that is not configured where the admin API shows them", async () => {
+    for (const id of ["wamid.nobody-1", "wamid.nobody-2"]) {
+      const payload = textWebhook(id, "16505559998", "hello?");
+      payload.entry[0]!.changes[0]!.value.metadata.phone_number_id = "888888";
+      expect((await world.postWebhook(payload)).status).toBe(200);
+    }
+    await world.stack.settled();
+    const listed = await world.stack.admin("GET", "/api/admin/unrouted");
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.find((i: any) => i.phoneNumberId === "888888")).toMatchObject({
+      events: 2,
+      lastEventId: expect.stringMatching(/^msg:wamid\.nobody-[12]$/),
+      lastAt: expect.any(String),
+    });
+  });
 });
 
 describe("failures", () => {

@@ -271,6 +271,14 @@ describe("template shortcodes", () => {
     expect(note?.message.text).toMatch(pattern);
     expect(sentTo().length).toBe(before);
   });
+
+  it("writes the template problem and the form to use as sentences", async () => {
+    const notesBefore = notes().length;
+    await operatorWrites("template-order_update+en_US+only-one");
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).not.toMatch(/\.\./);
+    expect(note?.message.text).toMatch(/, but 1 was given[.;].* Write it as: template-order_update\+en_US\+/);
+  });
 });
 
 describe("24-hour window and Meta's errors", () => {
@@ -317,8 +325,10 @@ describe("24-hour window and Meta's errors", () => {
     const notesBefore = notes().length;
     world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), 190);
     await operatorWrites("token trouble");
-    await eventually(async () => (notes().length > notesBefore ? true : undefined));
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect((await world.stack.admin("GET", `/api/admin/wabas/${WABA_ID}`)).body.tokenStatus).toBe("invalid");
+    expect(note?.message.text).toMatch(/190: Invalid access token/);
+    expect(note?.message.text).not.toMatch(/has expired/);
   });
 
   it("tells the operator WhatsApp cannot edit a sent message", async () => {

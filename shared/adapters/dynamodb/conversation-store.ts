@@ -10,12 +10,15 @@ import type {
   ConversationStore,
   OutboundRecord,
   TemplateCacheWrite,
+  UnroutedPhone,
 } from "../../ports/conversations.ts";
+import type { Page } from "../../ports/store.ts";
 import { table } from "../../resources.ts";
 import { isConditionFailure, type TableClient } from "./table-client.ts";
 
 const DAY_S = 86_400;
 const RETAIN_DAYS = 30;
+const UNROUTED = "unrouted";
 
 const key = {
   inbound: (wamid: string) => ({ pk: `INMSG#${wamid}`, sk: "INMSG" }),
@@ -26,6 +29,7 @@ const key = {
   outbound: (wamid: string) => ({ pk: `OUT#${wamid}`, sk: "OUT" }),
   unmatched: (eventId: string) => ({ pk: `UNMATCHED#${eventId}`, sk: "UNMATCHED" }),
   counter: (name: string) => ({ pk: `COUNTER#${name}`, sk: "COUNTER" }),
+  unrouted: (phoneNumberId: string) => ({ pk: `UNROUTED#${phoneNumberId}`, sk: "UNROUTED" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
 
@@ -170,6 +174,44 @@ export class DynamoConversationStore implements ConversationStore {
       recordedAt: new Date().toISOString(),
       ...expiry(),
     });
+  }
+
+  async recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.unrouted(event.phoneNumberId),
+        UpdateExpression:
+          "ADD events :one SET gsi1pk = :type, gsi1sk = :phone, phoneNumberId = :phone, wabaId = :waba, lastEventId = :event, lastAt = :at",
+        ExpressionAttributeValues: {
+          ":one": 1,
+          ":type": `TYPE#${UNROUTED}`,
+          ":phone": event.phoneNumberId,
+          ":waba": event.wabaId ?? null,
+          ":event": event.eventId,
+          ":at": event.at,
+        },
+      }),
+    );
+  }
+
+  async listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>> {
+    const page = await this.#t.listType(UNROUTED, cursor, limit);
+    return {
+      items: page.items.map((i) => ({
+        phoneNumberId: String(i.phoneNumberId),
+        ...(typeof i.wabaId === "string" ? { wabaId: i.wabaId } : {}),
+        events: Number(i.events),
+        lastEventId: String(i.lastEventId),
+        lastAt: String(i.lastAt),
+      })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   async increment(counter: string, by = 1): Promise<void> {
