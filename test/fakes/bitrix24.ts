@@ -145,6 +145,23 @@ export interface BitrixPortal {
   smsStatuses: SmsStatusUpdate[];
 }
 
+type Entries<M> = M extends Map<infer K, infer V> ? Array<[K, V]> : never;
+
+export interface BitrixFakeSnapshot {
+  counter: number;
+  internalUsers: Array<[string, string]>;
+  sessions: Array<[string, { ID: string; CHAT_ID: string }]>;
+  portals: Array<
+    Omit<BitrixPortal, "connectors" | "lines" | "lineStatus" | "senders" | "smsMessages"> & {
+      connectors: Entries<BitrixPortal["connectors"]>;
+      lines: Entries<BitrixPortal["lines"]>;
+      lineStatus: Entries<BitrixPortal["lineStatus"]>;
+      senders: Entries<BitrixPortal["senders"]>;
+      smsMessages: Entries<BitrixPortal["smsMessages"]>;
+    }
+  >;
+}
+
 export interface QueryLimit {
   /** Drain rate of the leaky bucket (docs: 2/s; Enterprise 5/s). */
   perSecond: number;
@@ -348,6 +365,51 @@ export class BitrixFake extends HttpFake {
     if (this.#defaultLimit) this.queryLimit(memberId, this.#defaultLimit);
     this.#issueTokens(portal, input.accessToken, input.refreshToken);
     return this.#tokensOf(portal);
+  }
+
+  /**
+   * Everything a restarted fake needs to go on where it stopped (`npm run fakes` keeps it in `.local/`):
+   * the portals with their current tokens, lines, connectors, bindings and senders, and the id counter.
+   * JSON-safe: Maps become entry lists.
+   */
+  snapshot(): BitrixFakeSnapshot {
+    return {
+      counter: this.#counter,
+      internalUsers: [...this.#internalUsers],
+      sessions: [...this.#sessions],
+      portals: [...this.#portals.values()].map((p) => ({
+        ...p,
+        connectors: [...p.connectors],
+        lines: [...p.lines],
+        lineStatus: [...p.lineStatus],
+        senders: [...p.senders],
+        smsMessages: [...p.smsMessages],
+      })),
+    };
+  }
+
+  /** Takes back what `snapshot` returned (into a fake with no portals yet); the tokens keep working. */
+  restore(saved: BitrixFakeSnapshot): void {
+    this.#counter = saved.counter;
+    for (const [k, v] of saved.internalUsers) this.#internalUsers.set(k, v);
+    for (const [k, v] of saved.sessions) this.#sessions.set(k, v);
+    for (const p of saved.portals) {
+      const portal: BitrixPortal = {
+        ...p,
+        connectors: new Map(p.connectors),
+        lines: new Map(p.lines),
+        lineStatus: new Map(p.lineStatus),
+        senders: new Map(p.senders),
+        smsMessages: new Map(p.smsMessages),
+      };
+      this.#portals.set(portal.memberId, portal);
+      if (this.#defaultLimit) this.queryLimit(portal.memberId, this.#defaultLimit);
+      this.#accessTokens.set(portal.accessToken, {
+        memberId: portal.memberId,
+        expiresAt: portal.accessExpiresAt,
+      });
+      this.#refreshTokens.set(portal.refreshToken, { memberId: portal.memberId, used: false });
+    }
   }
 
   /** Live state of a portal (throws for an unknown member id). */
