@@ -35,7 +35,12 @@ export interface OutboundRecord {
   readonly createdAt: string;
 }
 
-export type ClaimOutcome = "claimed" | "delivered" | "busy";
+/**
+ * `uncertain`: claimed, but an earlier send of this message failed in a way that may have landed it
+ * (no answer, connection dropped), so it goes alone: a second ambiguous failure duplicates one message,
+ * not a whole call's worth.
+ */
+export type ClaimOutcome = "claimed" | "uncertain" | "delivered" | "busy";
 
 /** A WABA's template list as last read from Meta. */
 export interface CachedTemplates {
@@ -58,8 +63,11 @@ export interface ConversationStore {
    */
   claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome>;
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
-  /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
-  releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
+  /**
+   * Gives up our claim (only ours: the one with this lease), so a retry can claim it at once; `uncertain`
+   * when the send may have landed all the same (the next claim says so).
+   */
+  releaseInbound(wamid: string, leaseUntilMs: number, options?: { uncertain?: boolean }): Promise<void>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

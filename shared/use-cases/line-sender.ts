@@ -62,11 +62,20 @@ export interface LineSenderDeps {
 /** How long a send waits for others to the same line before going out, and how many go in one call. */
 const BATCH_WINDOW_MS = 25;
 const BATCH_MAX = 20;
+/**
+ * Bitrix24 has no idempotency key for `imconnector.send.messages`, so a call that lands and then times
+ * out duplicates every message in it on retry. After such a failure a portal counts as slow for a while
+ * (in this worker) and its calls carry few messages; the messages of the failed call go one per call.
+ */
+const SLOW_FOR_MS = 60_000;
+const SLOW_BATCH_MAX = 2;
 
 interface Waiting {
   readonly id: string;
   readonly payload: Json;
   readonly attempt: Attempt;
+  /** An earlier send may have landed it: it goes in a call of its own. */
+  uncertain?: boolean;
   readonly resolve: (outcome: "delivered" | "duplicate") => void;
   readonly reject: (error: unknown) => void;
 }
@@ -83,6 +92,9 @@ export function makeLineSender({
   leaseMs,
 }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
+  const slowUntil = new Map<string, number>();
+  const batchMaxFor = (memberId: string) =>
+    (slowUntil.get(memberId) ?? 0) > clock.now().getTime() ? SLOW_BATCH_MAX : BATCH_MAX;
 
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
@@ -114,6 +126,10 @@ export function makeLineSender({
     items = items.filter((item, i) => {
       const claim = claims[i];
       if (claim === "claimed") return true;
+      if (claim === "uncertain") {
+        item.uncertain = true;
+        return true;
+      }
       if (claim === "delivered") item.resolve("duplicate");
       else if (claim === "busy")
         item.reject(new RetryLaterError(`message ${item.id} is being delivered by another worker`));
@@ -121,7 +137,19 @@ export function makeLineSender({
       return false;
     });
     if (items.length === 0) return;
-    await send(route, items, leaseUntil);
+    const alone = items.filter((item) => item.uncertain);
+    const together = items.filter((item) => !item.uncertain);
+    const calls: Waiting[][] = [...(together.length ? [together] : []), ...alone.map((item) => [item])];
+    if (calls.length > 1) {
+      // The extra calls are requests too: taken from the portal's budget before any goes out.
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route), calls.length - 1);
+      } catch (error) {
+        await failAll(route, items, leaseUntil, error);
+        return;
+      }
+    }
+    await Promise.all(calls.map((call) => send(route, call, leaseUntil)));
   }
 
   /** One call for the claimed items; a refusal retrying cannot fix is tried message by message. */
@@ -183,11 +211,16 @@ export function makeLineSender({
    * expires with its lease, and each item is rejected whatever happens here.
    */
   async function failAll(route: Route, items: Waiting[], leaseUntil: number, error: unknown): Promise<void> {
+    const uncertain = mayHaveLanded(error);
     await Promise.all(
-      items.map((item) => conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined)),
+      items.map((item) =>
+        conversations.releaseInbound(item.id, leaseUntil, { uncertain }).catch(() => undefined),
+      ),
     );
-    if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
-      // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
+    if (uncertain) {
+      // Bitrix24 may have taken the messages before the answer was lost; their retry may then show them
+      // twice. Counted, and the portal's next calls stay small for a while.
+      slowUntil.set(route.portal.memberId, clock.now().getTime() + SLOW_FOR_MS);
       await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);
     }
     let reason = error;
@@ -243,7 +276,17 @@ export function makeLineSender({
         setTimeout(() => flushSafely(key), BATCH_WINDOW_MS);
       }
       batch.items.push({ id: message.id, payload, attempt, resolve, reject });
-      if (batch.items.length >= BATCH_MAX) flushSafely(key);
+      if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key);
     });
   };
+}
+
+/**
+ * A call that failed after the request may have reached Bitrix24: no answer in time, or the connection
+ * dropped (not refused: then nothing was sent).
+ */
+function mayHaveLanded(error: unknown): boolean {
+  return (
+    error instanceof BitrixApiError && error.httpStatus === 0 && !/ECONNREFUSED|ENOTFOUND/.test(error.message)
+  );
 }

@@ -13,13 +13,21 @@ export async function bitrixFetch(
   try {
     response = await fetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
+    // The cause's code (ECONNREFUSED, ECONNRESET …) tells whether the request can have reached Bitrix24.
+    const code = ((error as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? "";
     const reason =
       (error as Error).name === "TimeoutError"
         ? `no answer within ${timeoutMs} ms`
-        : (error as Error).message;
+        : `${(error as Error).message}${code ? ` (${code})` : ""}`;
     throw new BitrixApiError(0, "CONNECTION_ERROR", reason);
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    // Bitrix24 answered and the connection dropped mid-answer: the call may well have been carried out.
+    throw new BitrixApiError(0, "CONNECTION_ERROR", `answer cut off: ${(error as Error).message}`);
+  }
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;

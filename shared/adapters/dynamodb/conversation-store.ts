@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
@@ -57,13 +57,22 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome> {
-    const claimed = await this.#t.put(
-      { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
-      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
-      { "#state": "state" },
-      { ":sending": "sending", ":now": nowMs },
-    );
-    if (claimed) return "claimed";
+    try {
+      const out = await this.#t.db.send(
+        new PutCommand({
+          TableName: this.#t.tableName,
+          Item: { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR #state = :uncertain OR (#state = :sending AND leaseUntil < :now)",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":sending": "sending", ":uncertain": "uncertain", ":now": nowMs },
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      return out.Attributes?.state === "uncertain" ? "uncertain" : "claimed";
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
     const item = await this.#t.get(key.inbound(wamid));
     return item?.state === "delivered" ? "delivered" : "busy";
   }
@@ -78,16 +87,35 @@ export class DynamoConversationStore implements ConversationStore {
     });
   }
 
-  async releaseInbound(wamid: string, leaseUntilMs: number): Promise<void> {
+  async releaseInbound(
+    wamid: string,
+    leaseUntilMs: number,
+    options: { uncertain?: boolean } = {},
+  ): Promise<void> {
+    const mine = {
+      Key: key.inbound(wamid),
+      ConditionExpression: "#state = :sending AND leaseUntil = :mine",
+      ExpressionAttributeNames: { "#state": "state" },
+    };
     try {
+      // An uncertain send leaves a claimable marker rather than nothing: the next claim learns of it.
       await this.#t.db.send(
-        new DeleteCommand({
-          TableName: this.#t.tableName,
-          Key: key.inbound(wamid),
-          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
-        }),
+        options.uncertain
+          ? new UpdateCommand({
+              TableName: this.#t.tableName,
+              ...mine,
+              UpdateExpression: "SET #state = :uncertain",
+              ExpressionAttributeValues: {
+                ":sending": "sending",
+                ":mine": leaseUntilMs,
+                ":uncertain": "uncertain",
+              },
+            })
+          : new DeleteCommand({
+              TableName: this.#t.tableName,
+              ...mine,
+              ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
+            }),
       );
     } catch (error) {
       // Someone else's claim (ours expired and was taken over) or already delivered: not ours to drop.
