@@ -70,6 +70,43 @@ function installSchedule(seed: number) {
   return tally;
 }
 
+describe("a send that landed and then timed out", () => {
+  it("re-sends its messages one per call, so a second such failure duplicates one message at most", async () => {
+    const ids = ["wamid.amb-1", "wamid.amb-2", "wamid.amb-3"];
+    const carries = (r: RecordedRequest) =>
+      ((r.json as { MESSAGES?: Array<{ message: { id: string } }> } | undefined)?.MESSAGES ?? []).map(
+        (m) => m.message.id,
+      );
+    let first = true;
+    world.bitrix.inject({
+      match: (req) => {
+        if (!req.path.endsWith("imconnector.send.messages") || !first) return false;
+        if (!carries(req).some((id) => ids.includes(id))) return false;
+        first = false;
+        return true;
+      },
+      times: 1,
+      response: { landThenHang: true },
+    });
+    const batch = ids.map((id, i) => ({ id, from: `1555099000${i}`, body: `ambiguous ${i}` }));
+    expect((await world.postWebhook(textWebhook(batch))).status).toBe(200);
+    const portal = world.bitrix.portal(world.memberId);
+    await eventually(async () =>
+      ids.every((id) => portal.messages.filter((m) => m.message.id === id).length >= 1) ? true : undefined,
+    );
+    await world.stack.settled();
+    const calls = world.bitrix.requests
+      .filter((r) => r.path.endsWith("imconnector.send.messages"))
+      .map(carries)
+      .filter((carried) => carried.some((id) => ids.includes(id)));
+    const [failed, ...retries] = calls;
+    expect(failed?.length).toBeGreaterThan(1);
+    // Every message of the ambiguous call went again, each in a call of its own.
+    expect(retries.flat().sort()).toEqual([...(failed ?? [])].sort());
+    for (const retry of retries) expect(retry).toHaveLength(1);
+  });
+});
+
 describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
   it("delivers all 200 messages, in order per customer, duplicating only sends that landed before timing out", async () => {
     const tally = installSchedule(20_261_126);
