@@ -1,0 +1,54 @@
+/**
+ * The fault suite's sizes and its one-line verdicts. `npm test` runs the short form; `npm run
+ * test:faults` sets FAULT_SUITE=full for the documented sizes (1000 messages each way).
+ */
+export const FULL = process.env.FAULT_SUITE === "full";
+
+export interface Verdict {
+  readonly sent: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  /** Duplicates the fakes' records explain: sends that landed and whose answer was lost. */
+  readonly afterAmbiguous: number;
+  readonly orderViolations: number;
+}
+
+/** `inbound: 1000 sent, 0 lost, 3 duplicated (3 after an ambiguous failure), 0 order violations` */
+export function verdictLine(direction: "inbound" | "outbound", v: Verdict): string {
+  return (
+    `${direction}: ${v.sent} sent, ${v.lost} lost, ${v.duplicated} duplicated ` +
+    `(${v.afterAmbiguous} after an ambiguous failure), ${v.orderViolations} order violations`
+  );
+}
+
+/**
+ * Compares what arrived (in arrival order, duplicates included) with what was sent, per conversation:
+ * lost = sent but never arrived; duplicated = arrivals beyond the first; an order violation is a
+ * message whose first arrival came before that of a message sent earlier in its conversation.
+ */
+export function judge(
+  sent: ReadonlyMap<string, readonly string[]>,
+  arrived: ReadonlyMap<string, readonly string[]>,
+  afterAmbiguous: number,
+): Verdict {
+  let total = 0;
+  let lost = 0;
+  let duplicated = 0;
+  let orderViolations = 0;
+  for (const [conversation, expected] of sent) {
+    const got = arrived.get(conversation) ?? [];
+    total += expected.length;
+    const firstSeen = [...new Set(got)];
+    duplicated += got.length - firstSeen.length;
+    lost += expected.filter((m) => !firstSeen.includes(m)).length;
+    const rank = new Map(expected.map((m, i) => [m, i]));
+    let highest = -1;
+    for (const m of firstSeen) {
+      const r = rank.get(m);
+      if (r === undefined) continue;
+      if (r < highest) orderViolations += 1;
+      highest = Math.max(highest, r);
+    }
+  }
+  return { sent: total, lost, duplicated, afterAmbiguous, orderViolations };
+}
