@@ -35,12 +35,18 @@ export interface OutboundRecord {
   readonly createdAt: string;
 }
 
+/** The Open Lines session a message went into (`session {ID, CHAT_ID}` of Bitrix24's answer). */
+export interface LineSession {
+  readonly ID: string;
+  readonly CHAT_ID: string;
+}
+
 /**
  * `uncertain`: claimed, but an earlier send of this message failed in a way that may have landed it
- * (no answer, connection dropped), so it goes alone: a second ambiguous failure duplicates one message,
- * not a whole call's worth.
+ * (no answer, connection dropped); `session` is where it would be, when known. It is looked for there
+ * before it is sent again, and sent alone if it has to go again.
  */
-export type ClaimOutcome = "claimed" | "uncertain" | "delivered" | "busy";
+export type ClaimOutcome = "claimed" | "delivered" | "busy" | { uncertain: { session?: LineSession } };
 
 /** A WABA's template list as last read from Meta. */
 export interface CachedTemplates {
@@ -67,7 +73,11 @@ export interface ConversationStore {
    * Gives up our claim (only ours: the one with this lease), so a retry can claim it at once; `uncertain`
    * when the send may have landed all the same (the next claim says so).
    */
-  releaseInbound(wamid: string, leaseUntilMs: number, options?: { uncertain?: boolean }): Promise<void>;
+  releaseInbound(
+    wamid: string,
+    leaseUntilMs: number,
+    options?: { uncertain?: boolean; session?: LineSession },
+  ): Promise<void>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

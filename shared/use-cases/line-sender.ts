@@ -4,7 +4,7 @@ import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ConversationStore } from "../ports/conversations.ts";
+import type { ConversationStore, LineSession } from "../ports/conversations.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
 /** The queue delivery a piece of work is on: the last one gives up gracefully instead of failing. */
@@ -32,6 +32,8 @@ export class PermanentDeliveryError extends AppError {
 }
 
 export const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
+/** Messages of such sends found in their Open Lines session afterwards, so not sent again. */
+export const SEND_LANDED_COUNTER = "inbound.bitrix-send-found-landed";
 
 export interface Route {
   readonly phone: PhoneRecord;
@@ -64,8 +66,11 @@ const BATCH_WINDOW_MS = 25;
 const BATCH_MAX = 20;
 /**
  * Bitrix24 has no idempotency key for `imconnector.send.messages`, so a call that lands and then times
- * out duplicates every message in it on retry. After such a failure a portal counts as slow for a while
- * (in this worker) and its calls carry few messages; the messages of the failed call go one per call.
+ * out would duplicate every message in it on retry. Its messages are first looked for in their Open
+ * Lines session (`imopenlines.session.history.get` lists the session's messages with the connector's own
+ * id in `params.connectorMid`); what is not found (or whose session is not known yet: the first message
+ * of a chat) goes again one per call. After such a failure a portal counts as slow for a while (in this
+ * worker) and its calls carry few messages.
  */
 const SLOW_FOR_MS = 60_000;
 const SLOW_BATCH_MAX = 2;
@@ -74,8 +79,12 @@ interface Waiting {
   readonly id: string;
   readonly payload: Json;
   readonly attempt: Attempt;
-  /** An earlier send may have landed it: it goes in a call of its own. */
+  /** The chat (`chat.id`) it goes to: sessions are remembered per chat. */
+  readonly chatId: string;
+  /** An earlier send may have landed it: looked for first, then sent in a call of its own. */
   uncertain?: boolean;
+  /** Where that earlier send would have put it, as recorded with the uncertain claim. */
+  session?: LineSession;
   readonly resolve: (outcome: "delivered" | "duplicate") => void;
   readonly reject: (error: unknown) => void;
 }
@@ -93,6 +102,9 @@ export function makeLineSender({
 }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
   const slowUntil = new Map<string, number>();
+  /** The last session Bitrix24 reported per chat (`memberId:lineId:chatId`), for looking messages up. */
+  const sessions = new Map<string, LineSession>();
+  const chatKey = (route: Route, item: Waiting) => `${route.portal.memberId}:${route.lineId}:${item.chatId}`;
   const batchMaxFor = (memberId: string) =>
     (slowUntil.get(memberId) ?? 0) > clock.now().getTime() ? SLOW_BATCH_MAX : BATCH_MAX;
 
@@ -126,8 +138,9 @@ export function makeLineSender({
     items = items.filter((item, i) => {
       const claim = claims[i];
       if (claim === "claimed") return true;
-      if (claim === "uncertain") {
+      if (typeof claim === "object" && claim !== null && "uncertain" in claim) {
         item.uncertain = true;
+        item.session = (claim as { uncertain: { session?: LineSession } }).uncertain.session;
         return true;
       }
       if (claim === "delivered") item.resolve("duplicate");
@@ -137,6 +150,20 @@ export function makeLineSender({
       return false;
     });
     if (items.length === 0) return;
+    const found = await landedEarlier(
+      route,
+      items.filter((item) => item.uncertain),
+    );
+    if (found.size > 0) {
+      await conversations.increment(SEND_LANDED_COUNTER, found.size).catch(() => undefined);
+      await Promise.all(
+        items
+          .filter((item) => found.has(item.id))
+          .map((item) => recordDelivered(route, item, { foundInSession: true })),
+      );
+      items = items.filter((item) => !found.has(item.id));
+      if (items.length === 0) return;
+    }
     const alone = items.filter((item) => item.uncertain);
     const together = items.filter((item) => !item.uncertain);
     const calls: Waiting[][] = [...(together.length ? [together] : []), ...alone.map((item) => [item])];
@@ -150,6 +177,48 @@ export function makeLineSender({
       }
     }
     await Promise.all(calls.map((call) => send(route, call, leaseUntil)));
+  }
+
+  /**
+   * The ids of `items` already in their Open Lines session: one `imopenlines.session.history.get` per
+   * session (from the portal's budget). A failed look-up finds nothing: the message is sent again.
+   */
+  async function landedEarlier(route: Route, items: Waiting[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const bySession = new Map<string, LineSession>();
+    for (const item of items) {
+      const session = item.session ?? sessions.get(chatKey(route, item));
+      if (session) bySession.set(`${session.CHAT_ID}:${session.ID}`, session);
+    }
+    for (const session of bySession.values()) {
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route));
+        const history = await bitrix.call<{ message?: Record<string, { params?: unknown }> }>(
+          route.portal.memberId,
+          "imopenlines.session.history.get",
+          { CHAT_ID: session.CHAT_ID, SESSION_ID: session.ID },
+        );
+        for (const message of Object.values(history?.message ?? {})) {
+          const mids = (message?.params as { connectorMid?: unknown } | null | undefined)?.connectorMid;
+          if (Array.isArray(mids)) for (const mid of mids) found.add(String(mid));
+        }
+      } catch {
+        // Not known to have landed: it goes again, alone.
+      }
+    }
+    return found;
+  }
+
+  /** Bitrix24 has it: the claim is never released now; recording that is retried once if it fails. */
+  async function recordDelivered(route: Route, item: Waiting, extra: Json = {}): Promise<void> {
+    const detail = { session: item.session, line: route.lineId, attempt: item.attempt.number, ...extra };
+    await conversations
+      .markInboundDelivered(item.id, detail)
+      .catch(() => conversations.markInboundDelivered(item.id, detail))
+      .then(
+        () => item.resolve("delivered"),
+        (error: unknown) => item.reject(error),
+      );
   }
 
   /** One call for the claimed items; a refusal retrying cannot fix is tried message by message. */
@@ -193,15 +262,12 @@ export function makeLineSender({
           item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
           return;
         }
-        // Bitrix24 has it: the claim is never released now; recording that is retried once if it fails.
-        const detail = { session: result.session, line: route.lineId, attempt: item.attempt.number };
-        await conversations
-          .markInboundDelivered(item.id, detail)
-          .catch(() => conversations.markInboundDelivered(item.id, detail))
-          .then(
-            () => item.resolve("delivered"),
-            (error: unknown) => item.reject(error),
-          );
+        const session = result.session as LineSession | undefined;
+        if (session?.ID && session.CHAT_ID) {
+          sessions.set(chatKey(route, item), { ID: String(session.ID), CHAT_ID: String(session.CHAT_ID) });
+          item.session = session;
+        }
+        await recordDelivered(route, item);
       }),
     );
   }
@@ -214,7 +280,9 @@ export function makeLineSender({
     const uncertain = mayHaveLanded(error);
     await Promise.all(
       items.map((item) =>
-        conversations.releaseInbound(item.id, leaseUntil, { uncertain }).catch(() => undefined),
+        conversations
+          .releaseInbound(item.id, leaseUntil, { uncertain, session: sessions.get(chatKey(route, item)) })
+          .catch(() => undefined),
       ),
     );
     if (uncertain) {
@@ -275,7 +343,7 @@ export function makeLineSender({
         batches.set(key, batch);
         setTimeout(() => flushSafely(key), BATCH_WINDOW_MS);
       }
-      batch.items.push({ id: message.id, payload, attempt, resolve, reject });
+      batch.items.push({ id: message.id, chatId: user.id, payload, attempt, resolve, reject });
       if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key);
     });
   };

@@ -1062,6 +1062,53 @@ export class BitrixFake extends HttpFake {
         return { result: { SUCCESS: true, DATA: [] } };
       },
 
+      // https://apidocs.bitrix24.com/api-reference/imopenlines/openlines/sessions/imopenlines-session-history-get.html
+      // (bitrix24/b24restdocs, same path .md): CHAT_ID + SESSION_ID give the session's messages keyed by
+      // id; a message that came through a connector carries the connector's own id in
+      // params.connectorMid. Errors per the docs' table: CHAT_ID (bad chat id), ACCESS_DENIED.
+      "imopenlines.session.history.get": ({ portal }, params) => {
+        const chatId = str(params.CHAT_ID);
+        const sessionId = str(params.SESSION_ID);
+        if (!chatId || !/^\d+$/.test(chatId)) throw new BitrixError(400, "CHAT_ID", "Chat ID is incorrect");
+        const inSession = portal.messages.filter((m) => {
+          const session = m.result.session as { ID?: string; CHAT_ID?: string } | undefined;
+          return (
+            m.result.SUCCESS === true &&
+            session?.CHAT_ID === chatId &&
+            (!sessionId || session.ID === sessionId)
+          );
+        });
+        if (!sessionId && inSession.length === 0)
+          throw new BitrixError(
+            400,
+            "ACCESS_DENIED",
+            "You cannot open this conversation because you do not have sufficient rights.",
+          );
+        const message: Params = {};
+        inSession.forEach((m) => {
+          const id = String(20_000 + portal.messages.indexOf(m));
+          message[id] = {
+            id,
+            chatid: chatId,
+            senderid: String(m.result.user),
+            recipientid: `chat${chatId}`,
+            date: new Date(m.at).toISOString().replace(/\.\d{3}Z$/, "+00:00"),
+            text: str(m.message.text),
+            textlegacy: str(m.message.text),
+            params: { connectorMid: [str(m.message.id)] },
+          };
+        });
+        return {
+          result: {
+            chatId: Number(chatId),
+            sessionId: Number(sessionId || 0),
+            userId: `chat${chatId}`,
+            message,
+            usersMessage: { [`chat${chatId}`]: Object.keys(message).reverse() },
+          },
+        };
+      },
+
       "imopenlines.config.add": ({ portal }, params) => {
         const p = param(params, "PARAMS");
         return { result: this.#createLine(portal, isRecord(p) ? p : {}) };

@@ -8,7 +8,7 @@ export interface Verdict {
   readonly sent: number;
   readonly lost: number;
   readonly duplicated: number;
-  /** Duplicates the fakes' records explain: sends that landed and whose answer was lost. */
+  /** Duplicates of messages whose send landed and whose answer was lost (the fakes record which). */
   readonly afterAmbiguous: number;
   readonly orderViolations: number;
 }
@@ -29,8 +29,9 @@ export function verdictLine(direction: "inbound" | "outbound", v: Verdict): stri
 export function judge(
   sent: ReadonlyMap<string, readonly string[]>,
   arrived: ReadonlyMap<string, readonly string[]>,
-  afterAmbiguous: number,
+  ambiguous: ReadonlySet<string>,
 ): Verdict {
+  let afterAmbiguous = 0;
   let total = 0;
   let lost = 0;
   let duplicated = 0;
@@ -40,6 +41,7 @@ export function judge(
     total += expected.length;
     const firstSeen = [...new Set(got)];
     duplicated += got.length - firstSeen.length;
+    for (const m of firstSeen) if (ambiguous.has(m)) afterAmbiguous += got.filter((g) => g === m).length - 1;
     lost += expected.filter((m) => !firstSeen.includes(m)).length;
     const rank = new Map(expected.map((m, i) => [m, i]));
     let highest = -1;

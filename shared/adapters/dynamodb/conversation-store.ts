@@ -8,6 +8,7 @@ import type {
   ClaimOutcome,
   Conversation,
   ConversationStore,
+  LineSession,
   OutboundRecord,
   TemplateCacheWrite,
   UnroutedPhone,
@@ -69,7 +70,9 @@ export class DynamoConversationStore implements ConversationStore {
           ReturnValues: "ALL_OLD",
         }),
       );
-      return out.Attributes?.state === "uncertain" ? "uncertain" : "claimed";
+      const old = out.Attributes;
+      if (old?.state !== "uncertain") return "claimed";
+      return { uncertain: old.session ? { session: old.session as LineSession } : {} };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
@@ -90,7 +93,7 @@ export class DynamoConversationStore implements ConversationStore {
   async releaseInbound(
     wamid: string,
     leaseUntilMs: number,
-    options: { uncertain?: boolean } = {},
+    options: { uncertain?: boolean; session?: LineSession } = {},
   ): Promise<void> {
     const mine = {
       Key: key.inbound(wamid),
@@ -104,11 +107,13 @@ export class DynamoConversationStore implements ConversationStore {
           ? new UpdateCommand({
               TableName: this.#t.tableName,
               ...mine,
-              UpdateExpression: "SET #state = :uncertain",
+              UpdateExpression: "SET #state = :uncertain, #session = :session",
+              ExpressionAttributeNames: { ...mine.ExpressionAttributeNames, "#session": "session" },
               ExpressionAttributeValues: {
                 ":sending": "sending",
                 ":mine": leaseUntilMs,
                 ":uncertain": "uncertain",
+                ":session": options.session ?? null,
               },
             })
           : new DeleteCommand({
