@@ -323,7 +323,11 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     let sent = 0;
     for (const part of parts) {
       const partId = `${ctx.jobId}:${part.key}`;
-      if (await conversations.getOutboundPart(partId)) continue;
+      const now = clock.now().getTime();
+      const leaseUntil = now + options.leaseMs;
+      const claim = await conversations.claimOutboundPart(partId, leaseUntil, now);
+      if (claim === "sent") continue;
+      if (claim === "busy") throw new RetryLaterError(`part ${partId} is being sent by another worker`);
       try {
         const wamid = await graph.sendMessage(
           ctx.phoneId,
@@ -342,6 +346,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         });
         sent++;
       } catch (error) {
+        // Best effort: a lease left behind expires by itself.
+        await conversations.releaseOutboundPart(partId, leaseUntil).catch(() => undefined);
         // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals —
         // also one that kept failing until the last attempt.
         if (error instanceof PermanentDeliveryError) return { sent: "failed", error, part: part.key };

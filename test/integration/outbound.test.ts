@@ -132,6 +132,23 @@ describe("operator text", () => {
     for (const m of sent) expect(((m.body.text as any).body as string).length).toBeLessThanOrEqual(4096);
   });
 
+  it("sends once when the queue hands the message to a second worker while the first still waits on Meta", async () => {
+    const text = "slow answer from Meta";
+    const isOurs = (req: { method: string; path: string; json?: unknown }) =>
+      req.method === "POST" &&
+      req.path.endsWith("/messages") &&
+      (req.json as { text?: { body?: string } } | undefined)?.text?.body === text;
+    // Meta takes the send but answers after the queue's visibility timeout (5 s in tests) has passed.
+    world.meta.inject({
+      match: isOurs,
+      response: { status: 200, body: fixtureJson("meta/send_message_response.json"), delayMs: 6_500 },
+    });
+    await operatorWrites(text);
+    await eventually(async () => (world.meta.requests.some(isOurs) ? true : undefined));
+    await world.stack.settled(30_000);
+    expect(world.meta.requests.filter(isOurs)).toHaveLength(1);
+  });
+
   it("sends the same Bitrix24 message once even when the event arrives twice", async () => {
     const before = sentTo().length;
     const id = await operatorWrites("only once please");
