@@ -71,6 +71,9 @@ interface Part {
   readonly build: () => Promise<Record<string, unknown>>;
 }
 
+/** Sends to Meta that got no answer (they may have gone): their retry may reach the customer twice. */
+export const GRAPH_SEND_TIMEOUTS_COUNTER = "outbound.graph-send-timeouts";
+
 export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   const { store, bitrixStore, conversations, bitrix, graph, templates, limiter, clock, logger, options } =
     deps;
@@ -348,6 +351,15 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       } catch (error) {
         // Best effort: a lease left behind expires by itself.
         await conversations.releaseOutboundPart(partId, leaseUntil).catch(() => undefined);
+        if (
+          error instanceof GraphApiError &&
+          error.graphCode === undefined &&
+          /unreachable/.test(error.message)
+        ) {
+          // Meta may have taken it before the answer was lost, and it offers no way to ask: the retry
+          // may reach the customer twice. Counted, like Bitrix24's ambiguous sends.
+          await conversations.increment(GRAPH_SEND_TIMEOUTS_COUNTER).catch(() => undefined);
+        }
         // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals —
         // also one that kept failing until the last attempt.
         if (error instanceof PermanentDeliveryError) return { sent: "failed", error, part: part.key };

@@ -144,7 +144,11 @@ describe("outbound under a seeded 30% Graph API failure schedule", () => {
     for (const count of Object.values(tally)) expect(count).toBeGreaterThan(0);
     expect(verdict).toMatchObject({ sent: total, lost: 0, orderViolations: 0 });
     expect(verdict.duplicated).toBe(verdict.afterAmbiguous);
-    const { deadLetters } = await getRuntime();
+    const { deadLetters, conversations } = await getRuntime();
+    // Every send whose answer was lost is counted (each may have gone twice).
+    expect(await conversations.readCounter("outbound.graph-send-timeouts")).toBe(
+      tally.timeout + tally.landed,
+    );
     expect((await deadLetters.list()).items).toHaveLength(0);
   }, 600_000);
 });
