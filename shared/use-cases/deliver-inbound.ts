@@ -179,22 +179,24 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     raw: Json,
     event: InboundEvent,
     attempt: Attempt,
-  ) {
+  ): Promise<OutboundRecord["status"]> {
     const previous = out.status === "accepted" ? undefined : out.status;
+    /** What the record says now (a read advances it to delivered first). */
+    let stored: OutboundRecord["status"] = out.status;
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
-      if (!smsStatus) return;
+      if (!smsStatus) return stored;
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
         MESSAGE_ID: out.origin.messageId,
         STATUS: smsStatus,
       });
-      return;
+      return stored;
     }
-    if (!route) return;
+    if (!route) return stored;
     if (status === "failed") {
       await deliverNote(event, route, failedStatusNote(raw), attempt);
-      return;
+      return stored;
     }
     const report = (method: string) =>
       bitrix.call(out.memberId, method, {
@@ -215,9 +217,16 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const needsDelivery = previous === undefined || previous === "sent";
     if (needsDelivery) await report("imconnector.send.status.delivery");
     if (status === "read" || status === "played") {
-      if (needsDelivery) await paced(out.memberId);
+      if (needsDelivery) {
+        // Recorded before the reading report: if that fails (or its answer is lost) the retry starts
+        // from here, so no delivery report ever follows a reading that reached Bitrix24.
+        await conversations.setOutboundStatus(out.wamid, out.status, "delivered");
+        stored = "delivered";
+        await paced(out.memberId);
+      }
       await report("imconnector.send.status.reading");
     }
+    return stored;
   }
 
   async function deliverStatus(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
@@ -242,8 +251,15 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       throw error;
     });
     await paced(out.memberId);
-    await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
-    await conversations.setOutboundStatus(wamid, out.status, next);
+    const stored = await reportStatus(
+      typeof route === "string" ? undefined : route,
+      out,
+      next,
+      raw,
+      event,
+      attempt,
+    );
+    if (stored !== next) await conversations.setOutboundStatus(wamid, stored, next);
     return "delivered";
   }
 

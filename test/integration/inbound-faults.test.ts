@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRuntime } from "#shared/runtime.ts";
 import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
+import { fixtureJson } from "../fixtures.ts";
 import { FULL, judge, verdictLine } from "../support/faults.ts";
 import { eventually } from "../support/stack.ts";
-import { startWorld, textWebhook, type World } from "../support/world.ts";
+import { forOurNumber, PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
 
 /**
  * Bitrix24 fails 30% of message deliveries on a seeded, repeatable schedule — QUERY_LIMIT_EXCEEDED,
@@ -156,6 +157,45 @@ describe("a send that landed and then timed out, in chats Bitrix24 already has a
       world.bitrix.requests.slice(looked).filter((r) => r.path.endsWith("imopenlines.session.history.get"))
         .length,
     ).toBeGreaterThan(0);
+  });
+});
+
+describe("a read status whose reading report landed and then timed out", () => {
+  it("is retried without reporting delivery again after the reading reached Bitrix24", async () => {
+    const { conversations } = await getRuntime();
+    const wamid = "wamid.read-first";
+    await conversations.putOutbound({
+      wamid,
+      phoneId: PHONE_ID,
+      memberId: world.memberId,
+      customerId: "15550977001",
+      status: "accepted",
+      origin: {
+        kind: "openlines",
+        lineId: 1,
+        chatId: "wa:15550977001",
+        imChatId: "1807",
+        imMessageId: "86497",
+      },
+      createdAt: new Date().toISOString(),
+    });
+    world.bitrix.inject({
+      match: (req) => req.path.endsWith("imconnector.send.status.reading"),
+      times: 1,
+      response: { landThenHang: true },
+    });
+    const payload = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+    Object.assign(payload.entry[0].changes[0].value.statuses[0], { id: wamid, status: "read" });
+    expect((await world.postWebhook(payload)).status).toBe(200);
+    const portal = world.bitrix.portal(world.memberId);
+    const ours = (reports: typeof portal.deliveryStatuses) =>
+      reports.filter((r) => JSON.stringify(r.items).includes(wamid));
+    await eventually(async () => (ours(portal.readingStatuses).length >= 2 ? true : undefined), 30_000);
+    await world.stack.settled();
+    const firstReading = ours(portal.readingStatuses)[0]?.at ?? 0;
+    expect(ours(portal.deliveryStatuses)).toHaveLength(1);
+    expect(ours(portal.deliveryStatuses).every((r) => r.at <= firstReading)).toBe(true);
+    expect((await conversations.getOutbound(wamid))?.status).toBe("read");
   });
 });
 
