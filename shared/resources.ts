@@ -102,8 +102,9 @@ export const queues: readonly QueueDef[] = [
     // messages come back within 90 s. A batch that runs long keeps its records invisible by heartbeat
     // (shared/queue-worker.ts), so this need not be AWS's suggested six times the timeout.
     visibilityTimeoutSeconds: functions["inbound-worker"].timeoutSeconds + 30,
-    // With backoff from 2 s doubling to 5 min, ten receives ride out about 15 minutes of Bitrix24 trouble.
-    maxReceiveCount: 10,
+    // With backoff from 2 s doubling to 5 min, 300 receives ride out about 24 hours of Bitrix24 (or Meta)
+    // trouble before anything becomes a dead letter; meanwhile each conversation waits in order.
+    maxReceiveCount: 300,
     consumer: "inbound-worker",
     batchSize: 10,
     producers: ["waba-webhook", "admin-api"],
@@ -113,7 +114,7 @@ export const queues: readonly QueueDef[] = [
     urlEnv: "OUTBOUND_QUEUE_URL",
     dlqUrlEnv: "OUTBOUND_DLQ_URL",
     visibilityTimeoutSeconds: functions["outbound-worker"].timeoutSeconds + 30,
-    maxReceiveCount: 10,
+    maxReceiveCount: 300,
     consumer: "outbound-worker",
     batchSize: 10,
     producers: ["bitrix-events", "bitrix-sms", "admin-api"],

@@ -11,8 +11,7 @@ import { forOurNumber, PHONE_ID, startWorld, textWebhook, type World } from "../
  * Bitrix24 fails 30% of message deliveries on a seeded, repeatable schedule — QUERY_LIMIT_EXCEEDED,
  * 500s, timeouts before and after the message landed, expired tokens — while 200 messages from twenty
  * customers flow (1000 from fifty under `npm run test:faults`), 20% of the webhooks posted twice, the
- * repeats shuffled in among later ones. No run of failures is longer than three, well under the queue's
- * ten receives.
+ * repeats shuffled in among later ones. No run of failures is longer than three.
  */
 const CUSTOMERS = FULL ? 50 : 20;
 const PER_CUSTOMER = FULL ? 20 : 10;
@@ -197,6 +196,47 @@ describe("a read status whose reading report landed and then timed out", () => {
     expect(ours(portal.deliveryStatuses).every((r) => r.at <= firstReading)).toBe(true);
     expect((await conversations.getOutbound(wamid))?.status).toBe("read");
   });
+});
+
+describe("a total Bitrix24 outage", () => {
+  // Four minutes under `npm run test:faults`; the retry interval is capped at 1 s here, 5 min by default.
+  const OUTAGE_MS = FULL ? 240_000 : 15_000;
+  it("turns no message into a dead letter and keeps every conversation's order once Bitrix24 is back", async () => {
+    const until = Date.now() + OUTAGE_MS;
+    world.bitrix.inject({
+      match: (req) => req.path.includes("/rest/") && Date.now() < until,
+      times: Number.POSITIVE_INFINITY,
+      response: { status: 500, body: { error: "INTERNAL_SERVER_ERROR", error_description: "down" } },
+    });
+    const sent = Array.from({ length: 60 }, (_, i) => ({
+      id: `wamid.outage-${i % 6}-${Math.floor(i / 6)}`,
+      from: `155509700${String(i % 6).padStart(2, "0")}`,
+      body: `outage ${i % 6} #${Math.floor(i / 6)}`,
+    }));
+    for (let i = 0; i < sent.length; i += 6) {
+      expect((await world.postWebhook(textWebhook(sent.slice(i, i + 6)))).status).toBe(200);
+    }
+    const portal = world.bitrix.portal(world.memberId);
+    const ours = () => portal.messages.filter((m) => String(m.message.id).startsWith("wamid.outage-"));
+    await eventually(
+      async () => (new Set(ours().map((m) => m.message.id)).size === sent.length ? true : undefined),
+      OUTAGE_MS + 120_000,
+    );
+    await world.stack.settled(60_000);
+    const byCustomer = (ids: string[]) => {
+      const map = new Map<string, string[]>();
+      for (const id of ids) map.set(id.split("-")[1] ?? "", [...(map.get(id.split("-")[1] ?? "") ?? []), id]);
+      return map;
+    };
+    const verdict = judge(
+      byCustomer(sent.map((m) => m.id)),
+      byCustomer(ours().map((m) => String(m.message.id))),
+      new Set(),
+    );
+    expect(verdict).toMatchObject({ lost: 0, orderViolations: 0, duplicated: 0 });
+    const { deadLetters } = await getRuntime();
+    expect((await deadLetters.list()).items.filter((l) => l.body.includes("wamid.outage-"))).toHaveLength(0);
+  }, 600_000);
 });
 
 describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
