@@ -86,7 +86,8 @@ separator-waba is running (data: ${dataDir}${values.fresh ? ", started fresh" : 
   Meta callback  ${base}/api/waba/   or   ${base}/api/waba/?app_id=YOUR_APP_ID
                  Verify token: create the app (POST /api/admin/apps), then copy verifyToken
                  from GET /api/admin/wabas or GET /api/admin/apps.
-  Bitrix24       ${base}/api/bitrix/   (install and events)
+  Bitrix24       ${base}/api/bitrix/   (install and events: "Initial installation path")
+                 ${base}/api/bitrix/app/   (the app's page: "Your handler path")
                  ${base}/api/bitrix/sms/   (SMS provider)${
                    new URL(base).hostname.includes(".")
                      ? ""

@@ -6,10 +6,11 @@ import { systemClock } from "./ports/clock.ts";
 import type { Runtime } from "./runtime.ts";
 import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
+import { makeRobotSync } from "./use-cases/sync-robot.ts";
 
 /** The Bitrix24 side wired from configuration: OAuth server, REST client with refresh, connect and install. */
 export function makeBitrixSide(
-  { config, bitrixStore }: Runtime,
+  { config, bitrixStore, conversations }: Runtime,
   logger: Logger,
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
@@ -22,12 +23,14 @@ export function makeBitrixSide(
     allowLoopbackHttp,
     limitRetryDelaysMs,
   });
+  const syncRobot = makeRobotSync({ bitrix, store: bitrixStore, cache: conversations, logger });
   const connector = makeConnectPhone({
     store: bitrixStore,
     bitrix,
     clock: systemClock,
     linePrefix: config.LINE_PREFIX,
     logger,
+    afterConnect: syncRobot,
   });
   const installer = makeInstallPortal({
     store: bitrixStore,
@@ -37,6 +40,7 @@ export function makeBitrixSide(
     clock: systemClock,
     allowLoopbackHttp,
     logger,
+    syncRobot,
   });
   return { oauth, refresher, bitrix, connector, installer };
 }

@@ -14,6 +14,8 @@ const schema = z.object({
   GRAPH_API_BASE_URL: z._default(z.url(), "https://graph.facebook.com"),
   BITRIX_OAUTH_URL: z._default(z.url(), "https://oauth.bitrix.info"),
   PUBLIC_BASE_URL: z.optional(z.url()),
+  /** The Bitrix24 frame library (BX24) the app's pages load; tests point it at a loopback stand-in. */
+  BITRIX_FRAME_SCRIPT_URL: z._default(z.url(), "https://api.bitrix24.com/api/v1/"),
   LINE_PREFIX: z._default(nonEmpty(), "separator_"),
   /** Secrets: given directly (local stack), or read from the stack's secret at cold start (AWS). */
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),

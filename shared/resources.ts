@@ -35,6 +35,7 @@ export type FunctionName =
   | "inbound-worker"
   | "bitrix-events"
   | "bitrix-sms"
+  | "bitrix-app"
   | "outbound-worker";
 
 export interface FunctionDef {
@@ -73,7 +74,14 @@ export const functions: Record<FunctionName, FunctionDef> = {
     entry: "functions/bitrix-sms/handler.ts",
     timeoutSeconds: 10,
     memoryMb: 256,
-    description: "Bitrix24 SMS-provider handler: CRM SMS and robot messages onto the outbound queue",
+    description: "Bitrix24 SMS-provider handler and the WhatsApp template robot: onto the outbound queue",
+  },
+  "bitrix-app": {
+    name: "bitrix-app",
+    entry: "functions/bitrix-app/handler.ts",
+    timeoutSeconds: 15,
+    memoryMb: 256,
+    description: "The app's pages inside Bitrix24: numbers with their calling settings, the template picker",
   },
   "outbound-worker": {
     name: "outbound-worker",
@@ -145,6 +153,9 @@ export const routes: readonly RouteDef[] = [
   { method: "POST", path: "/api/waba", target: "waba-webhook" },
   { method: "POST", path: "/api/bitrix", target: "bitrix-events" },
   { method: "POST", path: "/api/bitrix/sms", target: "bitrix-sms" },
+  { method: "POST", path: "/api/bitrix/robot", target: "bitrix-sms" },
+  { method: "POST", path: "/api/bitrix/app", target: "bitrix-app" },
+  { method: "ANY", path: "/api/bitrix/app/{proxy+}", target: "bitrix-app" },
   { method: "GET", path: "/api/health", target: "admin-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];

@@ -2,6 +2,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
+import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -15,6 +16,7 @@ export interface Runtime {
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly conversations: DynamoConversationStore;
+  readonly metaStatus: DynamoMetaStatusStore;
   readonly tableClient: TableClient;
 }
 
@@ -48,6 +50,7 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),
     conversations: new DynamoConversationStore(tableClient),
+    metaStatus: new DynamoMetaStatusStore(tableClient),
     tableClient,
   };
 });

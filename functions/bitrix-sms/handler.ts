@@ -4,6 +4,7 @@ import { outboundGroupOf, type SmsJob } from "#shared/domain/outbound-job.ts";
 import { errorResponse, type HttpEvent, type HttpResult, json, rawBody } from "#shared/http.ts";
 import { makeLogger } from "#shared/logger.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
+import { makeAcceptRobot } from "#shared/use-cases/accept-robot.ts";
 import { makeAcceptSms } from "#shared/use-cases/accept-sms.ts";
 
 const logger = makeLogger("bitrix-sms");
@@ -16,14 +17,27 @@ const acceptSms = lazy(async () => {
     enqueue: (jobs: readonly SmsJob[]) =>
       fifo.enqueue(jobs.map((job) => ({ body: job, groupId: outboundGroupOf(job), dedupKey: job.id }))),
   };
-  return makeAcceptSms({ store: bitrixStore, queue, logger });
+  return {
+    sms: makeAcceptSms({ store: bitrixStore, queue, logger }),
+    robot: makeAcceptRobot({ store: bitrixStore, queue, logger }),
+  };
 });
 
-/** `POST /api/bitrix/sms/`: Bitrix24's SMS-provider handler (CRM "Send SMS", robots). Answers at once. */
+/**
+ * `POST /api/bitrix/sms/`: Bitrix24's SMS-provider handler (CRM "Send SMS", robots). `POST /api/bitrix/robot/`:
+ * our CRM robot "Send WhatsApp template", queued the same way. Both answer at once.
+ */
 export async function handler(event: HttpEvent): Promise<HttpResult> {
   try {
     const accept = await acceptSms();
-    const job = await accept({
+    if (/^\/api\/bitrix\/robot\/?$/.test(event.rawPath)) {
+      const job = await accept.robot({
+        form: parseBitrixForm(rawBody(event).toString("utf8")),
+        handlerSecret: event.queryStringParameters?.h,
+      });
+      return json(200, { result: "queued", messageId: job.messageId });
+    }
+    const job = await accept.sms({
       form: parseBitrixForm(rawBody(event).toString("utf8")),
       handlerSecret: event.queryStringParameters?.h,
     });

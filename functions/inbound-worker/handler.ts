@@ -34,6 +34,7 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
+      metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),

@@ -30,6 +30,7 @@ export const REQUIRED_SCOPES = [
   "messageservice",
   "user",
   "placement",
+  "bizproc",
 ];
 
 /**

@@ -45,6 +45,8 @@ export interface SmsJob {
   /** The recipient as the CRM stores it; normalised by the worker. */
   readonly to: string;
   readonly text: string;
+  /** Sent for the CRM robot: its result goes back with `bizproc.event.send`, not as an SMS status. */
+  readonly robot?: { readonly eventToken: string };
 }
 
 export type QueueJob = OutboundJob | SmsJob;

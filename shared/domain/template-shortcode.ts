@@ -265,6 +265,58 @@ export function shortcodeFor(template: MetaTemplate, form: ParsedShortcode["form
   return segments.length > 0 ? `${head}+${segments.join("|")}` : head;
 }
 
+/** What an operator fills in to send `template`: the picker's form fields. */
+export interface TemplateInputs {
+  /** Named templates take `name:value`; positional ones take values in order (the header's first). */
+  readonly named: boolean;
+  /** One field per variable, in the order the shortcode carries them; `header` marks a header variable. */
+  readonly variables: readonly { key: string; header: boolean }[];
+  readonly mediaKind?: "image" | "video" | "document";
+  readonly buttonParam: boolean;
+  /** Parts a shortcode cannot carry: such a template cannot be sent from the chat. */
+  readonly unsupported: readonly string[];
+}
+
+export function templateInputs(template: MetaTemplate): TemplateInputs {
+  const shape = shapeOf(template);
+  const keys = shape.named
+    ? [...new Set([...shape.headerVars, ...shape.bodyVars])]
+    : [...shape.headerVars.map(() => "header"), ...shape.bodyVars];
+  return {
+    named: shape.named,
+    variables: keys.map((key, i) => ({
+      key,
+      header: shape.named ? shape.headerVars.includes(key) : i < shape.headerVars.length,
+    })),
+    ...(shape.mediaKind ? { mediaKind: shape.mediaKind } : {}),
+    buttonParam: shape.dynamicButtons.length > 0,
+    unsupported: shape.unsupported,
+  };
+}
+
+/** A value inside a segment: the grammar's escapes, so a `|` or `:` the operator typed stays text. */
+const escapeValue = (value: string) => value.replace(/[\\|:]/g, (c) => `\\${c}`);
+
+/**
+ * The shortcode that sends `template` with these values — what an operator would type, so the picker's
+ * send goes through the same parsing and checks as typed text. Values are keyed as `templateInputs` names
+ * them; a missing one is left empty for the checks to report.
+ */
+export function fillShortcode(
+  template: MetaTemplate,
+  values: { variables: Record<string, string>; fileLink?: string; buttonParam?: string },
+): string {
+  const inputs = templateInputs(template);
+  const segments = inputs.variables.map(({ key }, i) => {
+    const value = escapeValue(values.variables[inputs.named ? key : `${i}`] ?? "");
+    return inputs.named ? `${key}:${value}` : value;
+  });
+  if (inputs.mediaKind) segments.push(`file_link:${values.fileLink ?? ""}`);
+  if (inputs.buttonParam) segments.push(`button_param:${escapeValue(values.buttonParam ?? "")}`);
+  const head = `template-${template.name}+${template.language}`;
+  return segments.length > 0 ? `${head}+${segments.join("|")}` : head;
+}
+
 /**
  * Checks the operator's values against the template before anything reaches Meta — Meta's own refusals
  * (132000 wrong parameter count, 132012 parameter format) speak API, not shortcode — then builds the Graph

@@ -64,6 +64,10 @@ export interface PhoneRecord {
   readonly line: { id: number; name: string } | null;
   readonly connector: { status: ConnectorStatus; error?: string };
   readonly smsSender: { code: string; status: "registered" | "error"; error?: string } | null;
+  /** When an operator replies, the customer's last message is marked as read (WhatsApp's blue ticks). */
+  readonly readReceipts: boolean;
+  /** The reply is announced with WhatsApp's typing indicator (it rides on the read receipt). */
+  readonly typingIndicator: boolean;
   /** Absent until calling settings are first put through the admin API. */
   readonly calling?: PhoneCalling;
   readonly createdAt: string;

@@ -43,3 +43,16 @@ export interface BitrixOAuth {
     clientEndpoint?: string;
   }>;
 }
+
+/**
+ * REST calls with the token of the user who opened one of the app's pages, at the portal's stored REST
+ * address: what that user may see and do (their chats, their messages), not what the app may.
+ */
+export interface BitrixUserRest {
+  call(
+    clientEndpoint: string,
+    accessToken: string,
+    method: string,
+    params: Record<string, unknown>,
+  ): Promise<unknown>;
+}

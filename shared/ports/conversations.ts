@@ -20,6 +20,8 @@ export interface Conversation {
   readonly name?: string;
   /** Last time the customer wrote or called (ISO): the 24-hour customer service window starts here. */
   readonly lastInboundAt?: string;
+  /** The customer's latest message (wamid): what a reply marks as read. */
+  readonly lastInboundWamid?: string;
 }
 
 /** A message we sent to WhatsApp, kept to route its statuses back to where it came from. */
@@ -31,7 +33,9 @@ export interface OutboundRecord {
   readonly status: Status | "accepted";
   readonly origin:
     | { kind: "openlines"; lineId: number; chatId: string; imChatId: string; imMessageId: string }
-    | { kind: "sms"; code: string; messageId: string };
+    | { kind: "sms"; code: string; messageId: string }
+    /** The CRM robot heard the send's result at once; later statuses have nowhere to go. */
+    | { kind: "robot" };
   readonly createdAt: string;
 }
 

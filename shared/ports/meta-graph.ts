@@ -43,6 +43,11 @@ export interface MetaGraph {
   listTemplates(wabaId: string, target: GraphTarget): Promise<MetaTemplate[]>;
   /** `POST /{phone-number-id}/messages`; resolves to the new message's wamid. */
   sendMessage(phoneId: string, message: Record<string, unknown>, target: GraphTarget): Promise<string>;
+  /**
+   * `POST /{phone-number-id}/messages` with `status: "read"`: the customer's message shows as read; with
+   * `typing` the customer also sees the typing indicator until the reply arrives (or 25 s pass).
+   */
+  markRead(phoneId: string, wamid: string, typing: boolean, target: GraphTarget): Promise<void>;
   /** `POST /{phone-number-id}/media` (multipart); resolves to the media id to send. */
   uploadMedia(
     phoneId: string,

@@ -130,6 +130,16 @@ export const phoneCreateBody = z.strictObject({
   wabaId: id("wabaId"),
   memberId: z.string().trim().min(1).max(64),
   smsService: z.boolean().default(false),
+  readReceipts: z
+    .boolean()
+    .default(true)
+    .describe("Mark the customer's last message as read when an operator replies"),
+  typingIndicator: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Show the customer a typing indicator with each reply (needs readReceipts: Meta sends both in one call)",
+    ),
 });
 
 export const phonePatchBody = z.strictObject({
@@ -137,6 +147,8 @@ export const phonePatchBody = z.strictObject({
   wabaId: id("wabaId").optional(),
   memberId: z.string().trim().min(1).max(64).optional(),
   smsService: z.boolean().optional(),
+  readReceipts: z.boolean().optional(),
+  typingIndicator: z.boolean().optional(),
 });
 
 export const phoneView = z.object({
@@ -145,6 +157,8 @@ export const phoneView = z.object({
   wabaId: z.string(),
   memberId: z.string(),
   smsService: z.boolean(),
+  readReceipts: z.boolean(),
+  typingIndicator: z.boolean(),
   line: z.object({ id: z.number(), name: z.string() }).nullable(),
   connector: z.object({ status: z.enum(["active", "pending", "error"]), error: z.string().optional() }),
   smsSender: z

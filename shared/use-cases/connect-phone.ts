@@ -11,13 +11,22 @@ export interface ConnectPhoneDeps {
   readonly clock: Clock;
   readonly linePrefix: string;
   readonly logger: Logger;
+  /** Re-registers what lists the portal's numbers (the CRM robot) once a number changed. */
+  readonly afterConnect?: (portal: PortalRecord) => Promise<unknown>;
 }
 
 /**
  * Connecting a WhatsApp number to its portal, every step idempotent so a retry continues where a failure
  * stopped (the line id is stored as soon as it is known, so a retry never creates a second line).
  */
-export function makeConnectPhone({ store, bitrix, clock, linePrefix, logger }: ConnectPhoneDeps) {
+export function makeConnectPhone({
+  store,
+  bitrix,
+  clock,
+  linePrefix,
+  logger,
+  afterConnect,
+}: ConnectPhoneDeps) {
   const now = () => clock.now().toISOString();
 
   async function save(phone: PhoneRecord, previous: PhoneRecord): Promise<PhoneRecord> {
@@ -108,7 +117,9 @@ export function makeConnectPhone({ store, bitrix, clock, linePrefix, logger }: C
         current,
       );
     }
-    return syncSmsSender(current, portal);
+    const connected = await syncSmsSender(current, portal);
+    await afterConnect?.(portal);
+    return connected;
   }
 
   /** `smsService` on: the sender exists with our handler URL (updated when it already exists); off: gone. */

@@ -5,12 +5,14 @@ import { describeInboundMessage, type InboundMedia } from "../domain/inbound-con
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
+import { metaStatusOf } from "../domain/meta-status.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
+import type { MetaStatusStore } from "../ports/meta-status.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -32,6 +34,8 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the latest account and quality reports go (the app's page shows them). */
+  readonly metaStatus?: MetaStatusStore;
   readonly options: {
     /** How long a delivery claim holds before another worker may take the message over. */
     readonly leaseMs: number;
@@ -183,6 +187,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const previous = out.status === "accepted" ? undefined : out.status;
     /** What the record says now (a read advances it to delivered first). */
     let stored: OutboundRecord["status"] = out.status;
+    if (out.origin.kind === "robot") return stored;
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
       if (!smsStatus) return stored;
@@ -273,6 +278,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
     if (event.kind === "field") {
       if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
+      const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
+      if (reported) await deps.metaStatus?.recordStatus(reported);
       logger.info("account event", {
         field: event.field,
         wabaId: event.wabaId,
@@ -296,6 +303,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         userId: customer.userId,
         name: customer.profileName,
         lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+        lastInboundWamid: event.kind === "message" ? messageIdOf(event) : undefined,
       });
     }
     if (typeof route === "string") {
@@ -319,4 +327,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
     return note ? deliverNote(event, route, note, attempt) : "ignored";
   };
+}
+
+/** The wamid of an inbound message: what an operator's reply marks as read. */
+function messageIdOf(event: InboundEvent): string | undefined {
+  const id = (event.value.messages as Json[] | undefined)?.[0]?.id;
+  return typeof id === "string" && id ? id : undefined;
 }

@@ -7,6 +7,7 @@ import type { BitrixGateway, BitrixOAuth } from "../ports/bitrix.ts";
 import type { BitrixStore, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { makeConnectPhone } from "./connect-phone.ts";
+import { registerAppUi } from "./register-app-ui.ts";
 import { setUpPortal } from "./setup-portal.ts";
 
 /**
@@ -31,6 +32,8 @@ export interface InstallDeps {
   readonly clock: Clock;
   readonly allowLoopbackHttp: boolean;
   readonly logger: Logger;
+  /** Registers (or updates) the CRM robot; its problem joins the set-up error. */
+  readonly syncRobot?: (portal: PortalRecord) => Promise<string | null>;
 }
 
 /** The grant in an event's `auth` block (ONAPPINSTALL, ONAPPUPDATE). */
@@ -59,9 +62,10 @@ export function makeInstallPortal({
   clock,
   allowLoopbackHttp,
   logger,
+  syncRobot,
 }: InstallDeps) {
   /** Asks the Bitrix OAuth server — never an endpoint named in the request — whose token this is. */
-  async function verify(grant: PortalGrant) {
+  async function verify(grant: Pick<PortalGrant, "memberId" | "accessToken">) {
     let info: Awaited<ReturnType<BitrixOAuth["appInfo"]>>;
     try {
       info = await oauth.appInfo(grant.accessToken);
@@ -144,7 +148,14 @@ export function makeInstallPortal({
       updatedAt: now.toISOString(),
     };
     await store.putPortal(portal);
-    const setupError = await setUpPortal(bitrix, portal);
+    const setupError =
+      [
+        await setUpPortal(bitrix, portal),
+        await registerAppUi(bitrix, portal),
+        (await syncRobot?.(portal)) ?? null,
+      ]
+        .filter(Boolean)
+        .join("; ") || null;
     portal = { ...portal, setupError };
     // Only the outcome: tokens or the endpoint may have moved on while set-up ran (a refresh, a 302).
     await store.setPortalSetupError(portal.memberId, setupError);

@@ -10,7 +10,7 @@ export function toBitrixAppView(app: BitrixAppRecord, baseUrl: string) {
   const { clientSecret: _secret, ...visible } = app;
   return {
     ...visible,
-    handlerUrl: `${baseUrl}/api/bitrix/`,
+    handlerUrl: `${baseUrl}/api/bitrix/app/`,
     installUrl: `${baseUrl}/api/bitrix/`,
     scopes: REQUIRED_SCOPES,
   };

@@ -20,7 +20,7 @@ import {
 import { GraphApiError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
-import type { BitrixStore } from "../ports/bitrix-store.ts";
+import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
@@ -239,6 +239,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         `WABA ${phone.wabaId} of phone ${phone.phoneId} or its app is not configured`,
       );
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
+    const customerId = "to" in recipient ? recipient.to : recipient.recipient;
+    const conversation = await conversations.getConversation(phone.phoneId, customerId);
 
     let parts: Part[];
     const shortcode = parseShortcode(job.text, { bare: false });
@@ -248,8 +250,6 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         return noteToOperator(route, job, "template", `Not sent: ${resolved.problem}`, attempt);
       parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
     } else {
-      const customerId = "to" in recipient ? recipient.to : recipient.recipient;
-      const conversation = await conversations.getConversation(phone.phoneId, customerId);
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return noteToOperator(route, job, "window", windowClosedNote(), attempt);
@@ -257,6 +257,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       if (parts.length === 0) return "empty";
     }
 
+    await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
     const origin = {
       kind: "openlines" as const,
       lineId: job.lineId,
@@ -285,6 +286,23 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       );
     }
     return outcome.sent;
+  }
+
+  /**
+   * The operator is answering: the customer's last message shows as read and, if the number says so, the
+   * typing indicator shows until the reply lands. Neither may hold the reply back, so a refusal is logged.
+   */
+  async function acknowledgeCustomer(phone: PhoneRecord, wamid: string | undefined, target: GraphTarget) {
+    if (!wamid || !phone.readReceipts) return;
+    try {
+      await graph.markRead(phone.phoneId, wamid, phone.typingIndicator, target);
+    } catch (error) {
+      logger.warn("read receipt not sent", {
+        phoneId: phone.phoneId,
+        code: error instanceof GraphApiError ? error.graphCode : undefined,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Finds the template a shortcode names (refreshing Meta's list once when it is not cached) and fills it. */
@@ -383,6 +401,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   async function sendSms(job: SmsJob, attempt: Attempt): Promise<OutboundOutcome> {
     const fail = async (reason: string) => {
       logger.warn("SMS not sent", { memberId: job.memberId, messageId: job.messageId, reason });
+      if (job.robot) {
+        await reportToRobot(job.memberId, job.robot.eventToken, { status: "failed", error: reason });
+        return "failed" as const;
+      }
       await bitrix.call(job.memberId, "messageservice.message.status.update", {
         CODE: job.code,
         MESSAGE_ID: job.messageId,
@@ -415,7 +437,9 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       }));
       if (parts.length === 0) return fail("empty message");
     }
-    const origin = { kind: "sms" as const, code: job.code, messageId: job.messageId };
+    const origin = job.robot
+      ? { kind: "robot" as const }
+      : { kind: "sms" as const, code: job.code, messageId: job.messageId };
     const outcome = await sendParts(
       {
         jobId: job.id,
@@ -437,7 +461,21 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
           : error.message,
       );
     }
+    if (job.robot) await reportToRobot(job.memberId, job.robot.eventToken, { status: "sent", error: "" });
     return outcome.sent;
+  }
+
+  /** The robot's RETURN_PROPERTIES (`status`, `error`) through `bizproc.event.send` (bizproc-event-send.md). */
+  async function reportToRobot(
+    memberId: string,
+    eventToken: string,
+    values: { status: string; error: string },
+  ) {
+    await bitrix.call(memberId, "bizproc.event.send", {
+      EVENT_TOKEN: eventToken,
+      RETURN_VALUES: values,
+      LOG_MESSAGE: values.error ? `WhatsApp: not sent — ${values.error}` : "WhatsApp: template sent",
+    });
   }
 
   /** Only if nobody changed the WABA since we read it: an admin may just have patched in a new token. */

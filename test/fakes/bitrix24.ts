@@ -54,6 +54,22 @@ export interface BitrixTokens {
   expiresIn: number;
 }
 
+export interface PlacementBinding {
+  placement: string;
+  handler: string;
+  title: string;
+  options: Params;
+}
+
+/** An open-line chat the connector's messages created: `imopenlines.dialog.get`'s `entity_id` parts. */
+interface OpenLineChat {
+  memberId: string;
+  connector: string;
+  line: string;
+  chatId: string;
+  userId: string;
+}
+
 export interface EventBinding {
   id: number;
   event: string;
@@ -139,6 +155,14 @@ export interface BitrixPortal {
   deletedMessages: ConnectorMessage[];
   deliveryStatuses: ConnectorStatusReport[];
   readingStatuses: ConnectorStatusReport[];
+  /** `placement.bind` registrations (placement-bind.md; listed by placement.get as in placement-get.md). */
+  placements: PlacementBinding[];
+  /** Robots by CODE, as `bizproc.robot.add` / `.update` left them (the fields given, keys as sent). */
+  robots: Map<string, Params>;
+  /** `bizproc.event.send` calls: what robots heard back. */
+  robotResults: Array<{ eventToken: string; returnValues: Params; logMessage: string }>;
+  /** `im.message.add` calls: what users (or apps) wrote into chats through REST. */
+  chatMessages: Array<{ dialogId: string; text: string; id: number }>;
   senders: Map<string, SmsSender>;
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
@@ -284,6 +308,8 @@ export class BitrixFake extends HttpFake {
   readonly #rejections = new Map<string, MessageRejection[]>();
   readonly #internalUsers = new Map<string, string>();
   readonly #sessions = new Map<string, { ID: string; CHAT_ID: string }>();
+  /** Open-line chats by their IM chat id (the `session.CHAT_ID` of imconnector.send.messages). */
+  readonly #openLineChats = new Map<string, OpenLineChat>();
   readonly #ttlMs: number;
   readonly #defaultLimit: QueryLimit | undefined;
   readonly #revokeOnRefresh: boolean;
@@ -357,6 +383,10 @@ export class BitrixFake extends HttpFake {
       deletedMessages: [],
       deliveryStatuses: [],
       readingStatuses: [],
+      placements: [],
+      robots: new Map(),
+      robotResults: [],
+      chatMessages: [],
       senders: new Map(),
       smsMessages: new Map(),
       smsStatuses: [],
@@ -594,6 +624,31 @@ export class BitrixFake extends HttpFake {
       auth: this.#authBlock(portal, "default", options),
     };
     return httpBuildQuery(payload);
+  }
+
+  /**
+   * Body of a robot's call to its HANDLER when a CRM automation rule runs it: the fields of bitrix24/
+   * b24phpsdk's IncomingRobotRequest (workflow_id, code, document_id[], document_type[], event_token,
+   * properties[…], use_subscription, timeout_duration, ts, auth[…]).
+   */
+  robotHandlerBody(
+    memberId: string,
+    input: { code: string; properties: Record<string, string>; eventToken?: string },
+    options: EventBodyOptions = {},
+  ): string {
+    const portal = this.portal(memberId);
+    return httpBuildQuery({
+      workflow_id: hex(12),
+      code: input.code,
+      document_id: ["crm", "CCrmDocumentDeal", "DEAL_17"],
+      document_type: ["crm", "CCrmDocumentDeal", "DEAL"],
+      event_token: input.eventToken ?? `${hex(8)}.${hex(4)}|A${hex(6)}|${hex(16)}`,
+      properties: input.properties,
+      use_subscription: "Y",
+      timeout_duration: 0,
+      ts: options.ts ?? Math.floor(this.now() / 1000),
+      auth: this.#authBlock(portal, "default", options),
+    });
   }
 
   /**
@@ -1014,11 +1069,143 @@ export class BitrixFake extends HttpFake {
         const rejections = this.#rejections.get(portal.memberId) ?? [];
         const results = items.map((item) => {
           const result = this.#sendResult(portal, item, rejections);
+          const session = result.session as { CHAT_ID?: string } | undefined;
+          if (session?.CHAT_ID) {
+            this.#openLineChats.set(session.CHAT_ID, {
+              memberId: portal.memberId,
+              connector,
+              line: String(line),
+              chatId: str(item.chat.id),
+              userId: str(item.user.id),
+            });
+          }
           portal.messages.push({ connector, line, ...item, result, at: this.now() });
           return result;
         });
         return { result: { SUCCESS: true, DATA: { RESULT: results } } };
       },
+
+      // imopenlines-dialog-get.md: entity_type LINES, entity_id `<connector>|<LINE_ID>|<CHAT>|<USER>`,
+      // dialog_id `chat<ID>`; a chat the user cannot reach is 400 ACCESS_ERROR.
+      "imopenlines.dialog.get": ({ portal }, params) => {
+        const dialogId = str(param(params, "DIALOG_ID"));
+        const chatId = str(param(params, "CHAT_ID")) || dialogId.replace(/^chat/, "");
+        const chat = this.#openLineChats.get(chatId);
+        if (!chat || chat.memberId !== portal.memberId) {
+          throw new BitrixError(400, "ACCESS_ERROR", "You do not have access to the specified dialog");
+        }
+        return {
+          result: {
+            id: Number(chatId),
+            dialog_id: `chat${chatId}`,
+            type: "lines",
+            entity_type: "LINES",
+            entity_id: `${chat.connector}|${chat.line}|${chat.chatId}|${chat.userId}`,
+          },
+        };
+      },
+
+      // im-message-add.md: result is the new message id. A message an operator writes into an open-line
+      // chat goes out through the connector: Bitrix24 posts ONIMCONNECTORMESSAGEADD (the fixture's
+      // data shape) to the handlers bound for it.
+      "im.message.add": ({ portal }, params) => {
+        const dialogId = str(param(params, "DIALOG_ID"));
+        const text = str(param(params, "MESSAGE"));
+        if (!dialogId) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'DIALOG_ID' is null or empty");
+        if (!text) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'MESSAGE' is null or empty");
+        this.#counter += 1;
+        const id = 34_000 + this.#counter;
+        portal.chatMessages.push({ dialogId, text, id });
+        const chatId = dialogId.replace(/^chat/, "");
+        const chat = this.#openLineChats.get(chatId);
+        if (chat && chat.memberId === portal.memberId) {
+          const data = {
+            CONNECTOR: chat.connector,
+            LINE: chat.line,
+            MESSAGES: [
+              {
+                im: { chat_id: Number(chatId), message_id: id },
+                message: { user_id: portal.userId, text },
+                chat: { id: chat.chatId },
+              },
+            ],
+          };
+          // Bitrix24 sends the event after answering; a failure there is the handler's, not the caller's.
+          setTimeout(() => {
+            this.deliverEvent(portal.memberId, "ONIMCONNECTORMESSAGEADD", data).catch((error: unknown) =>
+              this.errors.push(error),
+            );
+          }, 0);
+        }
+        return { result: id };
+      },
+
+      // bizproc-robot-add.md: a second add of the same CODE is ERROR_ACTIVITY_ALREADY_INSTALLED;
+      // bizproc-robot-update.md: CODE plus FIELDS; bizproc-robot-list.md: the codes.
+      "bizproc.robot.add": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        if (!code) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty activity code!");
+        if (!str(param(params, "HANDLER")))
+          throw new BitrixError(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL");
+        if (portal.robots.has(code)) {
+          throw new BitrixError(
+            400,
+            "ERROR_ACTIVITY_ALREADY_INSTALLED",
+            "Activity or Robot already installed!",
+          );
+        }
+        const { auth: _auth, ...fields } = params;
+        portal.robots.set(code, fields);
+        return { result: true };
+      },
+      "bizproc.robot.update": ({ portal }, params) => {
+        const code = str(param(params, "CODE"));
+        const fields = param(params, "FIELDS");
+        const robot = portal.robots.get(code);
+        if (!robot) throw new BitrixError(400, "ERROR_ACTIVITY_NOT_FOUND", "Activity or Robot not found!");
+        if (!isRecord(fields)) throw new BitrixError(400, "ERROR_ACTIVITY_VALIDATION_FAILURE", "Empty data!");
+        portal.robots.set(code, { ...robot, ...fields });
+        return { result: true };
+      },
+      "bizproc.robot.list": ({ portal }) => ({ result: [...portal.robots.keys()] }),
+      // bizproc-event-send.md: EVENT_TOKEN, RETURN_VALUES, LOG_MESSAGE; result true.
+      "bizproc.event.send": ({ portal }, params) => {
+        const eventToken = str(param(params, "EVENT_TOKEN"));
+        if (!eventToken) throw new BitrixError(400, "ACCESS_DENIED", "Access denied!");
+        const returnValues = param(params, "RETURN_VALUES");
+        portal.robotResults.push({
+          eventToken,
+          returnValues: isRecord(returnValues) ? returnValues : {},
+          logMessage: str(param(params, "LOG_MESSAGE")),
+        });
+        return { result: true };
+      },
+
+      "placement.bind": ({ portal }, params) => {
+        const placement = str(param(params, "PLACEMENT")).toUpperCase();
+        const handler = str(param(params, "HANDLER"));
+        if (!placement) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'PLACEMENT' is null or empty");
+        if (!handler) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'HANDLER' is null or empty");
+        const options = param(params, "OPTIONS");
+        portal.placements.push({
+          placement,
+          handler,
+          title: str(param(params, "TITLE")),
+          options: isRecord(options) ? options : {},
+        });
+        return { result: true };
+      },
+
+      "placement.get": ({ portal }) => ({
+        result: portal.placements.map((p) => ({
+          placement: p.placement,
+          userId: 0,
+          handler: p.handler,
+          options: p.options,
+          title: p.title,
+          description: "",
+        })),
+      }),
 
       "imconnector.update.messages": ({ portal }, params) => {
         const { connector, line, items } = this.#messagesCall(portal, params, true);

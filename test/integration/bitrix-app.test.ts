@@ -54,7 +54,7 @@ describe("Bitrix24 apps", () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       clientId: CLIENT_ID,
-      handlerUrl: `${stack.url}/api/bitrix/`,
+      handlerUrl: `${stack.url}/api/bitrix/app/`,
       installUrl: `${stack.url}/api/bitrix/`,
     });
     expect(res.body.scopes).toEqual(expect.arrayContaining(["imconnector", "imopenlines", "messageservice"]));

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
-import { type FakeResponse, type HttpFake, startHttpFake } from "../fakes/http-fake.ts";
+import { type FakeResponse, type HttpFake, type RecordedRequest, startHttpFake } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
+import { ORDER_UPDATE } from "../support/templates.ts";
 import { forOurNumber, PHONE_ID, startWorld, WABA_ID, type World } from "../support/world.ts";
 
 const CUSTOMER = "16505551234";
@@ -25,17 +26,7 @@ const REDIRECTS: Record<string, string> = { "/f/sneaky.jpg": "http://169.254.169
 
 const templates = [
   ...fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
-  {
-    name: "order_update",
-    language: "en_US",
-    status: "APPROVED",
-    category: "UTILITY",
-    components: [
-      { type: "HEADER", format: "IMAGE" },
-      { type: "BODY", text: "Order {{1}} is {{2}}." },
-      { type: "BUTTONS", buttons: [{ type: "URL", text: "Track", url: "https://shop.example/track/{{1}}" }] },
-    ],
-  },
+  ORDER_UPDATE,
   {
     name: "greeting_named",
     language: "de",
@@ -100,6 +91,9 @@ async function operatorWrites(
   return id;
 }
 
+/** A message sent to the customer (not the read receipt that goes before a reply). */
+const isSend = (req: RecordedRequest) =>
+  req.method === "POST" && req.path.endsWith("/messages") && (req.json as any)?.status !== "read";
 const sentTo = (to = CUSTOMER) => world.meta.messagesTo(to);
 const notes = () =>
   world.bitrix.portal(world.memberId).messages.filter((m) => String(m.message.id).startsWith("note:"));
@@ -317,7 +311,7 @@ describe("24-hour window and Meta's errors", () => {
     "retries transient error %s and sends exactly once",
     async (code) => {
       const before = sentTo().length;
-      world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), code);
+      world.meta.failNext(isSend, code);
       await operatorWrites(`after ${code}`);
       await waitForSends(before + 1);
       await world.stack.settled();
@@ -330,7 +324,7 @@ describe("24-hour window and Meta's errors", () => {
     [131047, /24-hour/],
   ])("reports permanent error %s once as a note", async (code, pattern) => {
     const notesBefore = notes().length;
-    world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), code);
+    world.meta.failNext(isSend, code);
     await operatorWrites(`fails with ${code}`);
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect(note?.message.text).toMatch(pattern);
@@ -340,7 +334,7 @@ describe("24-hour window and Meta's errors", () => {
 
   it("marks the WABA's token invalid on 190 and tells the operator", async () => {
     const notesBefore = notes().length;
-    world.meta.failNext((req) => req.method === "POST" && req.path.endsWith("/messages"), 190);
+    world.meta.failNext(isSend, 190);
     await operatorWrites("token trouble");
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect((await world.stack.admin("GET", `/api/admin/wabas/${WABA_ID}`)).body.tokenStatus).toBe("invalid");
@@ -363,5 +357,78 @@ describe("24-hour window and Meta's errors", () => {
     });
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect(note?.message.text).toMatch(/cannot change/);
+  });
+});
+
+describe("read receipts and typing indicator", () => {
+  let seq = 0;
+  /** The customer writes (a fresh wamid), and the message is in the open line. */
+  async function customerWrites(): Promise<string> {
+    const wamid = `wamid.receipt-${++seq}`;
+    const inbound = forOurNumber(fixtureJson<any>("meta/webhook_text.json"));
+    Object.assign(inbound.entry[0].changes[0].value.messages[0], {
+      id: wamid,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
+    expect((await world.postWebhook(inbound)).status).toBe(200);
+    await eventually(async () =>
+      world.bitrix.portal(world.memberId).messages.find((m) => m.message.id === wamid),
+    );
+    return wamid;
+  }
+  const readRequests = () =>
+    world.meta.requests.filter((r) => r.path.endsWith("/messages") && (r.json as any)?.status === "read");
+  const patchPhone = (body: unknown) => world.stack.admin("PATCH", `/api/admin/phones/${PHONE_ID}`, body);
+
+  it("marks the customer's last message as read when the operator replies (default), before the reply", async () => {
+    expect((await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body).toMatchObject({
+      readReceipts: true,
+      typingIndicator: false,
+    });
+    const wamid = await customerWrites();
+    const before = sentTo().length;
+    await operatorWrites("Thanks, reading it now");
+    await waitForSends(before + 1);
+    const receipt = readRequests().find((r) => (r.json as any).message_id === wamid);
+    // Meta's documented mark-as-read body, with our message id.
+    expect(receipt?.json).toEqual({
+      ...fixtureJson<object>("meta/send_mark_as_read.json"),
+      message_id: wamid,
+    });
+    const reply = world.meta.requests.findLast((r) => (r.json as any)?.to === CUSTOMER);
+    expect(world.meta.requests.indexOf(receipt!)).toBeLessThan(world.meta.requests.indexOf(reply!));
+  });
+
+  it("sends the typing indicator with the read receipt when the number says so", async () => {
+    expect((await patchPhone({ typingIndicator: true })).body.typingIndicator).toBe(true);
+    const wamid = await customerWrites();
+    const before = sentTo().length;
+    await operatorWrites("One moment");
+    await waitForSends(before + 1);
+    const receipt = readRequests().find((r) => (r.json as any).message_id === wamid);
+    expect(receipt?.json).toEqual({
+      ...fixtureJson<object>("meta/send_typing_indicator.json"),
+      message_id: wamid,
+    });
+  });
+
+  it("sends no read receipt when the number turns them off; the reply still goes", async () => {
+    expect((await patchPhone({ readReceipts: false })).body.readReceipts).toBe(false);
+    const wamid = await customerWrites();
+    const before = sentTo().length;
+    await operatorWrites("No blue ticks here");
+    await waitForSends(before + 1);
+    expect(readRequests().filter((r) => (r.json as any).message_id === wamid)).toHaveLength(0);
+    await patchPhone({ readReceipts: true, typingIndicator: false });
+  });
+
+  it("a read receipt Meta refuses does not hold the reply back", async () => {
+    const wamid = await customerWrites();
+    world.meta.failNext((r) => r.path.endsWith("/messages") && (r.json as any)?.status === "read", 100);
+    const before = sentTo().length;
+    await operatorWrites("Still arrives");
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    expect((sent!.body.text as any).body).toBe("Still arrives");
+    expect(world.meta.readReceipts.filter((r) => r.messageId === wamid)).toHaveLength(0);
   });
 });

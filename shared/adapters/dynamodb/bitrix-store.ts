@@ -328,6 +328,8 @@ function toPhone(item: Item): PhoneRecord {
     line: (item.line as PhoneRecord["line"]) ?? null,
     connector: (item.connector as PhoneRecord["connector"]) ?? { status: "pending" },
     smsSender: (item.smsSender as PhoneRecord["smsSender"]) ?? null,
+    readReceipts: item.readReceipts !== false,
+    typingIndicator: item.typingIndicator === true,
     ...(item.calling ? { calling: item.calling as PhoneCalling } : {}),
     createdAt: String(item.createdAt),
     updatedAt: String(item.updatedAt),

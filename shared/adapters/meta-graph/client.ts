@@ -121,6 +121,16 @@ export class GraphClient implements MetaGraph {
     return wamid;
   }
 
+  /** The documented mark-as-read body, with `typing_indicator` (send_mark_as_read / send_typing_indicator). */
+  async markRead(phoneId: string, wamid: string, typing: boolean, target: GraphTarget): Promise<void> {
+    await this.#call("POST", `/${encodeURIComponent(phoneId)}/messages`, target, {
+      messaging_product: "whatsapp",
+      status: "read",
+      message_id: wamid,
+      ...(typing ? { typing_indicator: { type: "text" } } : {}),
+    });
+  }
+
   async uploadMedia(
     phoneId: string,
     file: { bytes: Uint8Array; mimeType: string; fileName: string },

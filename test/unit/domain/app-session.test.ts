@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import {
+  APP_SESSION_SECONDS,
+  appSessionKey,
+  issueAppSession,
+  readAppSession,
+} from "#shared/domain/app-session.ts";
+
+const key = appSessionKey("test-encryption-key-material-0123456789");
+const NOW = 1_760_000_000;
+
+describe("the app page's session", () => {
+  it("stands for its portal until it expires", () => {
+    const token = issueAppSession(key, "member-a", NOW);
+    expect(readAppSession(key, token, NOW + APP_SESSION_SECONDS - 1)).toEqual({
+      memberId: "member-a",
+      expiresAt: NOW + APP_SESSION_SECONDS,
+    });
+    expect(readAppSession(key, token, NOW + APP_SESSION_SECONDS)).toBeUndefined();
+  });
+
+  it("is refused when its portal or expiry is changed, or another deployment's key signed it", () => {
+    const token = issueAppSession(key, "member-a", NOW);
+    const [payload, signature] = token.split(".") as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    const altered = (c: object) => `${Buffer.from(JSON.stringify(c)).toString("base64url")}.${signature}`;
+    expect(readAppSession(key, altered({ ...claims, m: "member-b" }), NOW)).toBeUndefined();
+    expect(readAppSession(key, altered({ ...claims, e: claims.e + 3600 }), NOW)).toBeUndefined();
+    const other = appSessionKey("another-deployment-key-0123456789abcdef");
+    expect(readAppSession(other, token, NOW)).toBeUndefined();
+    for (const junk of ["", ".", "abc", `${token}.x`, `${payload}.`]) {
+      expect(readAppSession(key, junk, NOW)).toBeUndefined();
+    }
+  });
+});
