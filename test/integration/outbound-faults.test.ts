@@ -59,7 +59,9 @@ function installSchedule(seed: number) {
   let run = 0;
   let failures = 0;
   const decide = (req: RecordedRequest): Kind | null => {
-    if (req.method !== "POST" || !req.path.endsWith("/messages")) return null;
+    // Sends only: a read receipt (also POST /messages, without `to`) is not a message to the customer.
+    if (req.method !== "POST" || !req.path.endsWith("/messages") || !(req.json as { to?: unknown })?.to)
+      return null;
     let kind = decided.get(req);
     if (kind === undefined) {
       const fail = run < MAX_RUN && random() < 0.3;
