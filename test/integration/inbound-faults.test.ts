@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRuntime } from "#shared/runtime.ts";
-import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
+import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
 import { fixtureJson } from "../fixtures.ts";
-import { FULL, judge, verdictLine } from "../support/faults.ts";
+import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
 import { eventually } from "../support/stack.ts";
 import { forOurNumber, PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
 
@@ -31,46 +31,23 @@ afterAll(async () => {
   await world?.stop();
 });
 
-type Kind = "limit" | "server" | "timeout" | "landed" | "expired";
-
 function installSchedule(seed: number) {
-  const random = seededRandom(seed);
-  const decided = new WeakMap<RecordedRequest, Kind | null>();
-  const tally: Record<Kind, number> = { limit: 0, server: 0, timeout: 0, landed: 0, expired: 0 };
-  const kinds: Kind[] = ["limit", "server", "timeout", "landed", "expired"];
-  let run = 0;
-  let failures = 0;
-  const decide = (req: RecordedRequest): Kind | null => {
-    if (!req.path.endsWith("imconnector.send.messages")) return null;
-    let kind = decided.get(req);
-    if (kind === undefined) {
-      const fail = run < MAX_RUN && random() < 0.3;
-      // Which calls fail is random (seeded); the kinds take turns, so every kind happens even in a short run.
-      kind = fail ? (kinds[failures++ % kinds.length] as Kind) : null;
-      run = fail ? run + 1 : 0;
-      if (kind) tally[kind] += 1;
-      decided.set(req, kind);
-    }
-    return kind;
-  };
-  const responses: Record<Kind, FaultResponse> = {
-    limit: { status: 503, body: { error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests" } },
-    server: { status: 500, body: { error: "INTERNAL_SERVER_ERROR", error_description: "x" } },
-    timeout: { timeout: true },
-    landed: { landThenHang: true },
-    expired: {
-      status: 401,
-      body: { error: "expired_token", error_description: "The access token provided has expired" },
+  return installFaultSchedule(world.bitrix, {
+    seed,
+    share: 0.3,
+    maxRun: MAX_RUN,
+    applies: (req) => req.path.endsWith("imconnector.send.messages"),
+    responses: {
+      limit: { status: 503, body: { error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests" } },
+      server: { status: 500, body: { error: "INTERNAL_SERVER_ERROR", error_description: "x" } },
+      timeout: { timeout: true },
+      landed: { landThenHang: true },
+      expired: {
+        status: 401,
+        body: { error: "expired_token", error_description: "The access token provided has expired" },
+      },
     },
-  };
-  for (const kind of kinds) {
-    world.bitrix.inject({
-      match: (req) => decide(req) === kind,
-      times: Number.POSITIVE_INFINITY,
-      response: responses[kind],
-    });
-  }
-  return tally;
+  });
 }
 
 describe("a send that landed and then timed out", () => {

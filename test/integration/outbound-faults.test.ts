@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
-import type { FaultResponse, RecordedRequest } from "../fakes/http-fake.ts";
-import { seededRandom } from "../fakes/http-fake.ts";
 import { graphError } from "../fakes/meta-graph.ts";
-import { FULL, judge, verdictLine } from "../support/faults.ts";
+import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
 import { eventually } from "../support/stack.ts";
 import { PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
 
@@ -49,44 +47,22 @@ afterAll(async () => {
 
 const customers = () => Array.from({ length: CUSTOMERS }, (_, c) => `155501${String(c).padStart(5, "0")}`);
 
-type Kind = "server" | "throttled" | "unknown" | "timeout" | "landed";
-
+/** 30% of message sends fail; a read receipt (also POST /messages, without `to`) is not a send. */
 function installSchedule(seed: number) {
-  const random = seededRandom(seed);
-  const decided = new WeakMap<RecordedRequest, Kind | null>();
-  const tally: Record<Kind, number> = { server: 0, throttled: 0, unknown: 0, timeout: 0, landed: 0 };
-  const kinds: Kind[] = ["server", "throttled", "unknown", "timeout", "landed"];
-  let run = 0;
-  let failures = 0;
-  const decide = (req: RecordedRequest): Kind | null => {
-    // Sends only: a read receipt (also POST /messages, without `to`) is not a message to the customer.
-    if (req.method !== "POST" || !req.path.endsWith("/messages") || !(req.json as { to?: unknown })?.to)
-      return null;
-    let kind = decided.get(req);
-    if (kind === undefined) {
-      const fail = run < MAX_RUN && random() < 0.3;
-      kind = fail ? (kinds[failures++ % kinds.length] as Kind) : null;
-      run = fail ? run + 1 : 0;
-      if (kind) tally[kind] += 1;
-      decided.set(req, kind);
-    }
-    return kind;
-  };
-  const responses: Record<Kind, FaultResponse> = {
-    server: graphError(500),
-    throttled: graphError(130429),
-    unknown: graphError(131000),
-    timeout: { timeout: true },
-    landed: { landThenHang: true },
-  };
-  for (const kind of kinds) {
-    world.meta.inject({
-      match: (req) => decide(req) === kind,
-      times: Number.POSITIVE_INFINITY,
-      response: responses[kind],
-    });
-  }
-  return tally;
+  return installFaultSchedule(world.meta, {
+    seed,
+    share: 0.3,
+    maxRun: MAX_RUN,
+    applies: (req) =>
+      req.method === "POST" && req.path.endsWith("/messages") && !!(req.json as { to?: unknown })?.to,
+    responses: {
+      server: graphError(500),
+      throttled: graphError(130429),
+      unknown: graphError(131000),
+      timeout: { timeout: true },
+      landed: { landThenHang: true },
+    },
+  });
 }
 
 describe("outbound under a seeded 30% Graph API failure schedule", () => {

@@ -1,3 +1,5 @@
+import { type FaultResponse, type HttpFake, type RecordedRequest, seededRandom } from "../fakes/http-fake.ts";
+
 /**
  * The fault suite's sizes and its one-line verdicts. `npm test` runs the short form; `npm run
  * test:faults` sets FAULT_SUITE=full for the documented sizes (1000 messages each way).
@@ -53,4 +55,47 @@ export function judge(
     }
   }
   return { sent: total, lost, duplicated, afterAmbiguous, orderViolations };
+}
+
+/**
+ * Fails a share of the requests `applies` picks, on a seeded schedule: which ones fail is random
+ * (repeatable by seed), the kinds of failure take turns so every kind happens even in a short run, and no
+ * run of failures is longer than `maxRun`. Returns the tally of failures per kind as they happen.
+ */
+export function installFaultSchedule<K extends string>(
+  fake: HttpFake,
+  options: {
+    seed: number;
+    share: number;
+    maxRun: number;
+    applies: (req: RecordedRequest) => boolean;
+    responses: Record<K, FaultResponse>;
+  },
+): Record<K, number> {
+  const random = seededRandom(options.seed);
+  const kinds = Object.keys(options.responses) as K[];
+  const tally = Object.fromEntries(kinds.map((k) => [k, 0])) as Record<K, number>;
+  const decided = new WeakMap<RecordedRequest, K | null>();
+  let run = 0;
+  let failures = 0;
+  const decide = (req: RecordedRequest): K | null => {
+    if (!options.applies(req)) return null;
+    let kind = decided.get(req);
+    if (kind === undefined) {
+      const fail = run < options.maxRun && random() < options.share;
+      kind = fail ? (kinds[failures++ % kinds.length] as K) : null;
+      run = fail ? run + 1 : 0;
+      if (kind) tally[kind] += 1;
+      decided.set(req, kind);
+    }
+    return kind;
+  };
+  for (const kind of kinds) {
+    fake.inject({
+      match: (req) => decide(req) === kind,
+      times: Number.POSITIVE_INFINITY,
+      response: options.responses[kind],
+    });
+  }
+  return tally;
 }
