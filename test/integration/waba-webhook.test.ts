@@ -365,6 +365,8 @@ describe("POST /api/waba/", () => {
 
 describe("POST /api/waba/ when the queue refuses", () => {
   it("answers 5xx so Meta redelivers, instead of acknowledging what was not enqueued", async () => {
+    // Nothing of earlier tests in flight: the poller is not halfway through a batch of a deleted queue.
+    await drained();
     const queue = stack.resources.queues[0]!;
     const { DeleteQueueCommand } = await import("@aws-sdk/client-sqs");
     await makeSqsClient().send(new DeleteQueueCommand({ QueueUrl: queue.url }));
