@@ -4,20 +4,20 @@
  *     (HMAC-SHA256 + JSON.parse alone), in-process on Meta's documented text webhook;
  *  2. each function's minified bundle size, built with the deployment's esbuild options;
  *  3. each bundle's cold import time in a fresh Node process (median of 10);
- *  4. inbound end to end on the local stack against the fakes (bench/inbound.ts).
+ *  4. what each library choice costs a bundle (bench/library-choices.ts);
+ *  5. inbound end to end on the local stack against the fakes (bench/inbound.ts).
  */
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { signWebhookBody } from "#shared/domain/webhook-signature.ts";
 import type { AppRecord } from "#shared/ports/store.ts";
 import { functions } from "#shared/resources.ts";
 import { makeIngestWebhook } from "#shared/use-cases/ingest-webhook.ts";
-import { bundling } from "../infra/bundling.ts";
 import { inboundBench } from "./inbound.ts";
+import { bundle, libraryChoices } from "./library-choices.ts";
 
 const repo = new URL("../", import.meta.url);
 const body = readFileSync(new URL("test/fixtures/meta/webhook_text.json", repo));
@@ -81,20 +81,7 @@ async function bundles(): Promise<void> {
   try {
     for (const def of Object.values(functions)) {
       const outfile = join(dir, def.name, "index.mjs");
-      await build({
-        entryPoints: [new URL(def.entry, repo).pathname],
-        bundle: true,
-        outfile,
-        format: bundling.format,
-        platform: bundling.platform,
-        target: bundling.target,
-        minify: bundling.minify,
-        keepNames: bundling.keepNames,
-        mainFields: [...bundling.mainFields],
-        banner: { js: bundling.banner },
-        logLevel: "error",
-      });
-      const size = statSync(outfile).size;
+      const size = await bundle(def.entry, outfile);
       const times: number[] = [];
       for (let i = 0; i < 10; i++) {
         const out = execFileSync(process.execPath, [
@@ -118,4 +105,5 @@ async function bundles(): Promise<void> {
 console.log(`separator-waba bench — Node ${process.version}, ${new Date().toISOString()}`);
 await ingestCost();
 await bundles();
+await libraryChoices();
 await inboundBench();

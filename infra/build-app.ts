@@ -12,6 +12,12 @@ export interface AppOptions {
   /** Passed to the functions as `GRAPH_API_BASE_URL` / `BITRIX_OAUTH_URL` only when given. */
   readonly graphApiBaseUrl?: string | undefined;
   readonly bitrixOauthUrl?: string | undefined;
+  /** `-c stage=NAME`: prefixes stacks, queues, secrets, dashboard and metrics, for several deployments per account. */
+  readonly stage?: string | undefined;
+  /** `-c region=…`: pins the stacks to a region (otherwise environment-agnostic, the region of the credentials). */
+  readonly region?: string | undefined;
+  /** `-c webhookReservedConcurrency=N`: reserve N concurrent executions for the Meta webhook (off by default). */
+  readonly webhookReservedConcurrency?: number | undefined;
 }
 
 export interface SeparatorWabaStacks {
@@ -25,18 +31,28 @@ const contextKeys = [
   "alarmEmail",
   "graphApiBaseUrl",
   "bitrixOauthUrl",
+  "stage",
+  "region",
+  "webhookReservedConcurrency",
 ] as const;
+
+/** Stage names end up in queue, stack and secret names: letters, digits and dashes, short. */
+const stagePattern = /^[a-z][a-z0-9-]{0,19}$/;
 
 export function optionsFromContext(app: App): AppOptions {
   const options: Record<string, string | undefined> = {};
   for (const key of contextKeys) {
     const value: unknown = app.node.tryGetContext(key);
-    if (value !== undefined && value !== null && typeof value !== "string") {
+    if (value !== undefined && value !== null && typeof value !== "string" && typeof value !== "number") {
       throw new Error(`context value ${key} must be a string`);
     }
-    options[key] = value?.trim() || undefined;
+    options[key] = String(value ?? "").trim() || undefined;
   }
-  return options;
+  const reserved = options.webhookReservedConcurrency;
+  if (reserved !== undefined && !/^[1-9]\d*$/.test(reserved)) {
+    throw new Error("context value webhookReservedConcurrency must be a positive whole number");
+  }
+  return { ...options, webhookReservedConcurrency: reserved === undefined ? undefined : Number(reserved) };
 }
 
 /**
@@ -44,18 +60,31 @@ export function optionsFromContext(app: App): AppOptions {
  * The stateful stack holds data and is retained; the stateless one can be replaced freely.
  */
 export function buildApp(app: App, options: AppOptions = {}): SeparatorWabaStacks {
+  const { stage } = options;
+  if (stage !== undefined && !stagePattern.test(stage)) {
+    throw new Error(
+      "stage must be lower-case letters, digits and dashes (at most 20), starting with a letter",
+    );
+  }
+  const prefix = stage ? `${stage}-` : "";
+  const env = options.region ? { region: options.region } : undefined;
   Tags.of(app).add("project", "separator-waba");
-  const stateful = new StatefulStack(app, "SeparatorWaba-Stateful", {
-    description: "separator-waba: table, queues, media bucket, secrets, alarm topic",
+  if (stage) Tags.of(app).add("stage", stage);
+  const stateful = new StatefulStack(app, `${prefix}SeparatorWaba-Stateful`, {
+    description: "separator-waba: table, queues, media bucket, secrets, alarm topic, custom domain",
+    env,
+    stage,
     alarmEmail: options.alarmEmail,
-  });
-  const stateless = new StatelessStack(app, "SeparatorWaba-Stateless", {
-    description: "separator-waba: functions, HTTP API, queue consumers, alarms",
-    stateful,
     domainName: options.domainName,
     certificateArn: options.certificateArn,
+  });
+  const stateless = new StatelessStack(app, `${prefix}SeparatorWaba-Stateless`, {
+    description: "separator-waba: functions, HTTP API, queue consumers, alarms, dashboard",
+    env,
+    stateful,
     graphApiBaseUrl: options.graphApiBaseUrl,
     bitrixOauthUrl: options.bitrixOauthUrl,
+    webhookReservedConcurrency: options.webhookReservedConcurrency,
   });
   return { stateful, stateless };
 }

@@ -10,7 +10,7 @@ import {
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import {
   ApiMapping,
-  DomainName,
+  type DomainName,
   HttpApi,
   HttpMethod,
   type HttpStage,
@@ -18,19 +18,25 @@ import {
   PayloadFormatVersion,
 } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
-import { Certificate } from "aws-cdk-lib/aws-certificatemanager";
-import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
-import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import {
-  Architecture,
-  ParamsAndSecretsLayerVersion,
-  ParamsAndSecretsVersions,
-  Runtime,
-} from "aws-cdk-lib/aws-lambda";
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IAlarm,
+  Metric,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { CLAIM_KEY_PREFIX } from "../shared/claim-check.ts";
+import { metricDimensions, metricNames } from "../shared/ports/metrics.ts";
 import {
   deadLetterLogMessage,
   type FunctionName,
@@ -39,13 +45,18 @@ import {
   routes,
 } from "../shared/resources.ts";
 import { bundling } from "./bundling.ts";
+import { grantTableAccess, tableAccess } from "./iam.ts";
+import { acknowledge, acknowledgeBasicExecutionRole } from "./nag.ts";
 import type { QueuePair, StatefulStack } from "./stateful-stack.ts";
 
 export interface StatelessStackProps extends StackProps {
   readonly stateful: StatefulStack;
-  /** Custom domain of the HTTP API; needs `certificateArn` (an ACM certificate in the stack's region). */
-  readonly domainName?: string | undefined;
-  readonly certificateArn?: string | undefined;
+  /**
+   * `-c webhookReservedConcurrency=N`: concurrency set aside for the Meta webhook so busy workers cannot
+   * starve it. Off by default: a new account's concurrency quota is too small to reserve any, and the
+   * deployment would fail.
+   */
+  readonly webhookReservedConcurrency?: number | undefined;
   /** Overrides of the functions' defaults (`GRAPH_API_BASE_URL`, `BITRIX_OAUTH_URL`), e.g. for a sandbox. */
   readonly graphApiBaseUrl?: string | undefined;
   readonly bitrixOauthUrl?: string | undefined;
@@ -66,6 +77,14 @@ export function routePath(routeDefPath: string): string {
 
 const alarmPeriod = Duration.minutes(5);
 const maxMessageAgeSeconds = 300;
+/** Meta expects webhook answers within seconds; p99 above this is the early warning. */
+const webhookLatencyP99Ms = 1000;
+/** A rotated app secret nobody updated fails every signature: a handful in five minutes is noise. */
+const signatureFailuresPer5Min = 20;
+/** HTTP API stage throttling: well above Meta's bursts after a campaign, well below the account limit. */
+export const apiThrottle = { rateLimit: 1000, burstLimit: 2000 } as const;
+/** Functions that answer the admin API, the only ones allowed to read the admin token. */
+const adminTokenReaders: readonly FunctionName[] = ["admin-api", "calling-api"];
 
 /** What can be replaced at any time: the functions, the HTTP API, the event sources and the alarms. */
 export class StatelessStack extends Stack {
@@ -73,6 +92,8 @@ export class StatelessStack extends Stack {
   readonly functions: Record<FunctionName, NodejsFunction>;
   private readonly logGroups: Record<FunctionName, LogGroup>;
   private readonly stateful: StatefulStack;
+  private readonly metricsNamespace: string;
+  private readonly alarms: IAlarm[] = [];
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -80,28 +101,27 @@ export class StatelessStack extends Stack {
     CrossStackReferences.of(this).consume(ReferenceStrength.STRONG);
     const { stateful } = props;
     this.stateful = stateful;
-    if (Boolean(props.domainName) !== Boolean(props.certificateArn)) {
-      throw new Error("domainName and certificateArn must be given together");
-    }
+    this.metricsNamespace = `SeparatorWaba${stateful.namePrefix ? `/${stateful.namePrefix.slice(0, -1)}` : ""}`;
 
     this.api = new HttpApi(this, "HttpApi", {
+      apiName: `${stateful.namePrefix}separator-waba`,
       description: "separator-waba: Meta webhooks, Bitrix24 callbacks and the admin API",
       createDefaultStage: false,
     });
-    const domain =
-      props.domainName && props.certificateArn
-        ? new DomainName(this, "DomainName", {
-            domainName: props.domainName,
-            certificate: Certificate.fromCertificateArn(this, "Certificate", props.certificateArn),
-          })
-        : undefined;
+    acknowledge(
+      this.api,
+      "AwsSolutions-APIG4",
+      "Every route authenticates in its function: Meta's HMAC signature, Bitrix24's application token or handler secret, the admin bearer token",
+    );
+    const domain = stateful.domain;
     const stage = this.addDefaultStage(domain);
-    const publicBaseUrl = props.domainName ? `https://${props.domainName}` : this.api.apiEndpoint;
+    const publicBaseUrl = domain ? `https://${stateful.domainName}` : this.api.apiEndpoint;
 
     const environment: Record<string, string> = {
       [resourceEnv.tableName]: stateful.table.tableName,
       [resourceEnv.mediaBucket]: stateful.mediaBucket.bucketName,
-      [resourceEnv.secretsArn]: stateful.secrets.secretArn,
+      [resourceEnv.encryptionKeySecretArn]: stateful.encryptionKeySecret.secretArn,
+      [resourceEnv.metricsNamespace]: this.metricsNamespace,
       PUBLIC_BASE_URL: publicBaseUrl,
       NODE_OPTIONS: "--enable-source-maps",
       ...Object.fromEntries(stateful.queues.map(({ def, queue }) => [def.urlEnv, queue.queueUrl])),
@@ -129,11 +149,15 @@ export class StatelessStack extends Stack {
           ...(def.name === deadLetterAdmin
             ? Object.fromEntries(stateful.queues.map((q) => [q.def.dlqUrlEnv, q.deadLetterQueue.queueUrl]))
             : {}),
+          ...(adminTokenReaders.includes(def.name)
+            ? { [resourceEnv.adminTokenSecretArn]: stateful.adminTokenSecret.secretArn }
+            : {}),
         },
+        ...(def.name === "waba-webhook" && props.webhookReservedConcurrency
+          ? { reservedConcurrentExecutions: props.webhookReservedConcurrency }
+          : {}),
         projectRoot: repoRoot,
         depsLockFilePath: path.join(repoRoot, "package-lock.json"),
-        // Secrets come through the AWS Parameters and Secrets extension: no Secrets Manager client bundled.
-        paramsAndSecrets: ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103),
         bundling: {
           format: OutputFormat.ESM,
           minify: bundling.minify,
@@ -149,14 +173,53 @@ export class StatelessStack extends Stack {
         },
         logGroup,
       });
-      stateful.table.grantReadWriteData(fn);
-      stateful.secrets.grantRead(fn);
+      grantTableAccess(stateful.table, fn, tableAccess[def.name]);
+      // Every function unseals stored credentials (app secrets, access and OAuth tokens).
+      stateful.encryptionKeySecret.grantRead(fn);
+      if (adminTokenReaders.includes(def.name)) stateful.adminTokenSecret.grantRead(fn);
+      acknowledgeBasicExecutionRole(fn);
+      acknowledge(
+        fn,
+        "Serverless-LambdaTracing",
+        "Each log line carries the request id; X-Ray would add cost and a wildcard IAM grant for little more",
+      );
+      acknowledge(
+        fn,
+        "Serverless-LambdaDLQ",
+        def.name.endsWith("-worker")
+          ? "Invoked by an SQS event source: failed messages go to the queue's own dead-letter queue"
+          : "Invoked synchronously by API Gateway: the caller sees the error, there is nothing to requeue",
+      );
       created[def.name] = fn;
     }
     this.functions = created;
     this.logGroups = logGroups;
 
-    stateful.mediaBucket.grantReadWrite(this.functions["inbound-worker"]);
+    // Claim check: the webhook stores events too large for SQS under claims/, and writes nothing else.
+    this.functions["waba-webhook"].addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject"],
+        resources: [stateful.mediaBucket.arnForObjects(`${CLAIM_KEY_PREFIX}*`)],
+      }),
+    );
+    acknowledge(
+      this.functions["waba-webhook"],
+      `AwsSolutions-IAM5[Resource::${stateful.stackName}:ExportsOutputFnGetAttMediaBucketBCBB02BAArnB94B784B/${CLAIM_KEY_PREFIX}*]`,
+      "Claim objects are named by the event they hold, known only when it arrives",
+    );
+    // Media: objects written and presigned for Bitrix24 to fetch (and claims read); nothing is listed or deleted.
+    this.functions["inbound-worker"].addToRolePolicy(
+      new PolicyStatement({
+        actions: ["s3:PutObject", "s3:GetObject"],
+        resources: [stateful.mediaBucket.arnForObjects("*")],
+      }),
+    );
+    acknowledge(
+      this.functions["inbound-worker"],
+      // cdk-nag names the resource by the stateful stack's export of the bucket ARN.
+      `AwsSolutions-IAM5[Resource::${stateful.stackName}:ExportsOutputFnGetAttMediaBucketBCBB02BAArnB94B784B/*]`,
+      "Media object keys are message ids, known only when a message arrives",
+    );
     for (const pair of stateful.queues) this.connectQueue(pair);
 
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
@@ -181,24 +244,20 @@ export class StatelessStack extends Stack {
 
     this.addAlarms();
 
-    const apiUrl = domain ? `https://${props.domainName}/` : (stage.url ?? `${this.api.apiEndpoint}/`);
+    this.addDashboard();
+
+    const apiUrl = domain ? `https://${stateful.domainName}/` : (stage.url ?? `${this.api.apiEndpoint}/`);
     new CfnOutput(this, "ApiUrl", { value: apiUrl, description: "Base URL of the HTTP API" });
     new CfnOutput(this, "MetaCallbackUrl", {
       value: `${publicBaseUrl}/api/waba/`,
       description: "Callback URL for the Meta app's WhatsApp webhook (add ?app_id=APP_ID to pin the app)",
     });
     new CfnOutput(this, "SecretArn", {
-      value: stateful.secrets.secretArn,
+      value: stateful.adminTokenSecret.secretArn,
       description:
         "Secret with the admin token; read it with: aws secretsmanager get-secret-value --secret-id <this ARN> " +
         "--query SecretString --output text (JSON; the token is adminToken)",
     });
-    if (domain) {
-      new CfnOutput(this, "CustomDomainTarget", {
-        value: domain.regionalDomainName,
-        description: `DNS target for ${props.domainName} (CNAME or alias record)`,
-      });
-    }
   }
 
   /** The `$default` stage, with JSON access logs (request path only: query strings carry verify tokens). */
@@ -207,6 +266,7 @@ export class StatelessStack extends Stack {
     const stage = this.api.addStage("DefaultStage", {
       stageName: "$default",
       autoDeploy: true,
+      throttle: apiThrottle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(
@@ -231,8 +291,18 @@ export class StatelessStack extends Stack {
 
   /** Consumer event source, producers' send rights, and the dead-letter admin's rights on the DLQ. */
   private connectQueue({ def, queue, deadLetterQueue }: QueuePair): void {
-    this.functions[def.consumer].addEventSource(
-      new SqsEventSource(queue, { batchSize: def.batchSize, reportBatchItemFailures: true }),
+    const consumer = this.functions[def.consumer];
+    consumer.addEventSource(
+      new SqsEventSource(queue, {
+        batchSize: def.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: def.maximumConcurrency,
+      }),
+    );
+    acknowledge(
+      consumer,
+      "Serverless-LambdaEventSourceMappingDestination",
+      `Failed records go to ${def.name}-dlq.fifo by the queue's redrive policy, and the worker records dead letters`,
     );
     for (const producer of def.producers) queue.grantSendMessages(this.functions[producer]);
     deadLetterQueue.grantConsumeMessages(this.functions[deadLetterAdmin]);
@@ -257,13 +327,14 @@ export class StatelessStack extends Stack {
       });
       created.addAlarmAction(action);
       created.addOkAction(action);
+      this.alarms.push(created);
     };
     for (const { def, queue, deadLetterQueue } of this.stateful.queues) {
       // A worker that gives up records the dead letter itself (with its reason) and acknowledges the
       // message, so the DLQ stays empty: its log line is what counts them.
       const workerDeadLetters = new MetricFilter(this, `${pascalCase(def.name)}WorkerDeadLetterFilter`, {
         logGroup: this.logGroups[def.consumer],
-        metricNamespace: "SeparatorWaba",
+        metricNamespace: this.metricsNamespace,
         metricName: `${pascalCase(def.name)}DeadLetters`,
         filterPattern: FilterPattern.stringValue("$.message", "=", deadLetterLogMessage(def.name)),
         metricValue: "1",
@@ -302,6 +373,98 @@ export class StatelessStack extends Stack {
         `${name} failed (uncaught errors or timeouts) in the last 5 minutes`,
       );
     }
+    // HTTP handlers answer errors with a 500 rather than failing, so Lambda's Errors stays at 0 for them.
+    alarm(
+      "HttpApi5xx",
+      this.api.metricServerError({ period: alarmPeriod, statistic: "Sum" }),
+      1,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      "The HTTP API answered 5xx: a broken secret or table answers every Meta webhook with 500; see the function logs",
+    );
+    // HTTP APIs publish no 4xx-by-route metric: the webhook writes this one in embedded metric format.
+    alarm(
+      "WebhookSignatureFailures",
+      this.customMetric(metricNames.webhookSignatureFailures, { service: "waba-webhook" }),
+      signatureFailuresPer5Min,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      "Many webhooks on /api/waba failed the signature check: was the Meta app secret rotated without PATCH /api/admin/apps?",
+    );
+    alarm(
+      "WebhookLatencyP99",
+      this.functions["waba-webhook"].metricDuration({ period: alarmPeriod, statistic: "p99" }),
+      webhookLatencyP99Ms,
+      ComparisonOperator.GREATER_THAN_THRESHOLD,
+      `The Meta webhook's p99 duration is over ${webhookLatencyP99Ms} ms: Meta expects quick answers and retries slow ones`,
+    );
+  }
+
+  /** A metric the functions write as embedded-metric-format lines (shared/metrics.ts). */
+  private customMetric(name: string, dimensions: Record<string, string>): Metric {
+    return new Metric({
+      namespace: this.metricsNamespace,
+      metricName: name,
+      dimensionsMap: { [metricDimensions.service]: dimensions.service ?? "" },
+      period: alarmPeriod,
+      statistic: "Sum",
+    });
+  }
+
+  /** One page with the flow through the system, the queues' ages and every alarm. */
+  private addDashboard(): void {
+    const sum = (name: string, service: string, label: string) =>
+      this.customMetric(name, { service }).with({ label });
+    const dashboard = new Dashboard(this, "Dashboard", {
+      dashboardName: `${this.stateful.namePrefix}SeparatorWaba`,
+    });
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: "Inbound (WhatsApp → Bitrix24)",
+        left: [
+          sum(metricNames.inboundDelivered, "inbound-worker", "delivered"),
+          sum(metricNames.inboundDuplicate, "inbound-worker", "duplicate"),
+          sum(metricNames.inboundFailed, "inbound-worker", "failed"),
+          sum(metricNames.deadLettered, "inbound-worker", "dead-lettered"),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "Outbound (Bitrix24 → WhatsApp)",
+        left: [
+          sum(metricNames.outboundSent, "outbound-worker", "sent"),
+          sum(metricNames.outboundFailed, "outbound-worker", "failed"),
+          sum(metricNames.deadLettered, "outbound-worker", "dead-lettered"),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "Bitrix24 and Meta",
+        left: [
+          sum(metricNames.bitrixTimeouts, "inbound-worker", "Bitrix24 timeouts"),
+          sum(metricNames.tokenRefreshes, "inbound-worker", "token refreshes (inbound)"),
+          sum(metricNames.tokenRefreshes, "outbound-worker", "token refreshes (outbound)"),
+          sum(metricNames.rateLimitWaits, "outbound-worker", "rate-limit waits"),
+          sum(metricNames.webhookSignatureFailures, "waba-webhook", "webhook signature failures"),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "Queue age (oldest message, s)",
+        left: this.stateful.queues.map(({ def, queue }) =>
+          queue.metricApproximateAgeOfOldestMessage({ statistic: "Maximum", label: def.name }),
+        ),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: "HTTP API",
+        left: [
+          this.api.metricServerError({ statistic: "Sum", label: "5xx" }),
+          this.api.metricClientError({ statistic: "Sum", label: "4xx" }),
+        ],
+        right: [this.functions["waba-webhook"].metricDuration({ statistic: "p99", label: "webhook p99 ms" })],
+        width: 12,
+      }),
+      new AlarmStatusWidget({ title: "Alarms", alarms: this.alarms, width: 12 }),
+    );
   }
 }
 

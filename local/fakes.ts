@@ -7,7 +7,7 @@ import { signWebhook, startMetaGraphFake } from "../test/fakes/meta-graph.ts";
 import { fixtureJson } from "../test/fixtures.ts";
 
 /**
- * `npm run fakes` — Meta's Graph API and a Bitrix24 portal (REST + OAuth server) as loopback fakes on
+ * `npm run fakes` — Meta's Graph API, a Bitrix24 portal and the two regional Bitrix24 OAuth servers as loopback fakes on
  * fixed ports, for trying the whole flow by hand next to `npm start` (real Meta and Bitrix24 need public
  * HTTPS callbacks), plus a small control server that plays the customer and the operator. The same
  * fakes drive the integration tests. The portal (its tokens, lines, bindings, ids) is kept in
@@ -16,6 +16,8 @@ import { fixtureJson } from "../test/fixtures.ts";
 const metaPort = Number(process.env.FAKE_META_PORT ?? 4001);
 const bitrixPort = Number(process.env.FAKE_BITRIX_PORT ?? 4002);
 const controlPort = Number(process.env.FAKE_CONTROL_PORT ?? 4003);
+const oauthWestPort = Number(process.env.FAKE_OAUTH_WEST_PORT ?? 4004);
+const oauthEastPort = Number(process.env.FAKE_OAUTH_EAST_PORT ?? 4005);
 const api = process.env.API ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
 const clientId = "local.demo0000000000.00000000";
 const clientSecret = "demo-bitrix-client-secret";
@@ -33,7 +35,10 @@ meta.setTemplates(
 const dir = join(process.cwd(), ".local");
 mkdirSync(dir, { recursive: true });
 const stateFile = join(dir, "fakes.json");
-const bitrix = await startBitrixFake({ port: bitrixPort });
+const bitrix = await startBitrixFake({
+  port: bitrixPort,
+  oauthPorts: { west: oauthWestPort, east: oauthEastPort },
+});
 const kept = existsSync(stateFile)
   ? (JSON.parse(readFileSync(stateFile, "utf8")) as { bitrix: BitrixFakeSnapshot; counter: number })
   : undefined;
@@ -132,14 +137,19 @@ const control = await startHttpFake(
   { port: controlPort },
 );
 
+// As real portals send it: the install page without an application token, then ONAPPINSTALL with it.
+const pageFile = join(dir, "fake-bitrix-install-page.txt");
+writeFileSync(pageFile, bitrix.installPageBody(portal.memberId));
+const pageQuery = bitrix.installPageQuery(portal.memberId);
 const installFile = join(dir, "fake-bitrix-install.txt");
 writeFileSync(installFile, bitrix.installEventBody(portal.memberId));
 
 console.log(`
-Fakes are running:  Meta Graph API ${meta.url}   Bitrix24 portal + OAuth ${bitrix.url}   control ${control.url}
+Fakes are running:  Meta Graph API ${meta.url}   Bitrix24 portal ${bitrix.url}
+                    Bitrix24 OAuth servers ${bitrix.oauthUrls} (west, east)   control ${control.url}
 
 1. Start the system against them (another terminal):
-     GRAPH_API_BASE_URL=${meta.url} BITRIX_OAUTH_URL=${bitrix.oauthUrl} PUBLIC_BASE_URL=${api} PORT=${new URL(api).port || 80} npm start
+     GRAPH_API_BASE_URL=${meta.url} BITRIX_OAUTH_URLS=${bitrix.oauthUrls} PUBLIC_BASE_URL=${api} PORT=${new URL(api).port || 3000} npm start
    (Bitrix24 accepts handler URLs only with a dotted host, hence 127.0.0.1 rather than localhost.)
 
 2. With TOKEN = the admin token npm start prints, and API=${api}:
@@ -149,7 +159,8 @@ Fakes are running:  Meta Graph API ${meta.url}   Bitrix24 portal + OAuth ${bitri
        -d '{"wabaId":"102290129340398","name":"Main","appId":"1234","accessToken":"${wabaToken}"}'
      curl -s -X POST $API/api/admin/bitrix-apps -H "authorization: Bearer $TOKEN" \\
        -d '{"clientId":"${clientId}","clientSecret":"${clientSecret}"}'
-     curl -s -X POST $API/api/bitrix/ --data-binary @${installFile}      # the portal installs the app
+     curl -s -X POST "$API/api/bitrix/?${pageQuery}" --data-binary @${pageFile}   # the install page
+     curl -s -X POST $API/api/bitrix/ --data-binary @${installFile}      # ONAPPINSTALL: the application token
      curl -s -X POST $API/api/admin/phones -H "authorization: Bearer $TOKEN" \\
        -d '{"phone":"+15550783881","phoneId":"${phoneId}","wabaId":"102290129340398","memberId":"${portal.memberId}","smsService":true}'
 

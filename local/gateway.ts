@@ -7,7 +7,10 @@ export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => P
 
 const TEXT_TYPES = /^(text\/|application\/(json|[\w.+-]*\+json|x-www-form-urlencoded|xml|javascript))/i;
 
-/** Matches a request to an API Gateway HTTP API route (`{proxy+}` takes the rest of the path). */
+/**
+ * Matches a request to an API Gateway HTTP API route, the most specific first as API Gateway does: an
+ * exact path, then one with `{name}` segments, then `{proxy+}` (which takes the rest of the path).
+ */
 export function matchGatewayRoute(
   routes: readonly RouteDef[],
   method: string,
@@ -15,13 +18,34 @@ export function matchGatewayRoute(
 ): RouteDef | undefined {
   // Like API Gateway, a trailing slash does not make another route.
   const path = rawPath.length > 1 ? rawPath.replace(/\/+$/, "") : rawPath;
-  const exact = routes.find((r) => r.path === path && (r.method === method || r.method === "ANY"));
+  const methodMatches = (r: RouteDef) => r.method === method || r.method === "ANY";
+  const exact = routes.find((r) => r.path === path && methodMatches(r));
   if (exact) return exact;
+  const templated = routes.find(
+    (r) => methodMatches(r) && !r.path.endsWith("{proxy+}") && pathParameters(r.path, path),
+  );
+  if (templated) return templated;
   return routes.find((r) => {
     if (!r.path.endsWith("/{proxy+}") || (r.method !== method && r.method !== "ANY")) return false;
     const prefix = r.path.slice(0, -"{proxy+}".length);
     return path.startsWith(prefix) && path.length > prefix.length;
   });
+}
+
+/** The `{name}` segments of a route path template, when `path` fits it (undefined otherwise). */
+function pathParameters(template: string, path: string): Record<string, string> | undefined {
+  const want = template.split("/");
+  const got = path.split("/");
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, w] of want.entries()) {
+    const g = got[i] ?? "";
+    if (w.startsWith("{") && w.endsWith("}")) {
+      if (!g) return undefined;
+      params[w.slice(1, -1)] = g;
+    } else if (w !== g) return undefined;
+  }
+  return params;
 }
 
 /**
@@ -53,7 +77,7 @@ export function toGatewayEvent(req: IncomingMessage, body: Buffer, route: RouteD
     queryStringParameters: Object.keys(query).length ? query : undefined,
     pathParameters: route.path.endsWith("{proxy+}")
       ? { proxy: url.pathname.slice(route.path.length - "{proxy+}".length) }
-      : undefined,
+      : pathParameters(route.path, url.pathname.replace(/(.)\/+$/, "$1")),
     requestContext: {
       accountId: "000000000000",
       apiId: "local",

@@ -1,8 +1,10 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
+import { bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
+import { type Metrics, noMetrics } from "./ports/metrics.ts";
 import type { Runtime } from "./runtime.ts";
 import { makeConnectPhone } from "./use-cases/connect-phone.ts";
 import { makeInstallPortal } from "./use-cases/install-portal.ts";
@@ -14,10 +16,12 @@ export function makeBitrixSide(
   logger: Logger,
   /** Queue workers pass `[]`: their queue retries with backoff, without holding a claim meanwhile. */
   limitRetryDelaysMs?: readonly number[],
+  metrics: Metrics = noMetrics,
 ) {
   const allowLoopbackHttp = config.LOCAL_STACK === "1";
-  const oauth = new BitrixOAuthClient(config.BITRIX_OAUTH_URL, config.HTTP_TIMEOUT_MS);
-  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock);
+  const oauthServers = bitrixOAuthServers(config);
+  const oauth = new BitrixOAuthClient(config.HTTP_TIMEOUT_MS);
+  const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers, metrics);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,
     allowLoopbackHttp,
@@ -39,6 +43,7 @@ export function makeBitrixSide(
     connector,
     clock: systemClock,
     allowLoopbackHttp,
+    oauthServers,
     logger,
     syncRobot,
   });

@@ -12,15 +12,26 @@ const schema = z.object({
   INBOUND_QUEUE_URL: z.url(),
   OUTBOUND_QUEUE_URL: z.optional(z.url()),
   GRAPH_API_BASE_URL: z._default(z.url(), "https://graph.facebook.com"),
-  BITRIX_OAUTH_URL: z._default(z.url(), "https://oauth.bitrix.info"),
+  /** The Bitrix24 OAuth servers we trust, comma-separated origins (see `bitrixOAuthServers`). */
+  BITRIX_OAUTH_URLS: z.optional(
+    nonEmpty().check(
+      z.refine((v) => v.split(",").every((u) => URL.canParse(u.trim())), "not a list of valid urls"),
+    ),
+  ),
+  /** A one-entry `BITRIX_OAUTH_URLS`: the local stack and the tests point it at their fake. */
+  BITRIX_OAUTH_URL: z.optional(z.url()),
   PUBLIC_BASE_URL: z.optional(z.url()),
   /** The Bitrix24 frame library (BX24) the app's pages load; tests point it at a loopback stand-in. */
   BITRIX_FRAME_SCRIPT_URL: z._default(z.url(), "https://api.bitrix24.com/api/v1/"),
   LINE_PREFIX: z._default(nonEmpty(), "separator_"),
-  /** Secrets: given directly (local stack), or read from the stack's secret at cold start (AWS). */
+  /** Secrets: given directly (local stack), or read from the stack's secrets at cold start (AWS). */
   ADMIN_TOKEN: z.optional(z.string().check(z.minLength(16))),
   ENCRYPTION_KEY: z.optional(z.string().check(z.minLength(32))),
-  SECRETS_ARN: z.optional(nonEmpty()),
+  /** In AWS: the secret holding `encryptionKey`, and (admin API only) the one holding `adminToken`. */
+  ENCRYPTION_KEY_SECRET_ARN: z.optional(nonEmpty()),
+  ADMIN_TOKEN_SECRET_ARN: z.optional(nonEmpty()),
+  /** CloudWatch namespace of the metric lines the functions write (the stack sets one per stage). */
+  METRICS_NAMESPACE: z._default(nonEmpty(), "SeparatorWaba"),
   /** Set by the local stack: plain HTTP to loopback addresses is allowed only then. */
   LOCAL_STACK: z.optional(z.enum(["1"])),
   HTTP_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 10_000),
@@ -39,6 +50,7 @@ const schema = z.object({
 const settable = z.pick(schema, {
   GRAPH_API_BASE_URL: true,
   BITRIX_OAUTH_URL: true,
+  BITRIX_OAUTH_URLS: true,
   PUBLIC_BASE_URL: true,
   LINE_PREFIX: true,
   ADMIN_TOKEN: true,
@@ -51,6 +63,25 @@ const settable = z.pick(schema, {
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** West (oauth.bitrix.info) and east (.ru/.kz/.by portals: oauth.bitrix24.tech), as Bitrix24 runs them. */
+export const DEFAULT_BITRIX_OAUTH_URLS = ["https://oauth.bitrix.info", "https://oauth.bitrix24.tech"];
+
+/**
+ * The OAuth servers a portal may name as its `server_endpoint`: `BITRIX_OAUTH_URLS`, else
+ * `BITRIX_OAUTH_URL` alone, else both official regions. One deployment serves portals of every listed one.
+ */
+export function bitrixOAuthServers(config: Pick<Config, "BITRIX_OAUTH_URLS" | "BITRIX_OAUTH_URL">): string[] {
+  const listed = config.BITRIX_OAUTH_URLS?.split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const servers = listed?.length
+    ? listed
+    : config.BITRIX_OAUTH_URL
+      ? [config.BITRIX_OAUTH_URL]
+      : DEFAULT_BITRIX_OAUTH_URLS;
+  return servers.map((u) => u.replace(/\/+$/, ""));
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
@@ -79,6 +110,7 @@ function describe(issue: z.core.$ZodIssue): string {
     return issue.origin === "string"
       ? `must be at least ${String(issue.minimum)} characters long`
       : `must be ${issue.inclusive ? "at least" : "greater than"} ${String(issue.minimum)}`;
+  if (issue.code === "custom") return issue.message;
   if (issue.code === "invalid_value") return `must be one of ${issue.values.map(String).join(", ")}`;
   if (issue.code === "invalid_type")
     return issue.expected === "int" ? "must be a whole number" : `must be a ${issue.expected}`;

@@ -63,7 +63,8 @@ export class GraphApiError extends AppError {
 }
 
 /** Throughput limits, pair rate limits, Meta's own service errors and 5xx/timeouts pass with time. */
-const TRANSIENT_GRAPH_CODES = new Set([1, 2, 4, 17, 80007, 130429, 131000, 131016, 131056, 133004]);
+// 131057: the account is in maintenance mode (a throughput upgrade takes about a minute).
+const TRANSIENT_GRAPH_CODES = new Set([1, 2, 4, 17, 80007, 130429, 131000, 131016, 131056, 131057, 133004]);
 
 function isTransientGraphFailure(httpStatus: number, graphCode: number | undefined): boolean {
   if (graphCode !== undefined && TRANSIENT_GRAPH_CODES.has(graphCode)) return true;

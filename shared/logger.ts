@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
 /**
  * One JSON line per log entry (CloudWatch-friendly). Values under keys that name secrets are replaced
  * before anything is written, wherever they sit in the object.
@@ -15,12 +17,31 @@ export interface Logger {
 
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 8 || value === null || typeof value !== "object") return value;
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  // The stack says where; its first line is the message again, which already passes through here.
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value))
     out[k] = SECRET_KEY.test(k) ? "[redacted]" : redact(v, depth + 1);
   return out;
+}
+
+/** The invocation each line belongs to; the local stack runs invocations side by side in one process. */
+const requestScope = new AsyncLocalStorage<string>();
+
+/**
+ * Wraps a Lambda handler so that every line logged while it runs carries the invocation's request id
+ * (Lambda's `awsRequestId`, else API Gateway's request id), to find one request's lines in CloudWatch.
+ */
+export function withRequestId<E, C extends { awsRequestId?: string } | undefined, R>(
+  handle: (event: E, context: C) => Promise<R>,
+): (event: E, context: C) => Promise<R> {
+  return (event, context) => {
+    const fromGateway = (event as { requestContext?: { requestId?: unknown } } | undefined)?.requestContext
+      ?.requestId;
+    const requestId = context?.awsRequestId ?? (typeof fromGateway === "string" ? fromGateway : undefined);
+    return requestId ? requestScope.run(requestId, () => handle(event, context)) : handle(event, context);
+  };
 }
 
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -54,6 +75,7 @@ export function makeLogger(service: string, options: LoggerOptions = {}): Logger
         level,
         time: new Date().toISOString(),
         service,
+        ...(requestScope.getStore() ? { requestId: requestScope.getStore() } : {}),
         message,
         ...(redact(data) as object),
       }),

@@ -3,9 +3,11 @@ import {
   GetQueueAttributesCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { type ClaimStore, checkOut } from "./claim-check.ts";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
+import { type MetricName, type Metrics, metricNames } from "./ports/metrics.ts";
 import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
 import { processFifoBatch } from "./sqs-batch.ts";
 import type { Attempt } from "./use-cases/line-sender.ts";
@@ -16,6 +18,20 @@ export interface QueueWorkerDeps {
   readonly deadLetters: DeadLetterStore;
   readonly retry: { readonly baseSeconds: number; readonly maxSeconds: number };
   readonly logger: Logger;
+  readonly metrics?: WorkerMetrics;
+  /** Where bodies too large for SQS were put (claim check). */
+  readonly claims?: ClaimStore;
+}
+
+/** What a worker counts: each outcome `work` returns, retried failures and dead letters. */
+export interface WorkerMetrics {
+  readonly sink: Metrics;
+  /** The metric each outcome counts; outcomes not listed count nothing. */
+  readonly outcomes: Readonly<Record<string, MetricName>>;
+  /** Counted when a record fails and goes back to be retried. */
+  readonly failed: MetricName;
+  /** The Bitrix24 portal a queue message belongs to, when the message says. */
+  readonly portalOf?: (body: unknown) => string | undefined;
 }
 
 const receiveCount = (r: SQSRecord) => Number(r.attributes.ApproximateReceiveCount ?? "1");
@@ -30,23 +46,14 @@ export async function runQueueBatch(
   event: SQSEvent,
   deps: QueueWorkerDeps,
   work: (body: unknown, attempt: Attempt) => Promise<string>,
+  context?: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<SQSBatchResponse> {
   const { queue, logger } = deps;
+  const reserveMs = queue.stopTakingRecordsWithinSeconds * 1000;
+  const outOfTime = () => (context ? context.getRemainingTimeInMillis() < reserveMs : false);
   const pending = new Set(event.Records);
   const heartbeat = await startHeartbeat(deps, pending);
-  const result = await processFifoBatch(
-    event,
-    async (record) => {
-      await runRecord(record);
-      // Done with (delivered or given up). A failed one stays invisible until its backoff is set below.
-      pending.delete(record);
-    },
-    logger,
-  ).finally(() => heartbeat.stop());
-  await backOff(deps, event, result);
-  return result;
-
-  async function runRecord(record: SQSRecord): Promise<void> {
+  const runRecord = async (record: SQSRecord): Promise<void> => {
     const attempt = { number: receiveCount(record), last: receiveCount(record) >= queue.maxReceiveCount };
     let body: unknown;
     try {
@@ -55,6 +62,9 @@ export async function runQueueBatch(
       await giveUp(deps, record, "the queue message is not JSON");
       return;
     }
+    // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
+    body = await checkOut(body, deps.claims);
+    const portal = deps.metrics?.portalOf?.(body);
     try {
       const outcome = await work(body, attempt);
       logger.info(`${queue.name} record done`, {
@@ -62,16 +72,34 @@ export async function runQueueBatch(
         outcome,
         attempt: attempt.number,
       });
+      const counted = deps.metrics?.outcomes[outcome];
+      if (counted) deps.metrics?.sink.count(counted, 1, { portal });
     } catch (error) {
       const permanent = (error as { transient?: boolean }).transient === false;
-      if (!permanent && !attempt.last) throw error;
+      if (!permanent && !attempt.last) {
+        if (deps.metrics) deps.metrics.sink.count(deps.metrics.failed, 1, { portal });
+        throw error;
+      }
       await giveUp(
         deps,
         record,
         `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
+        portal,
       );
     }
-  }
+  };
+  const result = await processFifoBatch(
+    event,
+    async (record) => {
+      await runRecord(record);
+      // Done with (delivered or given up). A failed one stays invisible until its backoff is set below.
+      pending.delete(record);
+    },
+    logger,
+    outOfTime,
+  ).finally(() => heartbeat.stop());
+  await backOff(deps, event, result);
+  return result;
 }
 
 /** The queue's visibility timeout, read once per cold start (the local stack's test queues use 5 s). */
@@ -114,8 +142,14 @@ async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): P
   return { stop: () => clearInterval(timer) };
 }
 
-async function giveUp(deps: QueueWorkerDeps, record: SQSRecord, reason: string): Promise<void> {
+async function giveUp(
+  deps: QueueWorkerDeps,
+  record: SQSRecord,
+  reason: string,
+  portal?: string,
+): Promise<void> {
   deps.logger.error(deadLetterLogMessage(deps.queue.name), { messageId: record.messageId, reason });
+  deps.metrics?.sink.count(metricNames.deadLettered, 1, { portal });
   await deps.deadLetters.record({
     id: record.messageId,
     queue: deps.queue.name,

@@ -27,6 +27,13 @@ export interface QueueDef {
   readonly batchSize: number;
   /** Functions that put work on the queue (granted SendMessage; admin-api too, for dead-letter redrive). */
   readonly producers: readonly FunctionName[];
+  /** Most concurrent consumer invocations the event source starts (SQS event source `MaximumConcurrency`, ≥ 2). */
+  readonly maximumConcurrency: number;
+  /**
+   * A worker takes no further record of its batch once less than this is left of its timeout: the rest go
+   * back to the queue as failures rather than being cut off mid-send when Lambda stops the invocation.
+   */
+  readonly stopTakingRecordsWithinSeconds: number;
 }
 
 export type FunctionName =
@@ -36,7 +43,8 @@ export type FunctionName =
   | "bitrix-events"
   | "bitrix-sms"
   | "bitrix-app"
-  | "outbound-worker";
+  | "outbound-worker"
+  | "calling-api";
 
 export interface FunctionDef {
   readonly name: FunctionName;
@@ -61,6 +69,13 @@ export const functions: Record<FunctionName, FunctionDef> = {
     timeoutSeconds: 15,
     memoryMb: 256,
     description: "Admin HTTP API, OpenAPI document and health check",
+  },
+  "calling-api": {
+    name: "calling-api",
+    entry: "functions/calling-api/handler.ts",
+    timeoutSeconds: 15,
+    memoryMb: 256,
+    description: "Calling and SIP settings of WhatsApp numbers, applied to Meta (admin API routes)",
   },
   "bitrix-events": {
     name: "bitrix-events",
@@ -116,6 +131,10 @@ export const queues: readonly QueueDef[] = [
     consumer: "inbound-worker",
     batchSize: 10,
     producers: ["waba-webhook", "admin-api"],
+    // Bitrix24 allows each portal about 2 requests/s; more parallel batches only meet its limit sooner.
+    maximumConcurrency: 10,
+    // One media download (up to 30 s) and the open-line send after it.
+    stopTakingRecordsWithinSeconds: 40,
   },
   {
     name: "outbound",
@@ -126,6 +145,9 @@ export const queues: readonly QueueDef[] = [
     consumer: "outbound-worker",
     batchSize: 10,
     producers: ["bitrix-events", "bitrix-sms", "admin-api"],
+    maximumConcurrency: 10,
+    // One operator file downloaded from Bitrix24 and uploaded to Meta.
+    stopTakingRecordsWithinSeconds: 40,
   },
 ];
 
@@ -157,6 +179,9 @@ export const routes: readonly RouteDef[] = [
   { method: "POST", path: "/api/bitrix/app", target: "bitrix-app" },
   { method: "ANY", path: "/api/bitrix/app/{proxy+}", target: "bitrix-app" },
   { method: "GET", path: "/api/health", target: "admin-api" },
+  // More specific than the admin API's {proxy+}: API Gateway (and the local gateway) route them here.
+  { method: "GET", path: "/api/admin/phones/{phoneId}/calling", target: "calling-api" },
+  { method: "PUT", path: "/api/admin/phones/{phoneId}/calling", target: "calling-api" },
   { method: "ANY", path: "/api/admin/{proxy+}", target: "admin-api" },
 ];
 
@@ -164,7 +189,12 @@ export const routes: readonly RouteDef[] = [
 export const resourceEnv = {
   tableName: "TABLE_NAME",
   mediaBucket: "MEDIA_BUCKET",
-  secretsArn: "SECRETS_ARN",
+  /** Secret `{ encryptionKey }`: read by every function, since each unseals stored credentials. */
+  encryptionKeySecretArn: "ENCRYPTION_KEY_SECRET_ARN",
+  /** Secret `{ adminToken }`: read only by the functions that answer the admin API. */
+  adminTokenSecretArn: "ADMIN_TOKEN_SECRET_ARN",
+  /** CloudWatch namespace of the embedded-metric lines; one per stage, so stages never mix. */
+  metricsNamespace: "METRICS_NAMESPACE",
 } as const;
 
 export const mediaBucket = {

@@ -6,12 +6,13 @@ import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts"
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
-import { loadSecrets, type Secrets } from "./adapters/secrets.ts";
+import { loadEncryptionKey } from "./adapters/secrets.ts";
 import { type Config, loadConfig } from "./config.ts";
 
 export interface Runtime {
   readonly config: Config;
-  readonly secrets: Secrets;
+  /** The data-encryption key only: the admin token is read by the admin API alone (`loadAdminToken`). */
+  readonly secrets: { readonly encryptionKey: string };
   readonly store: DynamoStore;
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
@@ -37,15 +38,15 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
 
 export const getRuntime = lazy(async (): Promise<Runtime> => {
   const config = loadConfig();
-  const secrets = await loadSecrets(config);
+  const encryptionKey = await loadEncryptionKey(config);
   const tableClient = new TableClient(
     makeDocumentClient(new DynamoDBClient({})),
     config.TABLE_NAME,
-    new SecretBox(secrets.encryptionKey),
+    new SecretBox(encryptionKey),
   );
   return {
     config,
-    secrets,
+    secrets: { encryptionKey },
     store: new DynamoStore(tableClient),
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),

@@ -10,6 +10,8 @@ export async function processFifoBatch(
   event: SQSEvent,
   processRecord: (record: SQSRecord) => Promise<void>,
   logger: Logger,
+  /** True once too little time is left to start another record: it and its group's rest are handed back. */
+  outOfTime: () => boolean = () => false,
 ): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
   for (const record of event.Records) {
@@ -20,6 +22,14 @@ export async function processFifoBatch(
   await Promise.all(
     [...groups.values()].map(async (records) => {
       for (const [i, record] of records.entries()) {
+        if (outOfTime()) {
+          for (const rest of records.slice(i)) failed.add(rest.messageId);
+          logger.warn("too little time left; records handed back to the queue", {
+            messageId: record.messageId,
+            handedBack: records.length - i,
+          });
+          return;
+        }
         try {
           await processRecord(record);
         } catch (error) {

@@ -1,6 +1,8 @@
 /**
- * Documented Meta and Bitrix24 payloads copied from `shared/fixtures/` (each `NAME.source.txt` beside it
- * gives the documentation URL), so the fakes and their tests do not depend on a sibling checkout.
+ * Meta and Bitrix24 payloads from independent sources — the platforms' docs (copied from
+ * `shared/fixtures/`), and other projects' recordings and typed models (b24phpsdk, b24pysdk, pywa) — each
+ * with `NAME.source.txt` beside it naming where it comes from, so the fakes and their tests do not depend
+ * on a sibling checkout.
  * Names are relative to `test/fixtures/`, e.g. `"meta/webhook_text.json"`.
  */
 import { readFileSync } from "node:fs";

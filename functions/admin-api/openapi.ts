@@ -19,7 +19,8 @@ const errorResponse = (description: string) => ({
  * The OpenAPI 3.1 document of the admin API, generated from the same route table and zod schemas that
  * serve and validate the requests, so it cannot drift from what the API does.
  */
-export function buildOpenApiDocument(routes: readonly AdminRoute[], serverUrl: string): Schema {
+/** Routes of any use-case set (the calling routes have their own): only their descriptions are read. */
+export function buildOpenApiDocument(routes: readonly AdminRoute<never>[], serverUrl: string): Schema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => ({

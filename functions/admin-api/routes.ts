@@ -9,8 +9,6 @@ import {
   appView,
   bitrixAppCreateBody,
   bitrixAppView,
-  callingSettingsBody,
-  callingSettingsView,
   deadLetterRedriveBody,
   deadLetterRedriveResult,
   deadLetterView,
@@ -26,7 +24,6 @@ import {
   wabaPatchBody,
   wabaView,
 } from "#shared/schemas/admin.ts";
-import type { makeCallingSettings } from "#shared/use-cases/calling-settings.ts";
 import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
@@ -50,11 +47,10 @@ export interface AdminUseCases {
   readonly phones: ReturnType<typeof makeManagePhones>;
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
-  readonly calling: ReturnType<typeof makeCallingSettings>;
   readonly unrouted: Pick<ConversationStore, "listUnrouted">;
 }
 
-export interface AdminRoute {
+export interface AdminRoute<UseCases = AdminUseCases> {
   readonly method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   /** OpenAPI path template; `{name}` segments become `params`. */
   readonly path: string;
@@ -66,7 +62,7 @@ export interface AdminRoute {
   readonly status: number;
   /** Other statuses answered with the same `response` body (documented in OpenAPI). */
   readonly alsoAnswers?: readonly { status: number; description: string }[];
-  readonly run: (uc: AdminUseCases, ctx: RouteContext) => Promise<HttpResult>;
+  readonly run: (uc: UseCases, ctx: RouteContext) => Promise<HttpResult>;
 }
 
 const page = <T>(items: T[], nextCursor?: string) => ({ items, ...(nextCursor ? { nextCursor } : {}) });
@@ -384,50 +380,23 @@ export const adminRoutes: readonly AdminRoute[] = [
       return json(200, { items: templateListing(templates, q.status) });
     },
   },
-  {
-    method: "GET",
-    path: "/api/admin/phones/{phoneId}/calling",
-    summary: "Get a number's calling and SIP trunk settings, with Meta's error if it refused them",
-    tag: "phones",
-    response: callingSettingsView,
-    status: 200,
-    run: async (uc, ctx) => json(200, await uc.calling.get(param(ctx, "phoneId"))),
-  },
-  {
-    method: "PUT",
-    path: "/api/admin/phones/{phoneId}/calling",
-    summary:
-      "Set a number's calling and SIP trunk (TLS, port 5061 by default) and apply them to Meta; " +
-      "disabling SIP keeps the server so Meta keeps the SIP password",
-    tag: "phones",
-    body: callingSettingsBody,
-    response: callingSettingsView,
-    status: 200,
-    alsoAnswers: [
-      { status: 502, description: "Meta refused the settings (stored anyway); Meta's code in error" },
-    ],
-    run: async (uc, ctx) => {
-      const body = parseWith(callingSettingsBody, ctx.body, "calling settings");
-      const result = await uc.calling.put(param(ctx, "phoneId"), body);
-      return json(result.status, result.body);
-    },
-  },
 ];
 
-function param(ctx: RouteContext, name: string): string {
+export function param(ctx: RouteContext, name: string): string {
   const value = ctx.params[name];
   if (!value) throw new NotFoundError(`Missing ${name}`);
   return value;
 }
 
 /** Finds the route for a method and path; `params` holds the decoded `{name}` segments. */
-export function matchRoute(
+export function matchRoute<UseCases = AdminUseCases>(
   method: string,
   path: string,
-): { route: AdminRoute; params: Record<string, string> } | "method-not-allowed" | undefined {
+  routes: readonly AdminRoute<UseCases>[] = adminRoutes as never,
+): { route: AdminRoute<UseCases>; params: Record<string, string> } | "method-not-allowed" | undefined {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
   let pathMatched = false;
-  for (const route of adminRoutes) {
+  for (const route of routes) {
     const params = matchPath(route.path, trimmed);
     if (!params) continue;
     pathMatched = true;

@@ -4,7 +4,7 @@ import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import { appSessionKey } from "#shared/domain/app-session.ts";
 import { AppError, ValidationError } from "#shared/errors.ts";
 import { type HttpEvent, type HttpResult, header, json, rawBody, text } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeAppPage } from "#shared/use-cases/app-page.ts";
@@ -61,7 +61,7 @@ const CALLING_PATH = /^\/api\/bitrix\/app\/phones\/([^/]+)\/calling\/?$/;
  * frame form (AUTH_ID, member_id, …) there when a user opens the app. The page's own forms post back to
  * `/api/bitrix/app/…` with the session the first answer issued.
  */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   const wantsJson = (header(event, "accept") ?? "").includes("application/json");
   try {
     const uc = await useCases();
@@ -188,3 +188,5 @@ function dialogIdOf(options: string | null): string {
     return "";
   }
 }
+
+export const handler = withRequestId(handle);

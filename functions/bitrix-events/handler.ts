@@ -12,10 +12,10 @@ import {
   rawBody,
   text,
 } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
-import { grantFromAuth, type PortalGrant } from "#shared/use-cases/install-portal.ts";
+import { grantFromAuth, grantFromSystemUser, type PortalGrant } from "#shared/use-cases/install-portal.ts";
 import { makeHandlePortalEvent } from "#shared/use-cases/portal-events.ts";
 import { installFailedPage, installFinishedPage, settingsPage } from "./pages.ts";
 
@@ -53,7 +53,7 @@ function outboundQueue(url: string | undefined) {
  * that calls BX24.installFinish()), the ONAPPINSTALL event of "API only" apps, the connector settings
  * placement, and the events we bound (authenticated by application token and handler secret).
  */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   const query = event.queryStringParameters ?? {};
   const isPage = () => Boolean(form && (form.AUTH_ID || form.PLACEMENT));
   let form: Record<string, unknown> | undefined;
@@ -65,8 +65,17 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     const auth = (form.auth ?? {}) as Record<string, unknown>;
 
     if (eventName === "ONAPPINSTALL") {
-      const portal = await uc.installer.install(requireGrant(grantFromAuth(auth, baseUrl)));
+      const portal = await uc.installer.installFromEvent(requireGrant(grantFromAuth(auth, baseUrl)));
       return json(200, { result: "installed", memberId: portal.memberId, setupError: portal.setupError });
+    }
+    if (eventName === "ONAPPUSERREADY") {
+      // Sent by Bitrix24 itself to the install URL (no event.bind): `data` holds the system user's tokens.
+      const data = (form.data ?? {}) as Record<string, unknown>;
+      const portal = await uc.installer.systemUserReady(
+        grantFromAuth(auth, baseUrl),
+        requireGrant(grantFromSystemUser(data, baseUrl)),
+      );
+      return json(200, { result: "system-user", memberId: portal.memberId });
     }
     if (form.PLACEMENT === "SETTING_CONNECTOR" || query.view === "settings") {
       return settingsPage(uc.runtime.bitrixStore, form, query.h);
@@ -77,7 +86,7 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
       if (installed?.status === "installed") {
         return text(200, installFinishedPage(installed), "text/html; charset=utf-8");
       }
-      const portal = await uc.installer.install(grantFromPage(form, baseUrl));
+      const portal = await uc.installer.install(grantFromPage(form, query, baseUrl));
       return text(200, installFinishedPage(portal), "text/html; charset=utf-8");
     }
     if (!eventName) throw new ValidationError("Not a Bitrix24 event, install or placement request");
@@ -104,22 +113,32 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
   }
 }
 
-/** The install page gets the tokens in the body (the portal's address comes from the OAuth server). */
-function grantFromPage(form: Record<string, unknown>, baseUrl: string): PortalGrant {
+/**
+ * The install page gets the tokens in the body and `DOMAIN` in the query (the portal's address comes
+ * from the OAuth server). `SERVER_ENDPOINT` and `APPLICATION_TOKEN` come on some portals only: without
+ * the first every trusted OAuth server is asked, the second arrives with ONAPPINSTALL.
+ */
+function grantFromPage(
+  form: Record<string, unknown>,
+  query: Record<string, string | undefined>,
+  baseUrl: string,
+): PortalGrant {
   return requireGrant({
     memberId: formString(form.member_id),
     serverEndpoint: formString(form.SERVER_ENDPOINT) || undefined,
     accessToken: formString(form.AUTH_ID),
     refreshToken: formString(form.REFRESH_ID),
-    applicationToken: formString(form.APPLICATION_TOKEN),
+    applicationToken: formString(form.APPLICATION_TOKEN) || undefined,
+    domain: (query.DOMAIN ?? formString(form.DOMAIN)) || undefined,
+    expiresIn: Number(formString(form.AUTH_EXPIRES)) || undefined,
     baseUrl,
   });
 }
 
 function requireGrant(grant: PortalGrant): PortalGrant {
-  const missing = (["memberId", "accessToken", "refreshToken", "applicationToken"] as const).filter(
-    (k) => !grant[k],
-  );
+  const missing = (["memberId", "accessToken", "refreshToken"] as const).filter((k) => !grant[k]);
   if (missing.length) throw new ValidationError(`Install request without ${missing.join(", ")}`);
   return grant;
 }
+
+export const handler = withRequestId(handle);

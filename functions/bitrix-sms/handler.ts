@@ -2,7 +2,7 @@ import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts"
 import { parseBitrixForm } from "#shared/domain/bitrix-connector.ts";
 import { outboundGroupOf, type SmsJob } from "#shared/domain/outbound-job.ts";
 import { errorResponse, type HttpEvent, type HttpResult, json, rawBody } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeAcceptRobot } from "#shared/use-cases/accept-robot.ts";
 import { makeAcceptSms } from "#shared/use-cases/accept-sms.ts";
@@ -27,7 +27,7 @@ const acceptSms = lazy(async () => {
  * `POST /api/bitrix/sms/`: Bitrix24's SMS-provider handler (CRM "Send SMS", robots). `POST /api/bitrix/robot/`:
  * our CRM robot "Send WhatsApp template", queued the same way. Both answer at once.
  */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   try {
     const accept = await acceptSms();
     if (/^\/api\/bitrix\/robot\/?$/.test(event.rawPath)) {
@@ -46,3 +46,5 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     return errorResponse(error, logger);
   }
 }
+
+export const handler = withRequestId(handle);

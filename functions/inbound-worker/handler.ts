@@ -1,12 +1,15 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
+import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import type { InboundEvent } from "#shared/domain/inbound-event.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
+import { metricNames } from "#shared/ports/metrics.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
@@ -14,13 +17,14 @@ import { makeDeliverInbound } from "#shared/use-cases/deliver-inbound.ts";
 import { makeRecordInboundEvent } from "#shared/use-cases/record-inbound-event.ts";
 
 const logger = makeLogger("inbound-worker");
+const metrics = makeEmfMetrics("inbound-worker");
 const MAX_MEDIA_BYTES = 100 * 1024 * 1024;
 
 const deps = lazy(async () => {
   const runtime = await getRuntime();
   const { config } = runtime;
   // No waiting inside a call for Bitrix24's limits: the queue's backoff retries without holding a claim.
-  const { bitrix } = makeBitrixSide(runtime, logger, []);
+  const { bitrix } = makeBitrixSide(runtime, logger, [], metrics);
   return {
     worker: {
       queue: queueConsumedBy("inbound-worker"),
@@ -28,6 +32,13 @@ const deps = lazy(async () => {
       deadLetters: runtime.deadLetters,
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
+      // The portal is known only once the event is routed, so inbound counts are per function.
+      claims: config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
+      metrics: {
+        sink: metrics,
+        outcomes: { delivered: metricNames.inboundDelivered, duplicate: metricNames.inboundDuplicate },
+        failed: metricNames.inboundFailed,
+      },
     },
     record: makeRecordInboundEvent({ store: runtime.store, clock: systemClock, logger }),
     deliver: makeDeliverInbound({
@@ -38,9 +49,10 @@ const deps = lazy(async () => {
       bitrix,
       graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),
-      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
+      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { metrics }),
       clock: systemClock,
       logger,
+      metrics,
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         mediaUrlTtlSeconds: config.MEDIA_URL_TTL_SECONDS,
@@ -52,11 +64,18 @@ const deps = lazy(async () => {
 });
 
 /** Inbound FIFO queue consumer: each WhatsApp event recorded (audit), then delivered to Bitrix24. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+async function handle(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const d = await deps();
-  return runQueueBatch(event, d.worker, async (body, attempt) => {
-    const inbound = body as InboundEvent;
-    await d.record(inbound);
-    return d.deliver(inbound, attempt);
-  });
+  return runQueueBatch(
+    event,
+    d.worker,
+    async (body, attempt) => {
+      const inbound = body as InboundEvent;
+      await d.record(inbound);
+      return d.deliver(inbound, attempt);
+    },
+    context,
+  );
 }
+
+export const handler = withRequestId(handle);

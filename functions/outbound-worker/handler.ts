@@ -1,11 +1,13 @@
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
+import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
 import type { QueueJob } from "#shared/domain/outbound-job.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
+import { metricNames } from "#shared/ports/metrics.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
@@ -13,11 +15,12 @@ import { makeSendOperatorMessage } from "#shared/use-cases/send-operator-message
 import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
 
 const logger = makeLogger("outbound-worker");
+const metrics = makeEmfMetrics("outbound-worker");
 
 const deps = lazy(async () => {
   const runtime = await getRuntime();
   const { config } = runtime;
-  const { bitrix } = makeBitrixSide(runtime, logger, []);
+  const { bitrix } = makeBitrixSide(runtime, logger, [], metrics);
   const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
   return {
     worker: {
@@ -26,6 +29,17 @@ const deps = lazy(async () => {
       deadLetters: runtime.deadLetters,
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
+      metrics: {
+        sink: metrics,
+        // "noted": not sent, and the operator was told why in the chat; "failed": an SMS Bitrix24 hears failed.
+        outcomes: {
+          sent: metricNames.outboundSent,
+          noted: metricNames.outboundFailed,
+          failed: metricNames.outboundFailed,
+        },
+        failed: metricNames.outboundFailed,
+        portalOf: (body: unknown) => (body as Partial<QueueJob>).memberId,
+      },
     },
     send: makeSendOperatorMessage({
       store: runtime.store,
@@ -39,9 +53,10 @@ const deps = lazy(async () => {
         graph,
         clock: systemClock,
       }),
-      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock),
+      limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { metrics }),
       clock: systemClock,
       logger,
+      metrics,
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
@@ -52,10 +67,17 @@ const deps = lazy(async () => {
 });
 
 /** Outbound FIFO queue consumer: operators' messages and CRM SMS from Bitrix24 to WhatsApp. */
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+async function handle(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const d = await deps();
-  return runQueueBatch(event, d.worker, (body, attempt) => {
-    const job = body as QueueJob;
-    return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
-  });
+  return runQueueBatch(
+    event,
+    d.worker,
+    (body, attempt) => {
+      const job = body as QueueJob;
+      return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
+    },
+    context,
+  );
 }
+
+export const handler = withRequestId(handle);

@@ -1,6 +1,9 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
+import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
+import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
+import { UnauthorizedError } from "#shared/errors.ts";
 import {
   errorResponse,
   type HttpEvent,
@@ -10,11 +13,13 @@ import {
   requestHost,
   text,
 } from "#shared/http.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, withRequestId } from "#shared/logger.ts";
+import { metricNames } from "#shared/ports/metrics.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { makeIngestWebhook, makeVerifySubscription } from "#shared/use-cases/ingest-webhook.ts";
 
 const logger = makeLogger("waba-webhook");
+const metrics = makeEmfMetrics("waba-webhook");
 
 const useCases = lazy(async () => {
   const { config, store } = await getRuntime();
@@ -22,14 +27,20 @@ const useCases = lazy(async () => {
   return {
     ingest: makeIngestWebhook({
       apps,
-      queue: new SqsInboundQueue(new SqsFifoQueue(makeSqsClient(), config.INBOUND_QUEUE_URL)),
+      queue: new SqsInboundQueue(
+        new SqsFifoQueue(
+          makeSqsClient(),
+          config.INBOUND_QUEUE_URL,
+          config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
+        ),
+      ),
     }),
     verify: makeVerifySubscription({ apps }),
   };
 });
 
 /** `GET /api/waba/`: Meta's verify handshake. `POST /api/waba/`: signed webhook → inbound queue. */
-export async function handler(event: HttpEvent): Promise<HttpResult> {
+async function handle(event: HttpEvent): Promise<HttpResult> {
   try {
     const { ingest, verify } = await useCases();
     const query = event.queryStringParameters ?? {};
@@ -51,6 +62,10 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     logger.info("webhook accepted", { appId: app.appId, events: events.length });
     return text(200, "EVENT_RECEIVED");
   } catch (error) {
+    // HTTP APIs publish no 401 metric; a burst of these means an app secret changed at Meta only.
+    if (error instanceof UnauthorizedError) metrics.count(metricNames.webhookSignatureFailures);
     return errorResponse(error, logger);
   }
 }
+
+export const handler = withRequestId(handle);

@@ -10,8 +10,12 @@ const ICON_SVG =
 
 export const CONNECTOR_ICON = `data:image/svg+xml;base64,${Buffer.from(ICON_SVG).toString("base64")}`;
 
-/** Events our handler URL is bound to on every portal. */
+/**
+ * Events our handler URL is bound to on every portal. ONAPPINSTALL reaches an app with an install page
+ * only when that page bound it; it brings the application token the page did not have.
+ */
 export const BOUND_EVENTS = [
+  "ONAPPINSTALL",
   "ONIMCONNECTORMESSAGEADD",
   "ONIMCONNECTORMESSAGEUPDATE",
   "ONIMCONNECTORMESSAGEDELETE",
@@ -31,6 +35,8 @@ export const REQUIRED_SCOPES = [
   "user",
   "placement",
   "bizproc",
+  // disk.file.get: operators' files an event names only by id (params[FILE_ID]).
+  "disk",
 ];
 
 /**

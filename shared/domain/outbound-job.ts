@@ -1,4 +1,5 @@
 import { formString } from "./bitrix-connector.ts";
+import { asMimeType, mimeFromName } from "./file-type.ts";
 
 /**
  * An operator's message from Bitrix24 Open Lines on its way to WhatsApp: one per Bitrix24 message,
@@ -25,6 +26,11 @@ export interface OutboundJob {
   /** BBCode, with the operator's signature when the line adds it. */
   readonly text: string;
   readonly files: readonly OperatorFile[];
+  /**
+   * Disk file ids of an event that names its files only in `params[FILE_ID]` (no `files[]`): fetched
+   * through the REST API (`disk.file.get`) when the message is sent.
+   */
+  readonly fileIds?: readonly string[];
 }
 
 /**
@@ -94,13 +100,28 @@ export function jobsFromConnectorEvent(
     if (!messageId || !formString(chat.id) || !Number.isFinite(lineId)) return [];
     const files = Object.values((message.files ?? {}) as Json)
       .map((f) => f as Json)
-      .map((f) => ({
-        name: formString(f.name) || "file",
-        link: formString(f.link) || formString(f.downloadLink),
-        mime: formString(f.mime) || formString(f.type) || undefined,
-        size: formString(f.size) ? Number(formString(f.size)) : undefined,
-      }))
+      .map((f) => {
+        const name = formString(f.name) || "file";
+        return {
+          name,
+          // The documented payload carries both; `downloadLink` is the one meant for downloading.
+          link: formString(f.downloadLink) || formString(f.link),
+          // `type` is often a category (`image`), not a MIME type: then the name tells.
+          mime: asMimeType(formString(f.mime)) ?? asMimeType(formString(f.type)) ?? mimeFromName(name),
+          size: formString(f.size) ? Number(formString(f.size)) : undefined,
+        };
+      })
       .filter((f) => f.link);
+    const params = (message.params ?? {}) as Json;
+    const fileIds =
+      files.length === 0
+        ? (typeof params.FILE_ID === "object" && params.FILE_ID !== null
+            ? Object.values(params.FILE_ID as Json)
+            : [params.FILE_ID]
+          )
+            .map(formString)
+            .filter((id) => /^\d+$/.test(id))
+        : [];
     return [
       {
         v: 1,
@@ -113,6 +134,7 @@ export function jobsFromConnectorEvent(
         im: { chatId: formString(im.chat_id), messageId },
         text: formString(message.text),
         files,
+        ...(fileIds.length > 0 ? { fileIds } : {}),
       },
     ];
   });

@@ -16,6 +16,11 @@ export interface PortalTokens {
   readonly expiresAt: number;
   /** Grows by one with every refresh: the refresh lock and the losers' "has it moved on?" test. */
   readonly version: number;
+  /**
+   * The app's technical system user's tokens (ONAPPUSERREADY), not a person's: they outlive the
+   * installing admin, so later installs and updates keep them.
+   */
+  readonly systemUser?: boolean;
 }
 
 /** A Bitrix24 portal where our app is installed, keyed by `member_id` (domains can change). */

@@ -18,20 +18,33 @@ export interface BitrixGateway {
   batch(memberId: string, calls: Record<string, BatchCall>, halt?: boolean): Promise<BatchResult>;
 }
 
-/** What the Bitrix OAuth server says about a token: verifies installs without trusting the request. */
+/**
+ * What a Bitrix24 OAuth server's `app.info` says about a token: whose app it is and, in `install`, the
+ * portal it was issued on. Verifies installs without trusting the request.
+ */
 export interface BitrixAppInfo {
   readonly clientId: string;
+  /** `install.member_id`: the portal (absent from the answer's top level). */
   readonly memberId?: string;
-  readonly licenseFamily?: string;
+  /** `install.domain` / `install.client_endpoint`: where that portal lives. */
+  readonly domain?: string;
+  readonly clientEndpoint?: string;
   readonly installed?: boolean;
+  readonly userId?: number;
+  /** `expires`: Unix seconds at which the access token ends, when the server says. */
+  readonly expiresAt?: number;
 }
 
 export interface BitrixOAuth {
-  appInfo(accessToken: string): Promise<BitrixAppInfo>;
+  /** `{server}/rest/app.info` on one of our trusted OAuth servers. @throws BitrixApiError */
+  appInfo(server: string, accessToken: string): Promise<BitrixAppInfo>;
+  /** The portal's own `app.info` (`{client_endpoint}app.info`): its licence, for REST pacing. */
+  portalLicense(clientEndpoint: string, accessToken: string): Promise<{ licenseFamily?: string }>;
   /** `user.admin` on the portal with a token we do not store yet: is its user a portal administrator? */
   isAdmin(clientEndpoint: string, accessToken: string): Promise<boolean>;
-  /** New tokens, with what the OAuth server (not the request) says about the portal they belong to. */
+  /** New tokens from `{server}/oauth/token/`, with what that server says about their portal. */
   refresh(
+    server: string,
     clientId: string,
     clientSecret: string,
     refreshToken: string,

@@ -115,10 +115,6 @@ export interface ConversationStore {
   }): Promise<void>;
   listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>>;
 
-  /** Counts occurrences (e.g. sends that timed out and may have landed twice). */
-  increment(counter: string, by?: number): Promise<void>;
-  readCounter(counter: string): Promise<number>;
-
   /** Forgets a WABA's cached templates, so the next look-up reads Meta's current list. */
   invalidateTemplates(wabaId: string): Promise<void>;
   /** The WABA's cached templates, if any (undefined after `invalidateTemplates`). */

@@ -118,6 +118,10 @@ export const portalView = z.object({
   status: z.enum(["installed", "uninstalled"]),
   licenseFamily: z.string().optional(),
   setupError: z.string().nullable().describe("Why event binding or connector registration failed, if it did"),
+  awaitingApplicationToken: z
+    .literal(true)
+    .optional()
+    .describe("Installed from the install page; its events are refused until ONAPPINSTALL brings the token"),
   installedAt: z.string(),
   updatedAt: z.string(),
 });

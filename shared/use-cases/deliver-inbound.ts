@@ -13,6 +13,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
+import type { Metrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -34,6 +35,7 @@ export interface DeliverInboundDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Where the latest account and quality reports go (the app's page shows them). */
   readonly metaStatus?: MetaStatusStore;
   readonly options: {
@@ -59,6 +61,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     limiter,
     clock,
     leaseMs: options.leaseMs,
+    metrics: deps.metrics,
   });
   const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
     toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
@@ -183,28 +186,28 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     raw: Json,
     event: InboundEvent,
     attempt: Attempt,
-  ): Promise<OutboundRecord["status"]> {
+  ) {
     const previous = out.status === "accepted" ? undefined : out.status;
-    /** What the record says now (a read advances it to delivered first). */
-    let stored: OutboundRecord["status"] = out.status;
-    if (out.origin.kind === "robot") return stored;
+    if (out.origin.kind === "robot") return;
     if (out.origin.kind === "sms") {
       const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
-      if (!smsStatus) return stored;
+      if (!smsStatus) return;
+      await paced(out.memberId);
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
         MESSAGE_ID: out.origin.messageId,
         STATUS: smsStatus,
       });
-      return stored;
+      return;
     }
-    if (!route) return stored;
+    if (!route) return;
     if (status === "failed") {
       await deliverNote(event, route, failedStatusNote(raw), attempt);
-      return stored;
+      return;
     }
-    const report = (method: string) =>
-      bitrix.call(out.memberId, method, {
+    const report = async (method: string) => {
+      await paced(out.memberId);
+      return bitrix.call(out.memberId, method, {
         CONNECTOR: CONNECTOR_ID,
         LINE: out.origin.kind === "openlines" ? out.origin.lineId : route.lineId,
         MESSAGES: [
@@ -218,20 +221,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
           },
         ],
       });
-    // Meta sends no `delivered` for a message read at once, so `read` reports delivery too.
-    const needsDelivery = previous === undefined || previous === "sent";
-    if (needsDelivery) await report("imconnector.send.status.delivery");
-    if (status === "read" || status === "played") {
-      if (needsDelivery) {
-        // Recorded before the reading report: if that fails (or its answer is lost) the retry starts
-        // from here, so no delivery report ever follows a reading that reached Bitrix24.
-        await conversations.setOutboundStatus(out.wamid, out.status, "delivered");
-        stored = "delivered";
-        await paced(out.memberId);
-      }
-      await report("imconnector.send.status.reading");
+    };
+    // Reported once, when the message first reaches the customer: `sent` is only Meta's acceptance, and
+    // Meta sends no `delivered` for a message read at once, so `read`/`played` report delivery too.
+    // imconnector.send.status.reading is not called: its server handler is a stub that returns true
+    // (b24restdocs marks the method hidden for that reason), and delivery already marks the message read.
+    if (status !== "sent" && (previous === undefined || previous === "sent")) {
+      await report("imconnector.send.status.delivery");
     }
-    return stored;
   }
 
   async function deliverStatus(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
@@ -255,16 +252,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       if (error instanceof PermanentDeliveryError) return "no route";
       throw error;
     });
-    await paced(out.memberId);
-    const stored = await reportStatus(
-      typeof route === "string" ? undefined : route,
-      out,
-      next,
-      raw,
-      event,
-      attempt,
-    );
-    if (stored !== next) await conversations.setOutboundStatus(wamid, stored, next);
+    // Only statuses that call Bitrix24 spend the portal's budget (reportStatus paces each call).
+    await reportStatus(typeof route === "string" ? undefined : route, out, next, raw, event, attempt);
+    await conversations.setOutboundStatus(wamid, out.status, next);
     return "delivered";
   }
 

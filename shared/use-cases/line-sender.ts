@@ -5,6 +5,7 @@ import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, LineSession } from "../ports/conversations.ts";
+import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
 /** The queue delivery a piece of work is on: the last one gives up gracefully instead of failing. */
@@ -31,10 +32,6 @@ export class PermanentDeliveryError extends AppError {
   }
 }
 
-export const SEND_TIMEOUTS_COUNTER = "inbound.bitrix-send-timeouts";
-/** Messages of such sends found in their Open Lines session afterwards, so not sent again. */
-export const SEND_LANDED_COUNTER = "inbound.bitrix-send-found-landed";
-
 export interface Route {
   readonly phone: PhoneRecord;
   readonly portal: PortalRecord;
@@ -59,6 +56,7 @@ export interface LineSenderDeps {
   readonly clock: Clock;
   /** How long a delivery claim holds before another worker may take the message over. */
   readonly leaseMs: number;
+  readonly metrics?: Metrics;
 }
 
 /** How long a send waits for others to the same line before going out, and how many go in one call. */
@@ -99,6 +97,7 @@ export function makeLineSender({
   limiter,
   clock,
   leaseMs,
+  metrics = noMetrics,
 }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
   const slowUntil = new Map<string, number>();
@@ -155,7 +154,7 @@ export function makeLineSender({
       items.filter((item) => item.uncertain),
     );
     if (found.size > 0) {
-      await conversations.increment(SEND_LANDED_COUNTER, found.size).catch(() => undefined);
+      metrics.count(metricNames.bitrixFoundLanded, found.size, { portal: route.portal.memberId });
       await Promise.all(
         items
           .filter((item) => found.has(item.id))
@@ -289,7 +288,7 @@ export function makeLineSender({
       // Bitrix24 may have taken the messages before the answer was lost; their retry may then show them
       // twice. Counted, and the portal's next calls stay small for a while.
       slowUntil.set(route.portal.memberId, clock.now().getTime() + SLOW_FOR_MS);
-      await conversations.increment(SEND_TIMEOUTS_COUNTER, items.length).catch(() => undefined);
+      metrics.count(metricNames.bitrixTimeouts, items.length, { portal: route.portal.memberId });
     }
     let reason = error;
     if (error instanceof BitrixApiError && error.bitrixCode === "NOT_ACTIVE_LINE") {

@@ -10,6 +10,7 @@ export function toPortalView(portal: PortalRecord) {
     status: portal.status,
     ...(portal.licenseFamily ? { licenseFamily: portal.licenseFamily } : {}),
     setupError: portal.setupError,
+    ...(portal.status === "installed" && !portal.applicationToken ? { awaitingApplicationToken: true } : {}),
     installedAt: portal.installedAt,
     updatedAt: portal.updatedAt,
   };

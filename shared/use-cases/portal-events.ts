@@ -104,6 +104,7 @@ export function makeHandlePortalEvent(deps: {
           serverEndpoint: fromEvent.serverEndpoint ?? portal.serverEndpoint,
         };
         if (!grant.accessToken || !grant.refreshToken || !grant.applicationToken) {
+          // Without an application token the portal would stop accepting its own events.
           throw new UnauthorizedError("ONAPPUPDATE without tokens");
         }
         await installer.install(grant);

@@ -6,6 +6,7 @@ import {
 } from "../domain/bbcode.ts";
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
+import { mimeFromBytes } from "../domain/file-type.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -24,6 +25,7 @@ import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
+import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store, WabaRecord } from "../ports/store.ts";
 import {
@@ -33,6 +35,7 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { filesFromDisk } from "./operator-disk-files.ts";
 import type { makeTemplateCatalog } from "./template-catalog.ts";
 
 export interface SendOperatorMessageDeps {
@@ -45,6 +48,7 @@ export interface SendOperatorMessageDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   readonly options: {
     readonly leaseMs: number;
     readonly timeoutMs: number;
@@ -70,9 +74,6 @@ interface Part {
   readonly key: string;
   readonly build: () => Promise<Record<string, unknown>>;
 }
-
-/** Sends to Meta that got no answer (they may have gone): their retry may reach the customer twice. */
-export const GRAPH_SEND_TIMEOUTS_COUNTER = "outbound.graph-send-timeouts";
 
 export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   const { store, bitrixStore, conversations, bitrix, graph, templates, limiter, clock, logger, options } =
@@ -150,7 +151,10 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (bytes.length > MAX_FILE_BYTES)
       throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     const mimeType =
-      file.mime || response.headers.get("content-type")?.split(";")[0] || "application/octet-stream";
+      file.mime ||
+      mimeFromBytes(bytes) ||
+      response.headers.get("content-type")?.split(";")[0] ||
+      "application/octet-stream";
     return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
   }
 
@@ -253,8 +257,13 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return noteToOperator(route, job, "window", windowClosedNote(), attempt);
-      parts = plainParts(job, phone.phoneId, target);
-      if (parts.length === 0) return "empty";
+      const disk = await filesFromDisk(bitrix, job);
+      if (disk.problems.length > 0) {
+        const note = `Not sent to WhatsApp: ${disk.problems.join("; ")}.`;
+        await noteToOperator(route, job, "disk-files", note, attempt);
+      }
+      parts = plainParts({ ...job, files: [...job.files, ...disk.files] }, phone.phoneId, target);
+      if (parts.length === 0) return disk.problems.length > 0 ? "noted" : "empty";
     }
 
     await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
@@ -376,7 +385,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         ) {
           // Meta may have taken it before the answer was lost, and it offers no way to ask: the retry
           // may reach the customer twice. Counted, like Bitrix24's ambiguous sends.
-          await conversations.increment(GRAPH_SEND_TIMEOUTS_COUNTER).catch(() => undefined);
+          (deps.metrics ?? noMetrics).count(metricNames.graphTimeouts, 1, { portal: ctx.memberId });
         }
         // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals —
         // also one that kept failing until the last attempt.

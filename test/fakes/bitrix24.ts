@@ -1,9 +1,12 @@
 /**
- * Loopback fake of a Bitrix24 portal's REST API *and* of the Bitrix24 OAuth server (oauth.bitrix.info) on
- * one origin: `client_endpoint` and `server_endpoint` are both `${fake.url}/rest/`, token refresh is at
- * `${fake.url}/oauth/token/`. It keeps per-portal state (tokens, event bindings, connectors, open lines,
- * SMS senders), answers with the documented shapes (`test/fixtures/bitrix/*.json`) and builds the
- * exact form-encoded bodies Bitrix24 POSTs to an app (events, install page, SMS handler).
+ * Loopback fake of Bitrix24 portals' REST API (`client_endpoint` = `${fake.url}/rest/`) and of the two
+ * regional Bitrix24 OAuth servers, each on its own origin like oauth.bitrix.info (west) and
+ * oauth.bitrix24.tech (east) (b24phpsdk `Core/Credentials/DefaultOAuthServerUrl.php`): `server_endpoint` =
+ * `${oauthServer.url}/rest/`, token refresh at `${oauthServer.url}/oauth/token/`, token verification at
+ * `${oauthServer.url}/rest/app.info`. A server knows only the tokens of its region's portals. It keeps
+ * per-portal state (tokens, event bindings, connectors, open lines, SMS senders), answers with the
+ * documented shapes (`test/fixtures/bitrix/*.json`) and builds the exact form-encoded bodies Bitrix24
+ * POSTs to an app (events, install page, SMS handler).
  */
 import { randomBytes } from "node:crypto";
 import qs from "qs";
@@ -45,7 +48,12 @@ export interface BitrixPortalInput {
   licenseFamily?: string;
   /** `app.info` INSTALLED (false until `BX24.installFinish()` in reality). */
   installed?: boolean;
+  /** Which OAuth server the portal belongs to (default west: oauth.bitrix.info). */
+  region?: BitrixRegion;
 }
+
+/** West: oauth.bitrix.info; east (.ru/.kz/.by portals): oauth.bitrix24.tech. */
+export type BitrixRegion = "west" | "east";
 
 export interface BitrixTokens {
   memberId: string;
@@ -139,6 +147,10 @@ export interface BitrixPortal {
   languageId: string;
   licenseFamily: string;
   installed: boolean;
+  region: BitrixRegion;
+  /** The app's technical system user (ONAPPUSERREADY), and its current access token once issued. */
+  systemUserId: number;
+  systemUserAccessToken?: string;
   accessToken: string;
   refreshToken: string;
   /** Epoch ms at which the current access token expires. */
@@ -167,6 +179,8 @@ export interface BitrixPortal {
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
   smsStatuses: SmsStatusUpdate[];
+  /** Files on the portal's Disk (`disk.file.get`), by id. */
+  diskFiles: Map<string, { name: string; bytes: Buffer; downloadToken: string }>;
 }
 
 type Entries<M> = M extends Map<infer K, infer V> ? Array<[K, V]> : never;
@@ -207,6 +221,8 @@ export interface BitrixFakeOptions extends HttpFakeOptions {
    * needed too. `true` follows the docs (STATUS stays false until data.set).
    */
   greenRequiresDataSet?: boolean;
+  /** Ports of the OAuth servers (default: free ones); `npm run fakes` fixes them. */
+  oauthPorts?: Partial<Record<BitrixRegion, number>>;
 }
 
 export interface EventBodyOptions {
@@ -275,6 +291,8 @@ interface MethodResult {
 
 interface CallContext {
   portal: BitrixPortal;
+  /** The user the call's token belongs to. */
+  userId: number;
   inBatch: boolean;
 }
 
@@ -282,6 +300,7 @@ type Method = (ctx: CallContext, params: Params) => MethodResult | Promise<Metho
 
 interface AccessTokenInfo {
   memberId: string;
+  userId: number;
   expiresAt: number;
   revoked?: "refreshed" | "expired";
 }
@@ -301,7 +320,7 @@ interface MessageRejection {
 export class BitrixFake extends HttpFake {
   readonly #portals = new Map<string, BitrixPortal>();
   readonly #accessTokens = new Map<string, AccessTokenInfo>();
-  readonly #refreshTokens = new Map<string, { memberId: string; used: boolean }>();
+  readonly #refreshTokens = new Map<string, { memberId: string; userId: number; used: boolean }>();
   readonly #buckets = new Map<string, QueryLimit & { level: number; last: number }>();
   readonly #calls: Array<{ memberId: string; method: string }> = [];
   readonly #failures: ScriptedFailure[] = [];
@@ -317,9 +336,22 @@ export class BitrixFake extends HttpFake {
   readonly #greenRequiresDataSet: boolean;
   #counter = 0;
   readonly #methods: Record<string, Method>;
+  /** The regional OAuth servers, each its own origin. */
+  readonly oauthServers: Record<BitrixRegion, HttpFake>;
 
   constructor(options: BitrixFakeOptions = {}) {
     super(undefined, options);
+    const { port: _ownPort, ...shared } = options;
+    this.oauthServers = {
+      west: new HttpFake((req) => this.#oauthServer(req, "west"), {
+        ...shared,
+        port: options.oauthPorts?.west,
+      }),
+      east: new HttpFake((req) => this.#oauthServer(req, "east"), {
+        ...shared,
+        port: options.oauthPorts?.east,
+      }),
+    };
     this.#ttlMs = (options.accessTokenTtlSeconds ?? 3600) * 1000;
     this.#defaultLimit = options.queryLimit;
     this.#revokeOnRefresh = options.revokeAccessTokenOnRefresh ?? true;
@@ -333,14 +365,33 @@ export class BitrixFake extends HttpFake {
     return `${this.url}/rest/`;
   }
 
-  /** The OAuth server's REST base, as Bitrix24's `server_endpoint` (`https://oauth.bitrix.info/rest/`). */
+  /** The west OAuth server's REST base, as Bitrix24's `server_endpoint` (`https://oauth.bitrix.info/rest/`). */
   get serverEndpoint(): string {
-    return `${this.url}/rest/`;
+    return this.serverEndpointOf("west");
   }
 
-  /** The OAuth server origin (the product's `BITRIX_OAUTH_URL`): `/oauth/token/` and `/rest/app.info`. */
+  serverEndpointOf(region: BitrixRegion): string {
+    return `${this.oauthServers[region].url}/rest/`;
+  }
+
+  /** The west OAuth server origin (a one-entry `BITRIX_OAUTH_URL`): `/oauth/token/` and `/rest/app.info`. */
   get oauthUrl(): string {
-    return this.url;
+    return this.oauthServers.west.url;
+  }
+
+  /** Both OAuth servers, as `BITRIX_OAUTH_URLS` lists them (west first). */
+  get oauthUrls(): string {
+    return `${this.oauthServers.west.url},${this.oauthServers.east.url}`;
+  }
+
+  override async listen(): Promise<this> {
+    await super.listen();
+    await Promise.all([this.oauthServers.west.listen(), this.oauthServers.east.listen()]);
+    return this;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.oauthServers.west.close(), this.oauthServers.east.close()]);
   }
 
   /** `host:port` of the fake (what `DOMAIN` carries by default). */
@@ -370,6 +421,8 @@ export class BitrixFake extends HttpFake {
       languageId: input.languageId ?? "en",
       licenseFamily: input.licenseFamily ?? "project",
       installed: input.installed ?? true,
+      region: input.region ?? "west",
+      systemUserId: 1000 + this.#portals.size + 1,
       accessToken: "",
       refreshToken: "",
       accessExpiresAt: 0,
@@ -390,6 +443,7 @@ export class BitrixFake extends HttpFake {
       senders: new Map(),
       smsMessages: new Map(),
       smsStatuses: [],
+      diskFiles: new Map(),
     };
     this.#portals.set(memberId, portal);
     if (this.#defaultLimit) this.queryLimit(memberId, this.#defaultLimit);
@@ -436,9 +490,14 @@ export class BitrixFake extends HttpFake {
       if (this.#defaultLimit) this.queryLimit(portal.memberId, this.#defaultLimit);
       this.#accessTokens.set(portal.accessToken, {
         memberId: portal.memberId,
+        userId: portal.userId,
         expiresAt: portal.accessExpiresAt,
       });
-      this.#refreshTokens.set(portal.refreshToken, { memberId: portal.memberId, used: false });
+      this.#refreshTokens.set(portal.refreshToken, {
+        memberId: portal.memberId,
+        userId: portal.userId,
+        used: false,
+      });
     }
   }
 
@@ -513,6 +572,28 @@ export class BitrixFake extends HttpFake {
     this.#rejections.set(memberId, list);
   }
 
+  /** Puts a file on the portal's Disk (as a chat upload does); returns its id for `params[FILE_ID]`. */
+  addDiskFile(memberId: string, file: { name: string; bytes: Buffer }): string {
+    const portal = this.portal(memberId);
+    this.#counter += 1;
+    const id = String(9000 + this.#counter);
+    portal.diskFiles.set(id, { ...file, downloadToken: `disk|${hex(12)}` });
+    return id;
+  }
+
+  /** `DOWNLOAD_URL` of `disk.file.get`: `{portal}/rest/download.json?auth=…&token=disk|…` (docs example). */
+  #diskDownload(req: RecordedRequest): FakeResponse {
+    const token = str(parseQuery(req.queryString).token);
+    for (const portal of this.#portals.values()) {
+      for (const file of portal.diskFiles.values()) {
+        if (file.downloadToken === token) {
+          return { status: 200, body: file.bytes, headers: { "content-type": "application/octet-stream" } };
+        }
+      }
+    }
+    return { status: 404, body: "Not Found" };
+  }
+
   /** Creates an open line without a REST call (as an admin would in the UI); returns its id. */
   addLine(memberId: string, params: Params = {}): number {
     return this.#createLine(this.portal(memberId), params);
@@ -570,21 +651,60 @@ export class BitrixFake extends HttpFake {
     );
   }
 
-  /** Body of the install-page POST (`AUTH_ID`, `REFRESH_ID`, `member_id`, `APPLICATION_TOKEN`, …). */
-  installPageBody(memberId: string, overrides: Record<string, string> = {}): string {
+  /**
+   * Body of the install-page POST. Recorded from real portals (fixture `install_page_post_raw.txt`:
+   * CRest's documented `$_REQUEST`, b24phpsdk's install example) it carries `AUTH_ID`, `AUTH_EXPIRES`,
+   * `REFRESH_ID`, `member_id`, `status`, `PLACEMENT` and no application token; `withEndpointAndToken`
+   * adds `SERVER_ENDPOINT`, `APPLICATION_TOKEN` and `APPLICATION_SCOPE`, as the REST docs' connector
+   * settings page shows (fixture `placement_setting_connector_post.txt`). Sources disagree, so both.
+   */
+  installPageBody(
+    memberId: string,
+    overrides: Record<string, string> = {},
+    options: { withEndpointAndToken?: boolean } = {},
+  ): string {
     const portal = this.portal(memberId);
     const fields: Record<string, string> = {
       AUTH_ID: portal.accessToken,
       AUTH_EXPIRES: String(Math.round(this.#ttlMs / 1000)),
       REFRESH_ID: portal.refreshToken,
-      SERVER_ENDPOINT: this.serverEndpoint,
-      APPLICATION_TOKEN: portal.applicationToken,
-      APPLICATION_SCOPE: portal.scope,
+      ...(options.withEndpointAndToken
+        ? {
+            SERVER_ENDPOINT: this.serverEndpointOf(portal.region),
+            APPLICATION_TOKEN: portal.applicationToken,
+            APPLICATION_SCOPE: portal.scope,
+          }
+        : {}),
       member_id: portal.memberId,
       status: portal.status,
       PLACEMENT: "DEFAULT",
     };
     return httpBuildQuery(applyOverrides(fields, overrides));
+  }
+
+  /**
+   * `ONAPPUSERREADY` (docs `api-reference/common/events/on-app-user-ready`): `data` is a fresh
+   * authorization of the app's system user (its `domain` is the OAuth server's), `auth` the installing
+   * admin's with the application token. Sent to the install URL without an `event.bind`.
+   */
+  systemUserReadyEventBody(memberId: string, options: EventBodyOptions = {}): string {
+    const portal = this.portal(memberId);
+    const pair = this.#issueSystemUserTokens(portal);
+    const data = {
+      access_token: pair.accessToken,
+      refresh_token: pair.refreshToken,
+      expires_in: String(Math.round(this.#ttlMs / 1000)),
+      scope: portal.scope,
+      domain: new URL(this.oauthServers[portal.region].url).host,
+      server_endpoint: this.serverEndpointOf(portal.region),
+      client_endpoint: this.clientEndpoint,
+      member_id: portal.memberId,
+      user_id: String(portal.systemUserId),
+      client_id: portal.clientId,
+      status: portal.status,
+      LANGUAGE_ID: portal.languageId,
+    };
+    return this.eventBody(memberId, "ONAPPUSERREADY", data, { eventHandlerId: 1, ...options });
   }
 
   /** Query string of the install-page POST: `DOMAIN`, `PROTOCOL` (0 = http, as the fake), `LANG`, `APP_SID`. */
@@ -681,14 +801,65 @@ export class BitrixFake extends HttpFake {
   // ---------------------------------------------------------------- HTTP handling
 
   protected override async handle(req: RecordedRequest): Promise<FakeResponse> {
-    if (req.path === "/oauth/token/" || req.path === "/oauth/token") return this.#oauthToken(req);
     if (req.path.startsWith("/rest/")) return this.#rest(req);
     return { status: 404, body: "Not Found" };
+  }
+
+  /** One regional OAuth server: refresh and `app.info`, for its own region's portals only. */
+  #oauthServer(req: RecordedRequest, region: BitrixRegion): FakeResponse {
+    if (req.path === "/oauth/token/" || req.path === "/oauth/token") return this.#oauthToken(req, region);
+    if (/^\/rest\/app\.info(\.json)?\/?$/i.test(req.path)) return this.#oauthAppInfo(req, region);
+    return { status: 404, body: "Not Found" };
+  }
+
+  /**
+   * The OAuth server's `app.info` (b24pysdk `schemas/api.py` B24AppInfoResultData, parsed strictly there):
+   * `{client_id, scope, expires, install: {installed, version, status, scope, domain, uri,
+   * client_endpoint, member_id, member_type}, user_id}` — the portal is named only inside `install`, and
+   * there is no licence (that is the portal's own app.info).
+   */
+  #oauthAppInfo(req: RecordedRequest, region: BitrixRegion): FakeResponse {
+    const started = this.now();
+    const params: Params = { ...parseQuery(req.queryString), ...requestBodyParams(req) };
+    const token = authToken(req, params);
+    if (!token) return errorResponse(new BitrixError(401, "NO_AUTH_FOUND", "Wrong authorization data"));
+    const info = this.#accessTokens.get(token);
+    const portal = info ? this.#portals.get(info.memberId) : undefined;
+    if (!info || !portal || portal.region !== region) {
+      return errorResponse(new BitrixError(401, "invalid_token", "The access token provided is invalid."));
+    }
+    if (info.revoked !== undefined || this.now() >= info.expiresAt) {
+      return errorResponse(BitrixError.fromBody(401, EXPIRED_TOKEN_BODY));
+    }
+    return {
+      status: 200,
+      body: {
+        result: {
+          client_id: portal.clientId,
+          scope: portal.scope,
+          expires: String(Math.floor(info.expiresAt / 1000)),
+          install: {
+            installed: portal.installed,
+            version: portal.appVersion,
+            status: portal.status,
+            scope: portal.scope,
+            domain: portal.domain,
+            uri: `${new URL(this.url).protocol}//${portal.domain}`,
+            client_endpoint: this.clientEndpoint,
+            member_id: portal.memberId,
+            member_type: "PORTAL",
+          },
+          user_id: info.userId,
+        },
+        time: this.#time(started),
+      },
+    };
   }
 
   async #rest(req: RecordedRequest): Promise<FakeResponse> {
     const started = this.now();
     const methodPath = req.path.slice("/rest/".length);
+    if (methodPath === "download.json") return this.#diskDownload(req);
     if (methodPath.includes("/")) {
       // `/rest/{user}/{code}/{method}` is an incoming webhook; the fake only knows OAuth apps.
       return errorResponse(new BitrixError(401, "INVALID_CREDENTIALS", "Invalid request credentials"));
@@ -712,7 +883,7 @@ export class BitrixFake extends HttpFake {
     if (!this.#admit(portal.memberId)) return errorResponse(BitrixError.fromBody(503, QUERY_LIMIT_BODY));
 
     try {
-      const outcome = await this.#call({ portal, inBatch: false }, method, params);
+      const outcome = await this.#call({ portal, userId: info.userId, inBatch: false }, method, params);
       const body: Params = { result: outcome.result };
       if (outcome.next !== undefined) body.next = outcome.next;
       if (outcome.total !== undefined) body.total = outcome.total;
@@ -761,7 +932,7 @@ export class BitrixFake extends HttpFake {
     return true;
   }
 
-  #oauthToken(req: RecordedRequest): FakeResponse {
+  #oauthToken(req: RecordedRequest, region: BitrixRegion): FakeResponse {
     const params: Params = { ...parseQuery(req.queryString), ...requestBodyParams(req) };
     const grantType = str(params.grant_type);
     const clientId = str(params.client_id);
@@ -783,32 +954,37 @@ export class BitrixFake extends HttpFake {
       !entry ||
       entry.used ||
       !portal ||
+      portal.region !== region ||
       portal.clientId !== clientId ||
       portal.clientSecret !== clientSecret
     ) {
       return oauthError(400, "invalid_grant", "Invalid refresh token");
     }
     entry.used = true;
-    if (this.#revokeOnRefresh) {
-      const old = this.#accessTokens.get(portal.accessToken);
+    const current = entry.userId === portal.systemUserId ? portal.systemUserAccessToken : portal.accessToken;
+    if (this.#revokeOnRefresh && current) {
+      const old = this.#accessTokens.get(current);
       if (old && old.revoked === undefined) old.revoked = "refreshed";
     }
-    this.#issueTokens(portal);
+    const userId = entry.userId;
+    const issued = userId === portal.systemUserId ? this.#issueSystemUserTokens(portal) : undefined;
+    if (!issued) this.#issueTokens(portal);
     portal.refreshCount += 1;
     return {
       status: 200,
       body: {
-        access_token: portal.accessToken,
+        access_token: issued?.accessToken ?? portal.accessToken,
         client_endpoint: this.clientEndpoint,
-        domain: this.host,
+        // The OAuth server's own domain, not the portal's (docs: settings/oauth/index, refresh answer).
+        domain: new URL(this.oauthServers[region].url).host,
         expires: Math.floor(portal.accessExpiresAt / 1000),
         expires_in: Math.round(this.#ttlMs / 1000),
         member_id: portal.memberId,
-        refresh_token: portal.refreshToken,
+        refresh_token: issued?.refreshToken ?? portal.refreshToken,
         scope: portal.scope,
-        server_endpoint: this.serverEndpoint,
+        server_endpoint: this.serverEndpointOf(region),
         status: portal.status,
-        user_id: portal.userId,
+        user_id: userId,
       },
     };
   }
@@ -819,9 +995,37 @@ export class BitrixFake extends HttpFake {
     portal.accessExpiresAt = this.now() + this.#ttlMs;
     this.#accessTokens.set(portal.accessToken, {
       memberId: portal.memberId,
+      userId: portal.userId,
       expiresAt: portal.accessExpiresAt,
     });
-    this.#refreshTokens.set(portal.refreshToken, { memberId: portal.memberId, used: false });
+    this.#refreshTokens.set(portal.refreshToken, {
+      memberId: portal.memberId,
+      userId: portal.userId,
+      used: false,
+    });
+  }
+
+  /** A fresh token pair for the portal's app system user (what ONAPPUSERREADY's `data` carries). */
+  #issueSystemUserTokens(portal: BitrixPortal): { accessToken: string; refreshToken: string } {
+    const pair = { accessToken: hex(16), refreshToken: hex(16) };
+    const expiresAt = this.now() + this.#ttlMs;
+    portal.systemUserAccessToken = pair.accessToken;
+    this.#accessTokens.set(pair.accessToken, {
+      memberId: portal.memberId,
+      userId: portal.systemUserId,
+      expiresAt,
+    });
+    this.#refreshTokens.set(pair.refreshToken, {
+      memberId: portal.memberId,
+      userId: portal.systemUserId,
+      used: false,
+    });
+    return pair;
+  }
+
+  /** The user an access token belongs to (the installing admin, or the app's system user). */
+  tokenUser(accessToken: string): number | undefined {
+    return this.#accessTokens.get(accessToken)?.userId;
   }
 
   #tokensOf(portal: BitrixPortal): BitrixTokens {
@@ -854,7 +1058,7 @@ export class BitrixFake extends HttpFake {
     const ts = options.ts ?? Math.floor(this.now() / 1000);
     const layout = eventLayout(event);
     const payload: Params = { event };
-    if (layout === "default") {
+    if (layout === "default" || layout === "userReady") {
       payload.event_handler_id =
         options.eventHandlerId ?? portal.events.find((b) => b.event === event)?.id ?? 1;
     } else if (layout === "dialog") {
@@ -874,7 +1078,7 @@ export class BitrixFake extends HttpFake {
     if (options.issueToken) {
       accessToken = hex(16);
       expiresAt = this.now() + this.#ttlMs;
-      this.#accessTokens.set(accessToken, { memberId: portal.memberId, expiresAt });
+      this.#accessTokens.set(accessToken, { memberId: portal.memberId, userId: portal.userId, expiresAt });
     }
     const values: Params = {
       access_token: accessToken,
@@ -882,7 +1086,7 @@ export class BitrixFake extends HttpFake {
       expires_in: Math.round(this.#ttlMs / 1000),
       scope: portal.scope,
       domain: portal.domain,
-      server_endpoint: this.serverEndpoint,
+      server_endpoint: this.serverEndpointOf(portal.region),
       status: portal.status,
       client_endpoint: this.clientEndpoint,
       member_id: portal.memberId,
@@ -907,8 +1111,42 @@ export class BitrixFake extends HttpFake {
 
   #methodTable(): Record<string, Method> {
     return {
+      // Each method's answer follows its b24restdocs page (api-reference/…) and the fixture named there.
+      // docs api-reference/common/users/user-admin.
       "user.admin": ({ portal }) => ({ result: portal.admin }),
 
+      // docs api-reference/disk/file/disk-file-get: every field a string, DOWNLOAD_URL carries its own auth.
+      "disk.file.get": ({ portal }, params) => {
+        const id = str(param(params, "id"));
+        if (!id) throw new BitrixError(400, "ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}");
+        const file = portal.diskFiles.get(id);
+        if (!file) throw new BitrixError(400, "ERROR_NOT_FOUND", `Could not find entity with id \`${id}\``);
+        const at = isoSeconds(this.now());
+        return {
+          result: {
+            ID: id,
+            NAME: file.name,
+            CODE: null,
+            STORAGE_ID: "1",
+            TYPE: "file",
+            PARENT_ID: "1",
+            DELETED_TYPE: "0",
+            GLOBAL_CONTENT_VERSION: "1",
+            FILE_ID: id,
+            SIZE: String(file.bytes.length),
+            CREATE_TIME: at,
+            UPDATE_TIME: at,
+            DELETE_TIME: null,
+            CREATED_BY: String(portal.userId),
+            UPDATED_BY: String(portal.userId),
+            DELETED_BY: "0",
+            DOWNLOAD_URL: `${this.url}/rest/download.json?auth=${hex(16)}&token=${encodeURIComponent(file.downloadToken)}`,
+            DETAIL_URL: `${this.url}/company/personal/user/${portal.userId}/disk/file/${encodeURIComponent(file.name)}`,
+          },
+        };
+      },
+
+      // The portal's own app.info: docs api-reference/common/system/app-info.
       "app.info": ({ portal }) => ({
         result: {
           ID: portal.appId,
@@ -922,15 +1160,10 @@ export class BitrixFake extends HttpFake {
           LICENSE: `${portal.languageId}_${licenseType(portal.licenseFamily)}`,
           LICENSE_TYPE: licenseType(portal.licenseFamily),
           LICENSE_FAMILY: portal.licenseFamily,
-          // What the OAuth server's app.info adds (undocumented; read by third-party apps): the app's
-          // client id, the portal and the token's user, and the installed version.
-          client_id: portal.clientId,
-          member_id: portal.memberId,
-          user_id: portal.userId,
-          install: { version: portal.appVersion, installed: portal.installed },
         },
       }),
 
+      // docs api-reference/events/event-bind, event-get, event-unbind (fixtures event_bind_*).
       "event.bind": ({ portal }, params) => {
         const event = str(param(params, "event")).toUpperCase();
         const handler = str(param(params, "handler"));
@@ -974,6 +1207,7 @@ export class BitrixFake extends HttpFake {
         return { result: { count } };
       },
 
+      // docs api-reference/imopenlines/imconnector/* (fixtures imconnector_*).
       "imconnector.register": ({ portal }, params) => {
         const p = upperKeys(params);
         const id = str(p.ID).toLowerCase();
@@ -1296,6 +1530,7 @@ export class BitrixFake extends HttpFake {
         };
       },
 
+      // docs api-reference/imopenlines/openlines/imopenlines-config-* (fixture imopenlines_config_add_request).
       "imopenlines.config.add": ({ portal }, params) => {
         const p = param(params, "PARAMS");
         return { result: this.#createLine(portal, isRecord(p) ? p : {}) };
@@ -1352,6 +1587,7 @@ export class BitrixFake extends HttpFake {
         return { result: true };
       },
 
+      // docs api-reference/messageservice/* (fixtures messageservice_*).
       "messageservice.sender.add": ({ portal }, params) => {
         const p = upperKeys(params);
         const code = str(p.CODE);
@@ -1444,7 +1680,7 @@ export class BitrixFake extends HttpFake {
             "Method is not allowed for batch usage",
           );
         }
-        const outcome = await this.#call({ portal: ctx.portal, inBatch: true }, method, subParams);
+        const outcome = await this.#call({ ...ctx, inBatch: true }, method, subParams);
         results[key] = outcome.result;
         if (outcome.total !== undefined) totals[key] = outcome.total;
         if (outcome.next !== undefined) nexts[key] = outcome.next;
@@ -1579,7 +1815,7 @@ export async function startBitrixFake(options: BitrixFakeOptions = {}): Promise<
 
 // ---------------------------------------------------------------- wire helpers
 
-type EventLayout = "default" | "install" | "uninstall" | "dialog";
+type EventLayout = "default" | "install" | "uninstall" | "dialog" | "userReady";
 
 /** `auth[...]` key order per event family, as in the documented payloads (`event_*_raw.txt`). */
 const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
@@ -1610,6 +1846,20 @@ const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
     "application_token",
   ],
   uninstall: ["domain", "server_endpoint", "client_endpoint", "member_id", "application_token"],
+  // docs api-reference/common/events/on-app-user-ready (the installing admin's authorization).
+  userReady: [
+    "access_token",
+    "refresh_token",
+    "expires_in",
+    "scope",
+    "domain",
+    "server_endpoint",
+    "client_endpoint",
+    "member_id",
+    "user_id",
+    "status",
+    "application_token",
+  ],
   dialog: [
     "access_token",
     "expires_in",
@@ -1627,6 +1877,7 @@ const AUTH_LAYOUTS: Record<EventLayout, string[]> = {
 function eventLayout(event: string): EventLayout {
   if (event === "ONAPPINSTALL" || event === "ONAPPUPDATE") return "install";
   if (event === "ONAPPUNINSTALL") return "uninstall";
+  if (event === "ONAPPUSERREADY") return "userReady";
   if (event === "ONIMCONNECTORDIALOGSTART" || event === "ONIMCONNECTORDIALOGFINISH") return "dialog";
   return "default";
 }
@@ -1698,6 +1949,7 @@ function requiredScope(method: string): string[] | undefined {
   if (method.startsWith("imconnector.")) return ["imopenlines", "imconnector"];
   if (method.startsWith("imopenlines.")) return ["imopenlines"];
   if (method.startsWith("messageservice.")) return ["messageservice"];
+  if (method.startsWith("disk.")) return ["disk"];
   return undefined;
 }
 

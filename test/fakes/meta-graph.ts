@@ -401,6 +401,7 @@ export class MetaGraphFake extends HttpFake {
     }
   }
 
+  // Meta WhatsApp "subscribed_apps" (fixtures subscribed_apps_*; meta-whatsapp.md §7.2).
   #subscribedApps(req: RecordedRequest, method: string, wabaId: string): FakeResponse {
     const list = this.#subscriptions.get(wabaId) ?? [];
     if (method === "GET") {
@@ -447,6 +448,7 @@ export class MetaGraphFake extends HttpFake {
     return { status: 200, body: { success: true } };
   }
 
+  // Meta "message_templates" listing with cursor paging (fixture message_templates_list_response; §7.4).
   #listTemplates(req: RecordedRequest, wabaId: string): FakeResponse {
     let all = this.#templates.get(wabaId) ?? [];
     const { name, status } = req.query;
@@ -485,6 +487,7 @@ export class MetaGraphFake extends HttpFake {
     return { status: 200, body: { data: page, paging } };
   }
 
+  // Meta "send-messages" (fixtures send_*, send_message_response; meta-whatsapp.md §4).
   #sendMessage(req: RecordedRequest, phoneId: string, token: string): FakeResponse {
     const body = req.json;
     if (!isRecord(body)) return graphError(100, { details: "The request body must be a JSON object." });
@@ -539,6 +542,7 @@ export class MetaGraphFake extends HttpFake {
     };
   }
 
+  // Meta "Media" retrieve-URL answer (fixture media_get_url_response; meta-whatsapp.md §3).
   #getMedia(req: RecordedRequest, mediaId: string): FakeResponse {
     const media = this.#media.get(mediaId);
     if (!media) return noObject(mediaId, "GET");
@@ -636,6 +640,7 @@ export class MetaGraphFake extends HttpFake {
     return { status: 200, body: { id: mediaId } };
   }
 
+  // Meta Calling "settings" (fixtures calling_settings_*; meta-whatsapp.md §6.1).
   #postSettings(req: RecordedRequest, phoneId: string): FakeResponse {
     const body = req.json ?? req.form;
     if (!isRecord(body) || !isRecord(body.calling)) {

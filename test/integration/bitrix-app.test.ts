@@ -24,6 +24,18 @@ const form = (body: string, query = "") =>
     body,
   });
 
+/** A REST client wired like the product's, against the fake's OAuth servers. */
+async function client() {
+  const runtime = await getRuntime();
+  const oauth = new BitrixOAuthClient(5_000);
+  const refresher = new TokenRefresher(runtime.bitrixStore, oauth, systemClock, [bitrix.oauthUrl]);
+  return new BitrixRestClient(runtime.bitrixStore, refresher, {
+    timeoutMs: 5_000,
+    allowLoopbackHttp: true,
+    limitRetryDelaysMs: [50, 100],
+  });
+}
+
 beforeAll(async () => {
   bitrix = await startBitrixFake();
   meta = await startMetaGraphFake();
@@ -91,6 +103,7 @@ describe("install", () => {
     const state = bitrix.portal(memberId);
     expect(state.events.map((e) => e.event).sort()).toEqual(
       [
+        "ONAPPINSTALL",
         "ONAPPUNINSTALL",
         "ONAPPUPDATE",
         "ONIMCONNECTORLINEDELETE",
@@ -108,7 +121,7 @@ describe("install", () => {
 
   it("installs again idempotently: no duplicate bindings", async () => {
     expect((await form(bitrix.installEventBody(memberId))).status).toBe(200);
-    expect(bitrix.portal(memberId).events).toHaveLength(7);
+    expect(bitrix.portal(memberId).events).toHaveLength(8);
   });
 
   it("refuses an install by a user who is not a portal administrator", async () => {
@@ -122,23 +135,31 @@ describe("install", () => {
     expect((await stack.admin("GET", `/api/admin/portals/${user.memberId}`)).status).toBe(404);
   });
 
-  it("takes the REST endpoint from the OAuth server, never from the request", async () => {
+  it("refuses a request whose portal address is not the one the OAuth server names, and stores nothing", async () => {
     const victim = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
-    const forged = bitrix.installEventBody(victim.memberId, {
-      auth: { client_endpoint: "https://evil.example/rest/", domain: "evil.example" },
+    const endpoint = bitrix.installEventBody(victim.memberId, {
+      auth: { client_endpoint: "https://evil.example/rest/" },
     });
-    expect((await form(forged)).status).toBe(200);
-    const stored = await (await getRuntime()).bitrixStore.getPortal(victim.memberId);
-    expect(stored?.clientEndpoint).toBe(bitrix.clientEndpoint);
+    const domain = bitrix.installEventBody(victim.memberId, { auth: { domain: "evil.example" } });
+    expect((await form(endpoint)).status).toBe(403);
+    expect((await form(domain)).status).toBe(403);
+    expect(await (await getRuntime()).bitrixStore.getPortal(victim.memberId)).toBeUndefined();
   });
 
-  it("does not let another portal's refresh token install under this member id", async () => {
+  it("never takes another portal's tokens through a refresh token that came with an install", async () => {
     const other = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
     const target = bitrix.addPortal({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, installed: true });
     const mixed = bitrix.installEventBody(target.memberId, {
       auth: { refresh_token: bitrix.tokens(other.memberId).refreshToken },
     });
-    expect((await form(mixed)).status).toBe(403);
+    expect((await form(mixed)).status).toBe(200);
+    bitrix.expireTokens(target.memberId);
+    const rest = await client();
+    await expect(rest.call(target.memberId, "imconnector.list")).rejects.toMatchObject({
+      bitrixCode: "TOKEN_OF_ANOTHER_PORTAL",
+    });
+    const stored = await (await getRuntime()).bitrixStore.getPortal(target.memberId);
+    expect(stored?.tokens?.accessToken).not.toBe(bitrix.tokens(other.memberId).accessToken);
   });
 
   it("answers the install page with HTML that calls BX24.installFinish()", async () => {
@@ -349,17 +370,6 @@ describe("phones", () => {
 });
 
 describe("REST client", () => {
-  async function client() {
-    const runtime = await getRuntime();
-    const oauth = new BitrixOAuthClient(bitrix.oauthUrl, 5_000);
-    const refresher = new TokenRefresher(runtime.bitrixStore, oauth, systemClock);
-    return new BitrixRestClient(runtime.bitrixStore, refresher, {
-      timeoutMs: 5_000,
-      allowLoopbackHttp: true,
-      limitRetryDelaysMs: [50, 100],
-    });
-  }
-
   it("refreshes an expired token once when two callers race, and both end with the one valid token", async () => {
     const rest = await client();
     bitrix.expireTokens(memberId);

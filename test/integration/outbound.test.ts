@@ -395,7 +395,7 @@ describe("read receipts and typing indicator", () => {
       ...fixtureJson<object>("meta/send_mark_as_read.json"),
       message_id: wamid,
     });
-    const reply = world.meta.requests.findLast((r) => (r.json as any)?.to === CUSTOMER);
+    const reply = world.meta.requests.findLast((r) => (r.json as any)?.to === `+${CUSTOMER}`);
     expect(world.meta.requests.indexOf(receipt!)).toBeLessThan(world.meta.requests.indexOf(reply!));
   });
 

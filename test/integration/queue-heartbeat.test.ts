@@ -33,6 +33,8 @@ const def: QueueDef = {
   consumer: "inbound-worker",
   batchSize: 10,
   producers: [],
+  maximumConcurrency: 2,
+  stopTakingRecordsWithinSeconds: 0,
 };
 
 beforeAll(async () => {

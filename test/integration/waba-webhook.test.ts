@@ -6,6 +6,7 @@ import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../fakes/meta-graph.ts";
 import { fixtureText } from "../fixtures.ts";
+import { captureMetricLines } from "../support/metric-lines.ts";
 import { eventually, startTestStack, type TestStack } from "../support/stack.ts";
 
 const TEXT_WEBHOOK = fixtureText("meta/webhook_text.json");
@@ -284,6 +285,25 @@ describe("POST /api/waba/", () => {
     expect(res.status).toBe(401);
     expect(await queueDepth()).toBe(0);
     expect((await storedEvents()).map((e) => e.pk)).not.toContain("EVT#msg:wamid.unsigned");
+  });
+
+  it("counts each refused signature as a WebhookSignatureFailures metric line (what the alarm watches)", async () => {
+    const capture = captureMetricLines();
+    try {
+      const body = TEXT_WEBHOOK.replace(WAMID, "wamid.metric");
+      expect((await post(body, signWebhook(body, "rotated-secret"), "?app_id=1111")).status).toBe(401);
+      expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
+    } finally {
+      capture.stop();
+    }
+    const metricLines = capture.lines().filter((l) => "WebhookSignatureFailures" in l);
+    expect(metricLines).toHaveLength(1);
+    expect(metricLines[0]).toMatchObject({
+      Service: "waba-webhook",
+      WebhookSignatureFailures: 1,
+      _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: "WebhookSignatureFailures", Unit: "Count" }] }] },
+    });
+    expect(JSON.stringify(metricLines)).not.toContain(SECRET);
   });
 
   it("answers 401 to an unknown app id and to an unknown host", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { makeLogger, routeLogLines } from "#shared/logger.ts";
+
+import { makeLogger, routeLogLines, withRequestId } from "#shared/logger.ts";
 
 describe("logger", () => {
   it("redacts secrets at any depth and keeps the rest", () => {
@@ -26,6 +27,38 @@ describe("logger", () => {
     log.info("quiet");
     log.warn("loud");
     expect(lines.map((l) => JSON.parse(l).message)).toEqual(["loud"]);
+  });
+
+  it("carries the invocation's request id on every line logged inside the handler, and only there", async () => {
+    const lines: string[] = [];
+    const log = makeLogger("t", { write: (l) => lines.push(l), level: "info" });
+    const handler = withRequestId(async (_event: unknown, _context: { awsRequestId: string }) => {
+      log.info("inside");
+      await new Promise((r) => setTimeout(r, 1));
+      log.info("after a wait");
+    });
+    // Two invocations side by side (as the local stack runs them) keep their own ids.
+    await Promise.all([handler({}, { awsRequestId: "req-1" }), handler({}, { awsRequestId: "req-2" })]);
+    log.info("outside");
+    const parsed = lines.map((l) => JSON.parse(l) as { message: string; requestId?: string });
+    expect(parsed.filter((l) => l.requestId === "req-1").map((l) => l.message)).toEqual([
+      "inside",
+      "after a wait",
+    ]);
+    expect(parsed.filter((l) => l.requestId === "req-2")).toHaveLength(2);
+    expect(parsed.find((l) => l.message === "outside")?.requestId).toBeUndefined();
+  });
+
+  it("logs an error's stack, and still redacts secret-named fields beside it", () => {
+    const lines: string[] = [];
+    makeLogger("t", { write: (l) => lines.push(l) }).error("failed", {
+      error: new Error("Meta answered 500"),
+      accessToken: "EAAG-secret",
+    });
+    const line = JSON.parse(lines[0] ?? "{}");
+    expect(line.error).toMatchObject({ name: "Error", message: "Meta answered 500" });
+    expect(line.error.stack).toMatch(/logger\.test\.ts/);
+    expect(lines[0]).not.toContain("EAAG-secret");
   });
 });
 

@@ -3,21 +3,20 @@ import type { BitrixAppInfo, BitrixOAuth } from "../../ports/bitrix.ts";
 import { bitrixFetch, errorOf } from "./http.ts";
 
 /**
- * The Bitrix24 OAuth server (`BITRIX_OAUTH_URL`): token refresh at `/oauth/token/` and install
- * verification at `/rest/app.info` — always this server, never an endpoint named in the request.
+ * The Bitrix24 OAuth servers (west `oauth.bitrix.info`, east `oauth.bitrix24.tech`, or a fake): token
+ * refresh at `{server}/oauth/token/` and token verification at `{server}/rest/app.info`. Callers pass a
+ * server from the trusted list (`BITRIX_OAUTH_URLS`), never one taken from a request unchecked.
  */
 export class BitrixOAuthClient implements BitrixOAuth {
-  readonly #base: string;
   readonly #timeoutMs: number;
 
-  constructor(baseUrl: string, timeoutMs: number) {
-    this.#base = baseUrl.replace(/\/+$/, "");
+  constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
   }
 
-  async appInfo(accessToken: string): Promise<BitrixAppInfo> {
+  async appInfo(server: string, accessToken: string): Promise<BitrixAppInfo> {
     const { status, body } = await bitrixFetch(
-      `${this.#base}/rest/app.info?auth=${encodeURIComponent(accessToken)}`,
+      `${base(server)}/rest/app.info?auth=${encodeURIComponent(accessToken)}`,
       { headers: { accept: "application/json" } },
       this.#timeoutMs,
     );
@@ -27,18 +26,34 @@ export class BitrixOAuthClient implements BitrixOAuth {
     if (typeof clientId !== "string" || !clientId) {
       throw new BitrixApiError(status, "NO_CLIENT_ID", "app.info did not name the application");
     }
-    const install = result.install as { installed?: unknown } | undefined;
+    // The portal is named only inside `install` (b24pysdk's B24AppInfoInstallData); the top level
+    // carries the token's client, scope, expiry and user.
+    const install = (result.install ?? {}) as Record<string, unknown>;
+    const expires = Number(result.expires);
+    const userId = Number(result.user_id);
     return {
       clientId,
-      memberId: typeof result.member_id === "string" ? result.member_id : undefined,
-      licenseFamily: typeof result.LICENSE_FAMILY === "string" ? result.LICENSE_FAMILY : undefined,
-      installed: typeof install?.installed === "boolean" ? install.installed : undefined,
+      memberId: stringOf(install.member_id),
+      domain: stringOf(install.domain),
+      clientEndpoint: stringOf(install.client_endpoint),
+      installed: typeof install.installed === "boolean" ? install.installed : undefined,
+      userId: Number.isInteger(userId) && userId > 0 ? userId : undefined,
+      expiresAt: Number.isFinite(expires) && expires > 1e9 ? Math.floor(expires) : undefined,
     };
   }
 
+  async portalLicense(clientEndpoint: string, accessToken: string): Promise<{ licenseFamily?: string }> {
+    const result = await this.#portalCall<Record<string, unknown>>(clientEndpoint, "app.info", accessToken);
+    return { licenseFamily: stringOf(result?.LICENSE_FAMILY) };
+  }
+
   async isAdmin(clientEndpoint: string, accessToken: string): Promise<boolean> {
+    return (await this.#portalCall(clientEndpoint, "user.admin", accessToken)) === true;
+  }
+
+  async #portalCall<T>(clientEndpoint: string, method: string, accessToken: string): Promise<T | undefined> {
     const { status, body } = await bitrixFetch(
-      `${clientEndpoint}user.admin`,
+      `${clientEndpoint}${method}`,
       {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json" },
@@ -47,10 +62,10 @@ export class BitrixOAuthClient implements BitrixOAuth {
       this.#timeoutMs,
     );
     if (status !== 200) throw errorOf(status, body);
-    return (body as { result?: unknown } | undefined)?.result === true;
+    return (body as { result?: T } | undefined)?.result;
   }
 
-  async refresh(clientId: string, clientSecret: string, refreshToken: string) {
+  async refresh(server: string, clientId: string, clientSecret: string, refreshToken: string) {
     const query = new URLSearchParams({
       grant_type: "refresh_token",
       client_id: clientId,
@@ -58,7 +73,7 @@ export class BitrixOAuthClient implements BitrixOAuth {
       refresh_token: refreshToken,
     });
     const { status, body } = await bitrixFetch(
-      `${this.#base}/oauth/token/?${query}`,
+      `${base(server)}/oauth/token/?${query}`,
       { headers: { accept: "application/json" } },
       this.#timeoutMs,
     );
@@ -76,8 +91,16 @@ export class BitrixOAuthClient implements BitrixOAuth {
       accessToken: b.access_token,
       refreshToken: b.refresh_token,
       expiresIn: Number(b.expires_in ?? 3600),
-      memberId: typeof b.member_id === "string" ? b.member_id : undefined,
-      clientEndpoint: typeof b.client_endpoint === "string" ? b.client_endpoint : undefined,
+      memberId: stringOf(b.member_id),
+      clientEndpoint: stringOf(b.client_endpoint),
     };
   }
+}
+
+function base(server: string): string {
+  return server.replace(/\/+$/, "");
+}
+
+function stringOf(value: unknown): string | undefined {
+  return typeof value === "string" && value ? value : undefined;
 }

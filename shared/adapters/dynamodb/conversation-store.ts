@@ -29,7 +29,6 @@ const key = {
   }),
   outbound: (wamid: string) => ({ pk: `OUT#${wamid}`, sk: "OUT" }),
   unmatched: (eventId: string) => ({ pk: `UNMATCHED#${eventId}`, sk: "UNMATCHED" }),
-  counter: (name: string) => ({ pk: `COUNTER#${name}`, sk: "COUNTER" }),
   unrouted: (phoneNumberId: string) => ({ pk: `UNROUTED#${phoneNumberId}`, sk: "UNROUTED" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
@@ -49,7 +48,7 @@ const expiry = (days = RETAIN_DAYS) => ({
   [table.ttlAttribute]: Math.floor(Date.now() / 1000) + days * DAY_S,
 });
 
-/** Delivery claims, conversations (24-hour window), sent messages and their statuses, counters. */
+/** Delivery claims, conversations (24-hour window), sent messages and their statuses. */
 export class DynamoConversationStore implements ConversationStore {
   readonly #t: TableClient;
 
@@ -276,22 +275,6 @@ export class DynamoConversationStore implements ConversationStore {
       })),
       nextCursor: page.nextCursor,
     };
-  }
-
-  async increment(counter: string, by = 1): Promise<void> {
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.counter(counter),
-        UpdateExpression: "ADD #n :by",
-        ExpressionAttributeNames: { "#n": "n" },
-        ExpressionAttributeValues: { ":by": by },
-      }),
-    );
-  }
-
-  async readCounter(counter: string): Promise<number> {
-    return Number((await this.#t.get(key.counter(counter)))?.n ?? 0);
   }
 
   /**

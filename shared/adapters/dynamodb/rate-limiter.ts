@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { RateLimitWaitError } from "../../errors.ts";
 import type { Clock } from "../../ports/clock.ts";
+import { type Metrics, metricNames, noMetrics } from "../../ports/metrics.ts";
 import type { RateLimiter, RateProfile } from "../../ports/rate-limiter.ts";
 import { table } from "../../resources.ts";
 import { type Item, isConditionFailure, type TableClient } from "./table-client.ts";
@@ -11,6 +12,8 @@ export interface DynamoRateLimiterOptions {
   readonly maxWaitMs?: number;
   /** Injected for tests; the default is a real timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Counts each acquire that had to wait for the budget. */
+  readonly metrics?: Metrics;
 }
 
 const DEFAULT_MAX_WAIT_MS = 10_000;
@@ -42,17 +45,21 @@ export class DynamoRateLimiter implements RateLimiter {
   readonly #clock: Clock;
   readonly #maxWaitMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
+  readonly #metrics: Metrics;
 
   constructor(tableClient: TableClient, clock: Clock, options: DynamoRateLimiterOptions = {}) {
     this.#t = tableClient;
     this.#clock = clock;
     this.#maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
     this.#sleep = options.sleep ?? ((ms) => delay(ms).then(() => undefined));
+    this.#metrics = options.metrics ?? noMetrics;
   }
 
   readonly #queues = new Map<string, Promise<unknown>>();
 
   /**
+   * Keys are portals (member ids): Bitrix24 meters each portal on its own.
+   *
    * Callers in one process (a Lambda running a batch's conversations side by side) take their turn per
    * key, so a process has one conditional write in flight per portal: contention is left to happen only
    * between processes, where it cannot be avoided.
@@ -101,6 +108,8 @@ export class DynamoRateLimiter implements RateLimiter {
       // Both the sum of sleeps and the clock: round trips count against the caller's time too, and a
       // clock that does not move (or moves oddly) still cannot keep a caller waiting forever.
       const waitedMs = Math.max(sleptMs, nowMs - startMs);
+      // Once per acquire that found the budget short, whether it then waits or gives up.
+      if (sleptMs === 0) this.#metrics.count(metricNames.rateLimitWaits, 1, { portal: key });
       if (waitedMs + waitMs > this.#maxWaitMs) throw this.#exhausted(key, profile, waitedMs + waitMs);
       const jitterMs = Math.ceil(Math.random() * Math.min(MAX_JITTER_MS, waitMs * JITTER_SHARE));
       await this.#sleep(waitMs + jitterMs);

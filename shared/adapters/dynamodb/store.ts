@@ -8,6 +8,9 @@ import { type Item, isConditionFailure, type TableClient } from "./table-client.
 
 const EVENT_RETENTION_DAYS = 30;
 
+/** Room under DynamoDB's 400 KB item limit for the key, dates and attribute names. */
+const MAX_RECORDED_EVENT_BYTES = 300 * 1024;
+
 const key = {
   app: (appId: string) => ({ pk: `APP#${appId}`, sk: "APP" }),
   appDomain: (host: string, appId: string) => ({ pk: `DOMAIN#${host}`, sk: `APP#${appId}` }),
@@ -155,10 +158,19 @@ export class DynamoStore implements Store {
   // ---- inbound events ----
 
   async recordInboundEvent(event: InboundEvent, receivedAt: Date): Promise<"stored" | "duplicate"> {
+    // DynamoDB refuses items over 400 KB: an event that large is recorded by what identifies it.
+    const bytes = Buffer.byteLength(JSON.stringify(event), "utf8");
+    const recorded =
+      bytes <= MAX_RECORDED_EVENT_BYTES
+        ? { event }
+        : {
+            event: { id: event.id, kind: event.kind, field: event.field, wabaId: event.wabaId },
+            eventBytes: bytes,
+          };
     const stored = await this.#t.put(
       {
         ...key.event(event.id),
-        event,
+        ...recorded,
         receivedAt: receivedAt.toISOString(),
         [table.ttlAttribute]: Math.floor(receivedAt.getTime() / 1000) + EVENT_RETENTION_DAYS * 86_400,
       },

@@ -53,7 +53,10 @@ export class GraphClient implements MetaGraph {
     };
   }
 
-  /** Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. */
+  /**
+   * Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. Meta
+   * answers media downloads without a User-Agent with an error page instead of the file.
+   */
   async download(
     url: string,
     target: GraphTarget,
@@ -62,7 +65,7 @@ export class GraphClient implements MetaGraph {
     let response: Response;
     try {
       response = await fetch(url, {
-        headers: { authorization: `Bearer ${target.accessToken}` },
+        headers: { authorization: `Bearer ${target.accessToken}`, "user-agent": MEDIA_USER_AGENT },
         signal: AbortSignal.timeout(this.#options.timeoutMs * 3),
       });
     } catch (error) {
@@ -115,6 +118,7 @@ export class GraphClient implements MetaGraph {
       messaging_product: "whatsapp",
       recipient_type: "individual",
       ...message,
+      ...(typeof message.to === "string" ? { to: withPlus(message.to) } : {}),
     })) as { messages?: { id?: string }[] } | undefined;
     const wamid = body?.messages?.[0]?.id;
     if (!wamid) throw new GraphApiError(502, undefined, "Graph API accepted the message but returned no id");
@@ -237,4 +241,15 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+const MEDIA_USER_AGENT = "separator-waba/1.0";
+
+/**
+ * The customer's number in E.164 with `+`: Meta prepends the business number's country code to a number
+ * without it, so a bare one can reach someone else. Business-scoped user ids (not digits) pass as they are.
+ */
+function withPlus(to: string): string {
+  const digits = to.replace(/[\s()+-]/g, "");
+  return /^\d{6,20}$/.test(digits) ? `+${digits}` : to;
 }

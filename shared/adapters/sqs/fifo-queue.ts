@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
+import { type ClaimStore, checkIn } from "../../claim-check.ts";
 import { toQueueBody } from "../../domain/queue-body.ts";
 
 const MAX_BATCH = 10;
@@ -21,17 +22,25 @@ export interface FifoItem {
 export class SqsFifoQueue {
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
+  readonly #claims: ClaimStore | undefined;
 
-  constructor(sqs: SQSClient, queueUrl: string) {
+  /** `claims`: where bodies too large for SQS go (claim check); without it such a body is refused. */
+  constructor(sqs: SQSClient, queueUrl: string, claims?: ClaimStore) {
     this.#sqs = sqs;
     this.#queueUrl = queueUrl;
+    this.#claims = claims;
   }
 
   async enqueue(items: readonly FifoItem[]): Promise<void> {
+    const entries = await Promise.all(
+      items.map(async (item, i) =>
+        toEntry(item, i, await checkIn(toQueueBody(item.body), item.dedupKey, this.#claims)),
+      ),
+    );
     const batches: SendMessageBatchRequestEntry[][] = [];
-    items.forEach((item, i) => {
+    entries.forEach((entry, i) => {
       if (i % MAX_BATCH === 0) batches.push([]);
-      batches[batches.length - 1]?.push(toEntry(item, i));
+      batches[batches.length - 1]?.push(entry);
     });
     // One after another: two requests in flight could land a conversation's later messages first.
     for (const batch of batches) await this.#sendBatch(batch);
@@ -62,10 +71,10 @@ export function makeSqsClient(): SQSClient {
   return new SQSClient(endpoint ? { endpoint, useQueueUrlAsEndpoint: false } : {});
 }
 
-function toEntry(item: FifoItem, index: number): SendMessageBatchRequestEntry {
+function toEntry(item: FifoItem, index: number, body: string): SendMessageBatchRequestEntry {
   return {
     Id: String(index),
-    MessageBody: toQueueBody(item.body),
+    MessageBody: body,
     MessageGroupId: boundedId(item.groupId),
     // Hashing keeps the id within SQS's 128 characters and allowed alphabet whatever the key looks like.
     MessageDeduplicationId: createHash("sha256").update(item.dedupKey).digest("hex"),

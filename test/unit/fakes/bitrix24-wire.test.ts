@@ -165,10 +165,11 @@ describe("install page", () => {
       domain: decoded._query_string.DOMAIN,
     });
 
-    const fakeBody = fake.installPageBody(tokens.memberId, {
-      SERVER_ENDPOINT: String(post.SERVER_ENDPOINT),
-      member_id: String(post.member_id),
-    });
+    const fakeBody = fake.installPageBody(
+      tokens.memberId,
+      { SERVER_ENDPOINT: String(post.SERVER_ENDPOINT), member_id: String(post.member_id) },
+      { withEndpointAndToken: true },
+    );
     expect(fakeBody).toBe(body.trim());
 
     const query = fake.installPageQuery(tokens.memberId, {
@@ -176,6 +177,42 @@ describe("install page", () => {
       APP_SID: String(decoded._query_string.APP_SID),
     });
     expect(`POST /install?${query}`).toBe(requestLine.trim());
+  });
+
+  it("reproduces the recorded install POST of b24phpsdk's test byte for byte: no application token", () => {
+    const [query = "", body = ""] = fixtureText("bitrix/install_page_post_recorded_raw.txt").split("\n");
+    const post = Object.fromEntries(new URLSearchParams(body));
+    const get = Object.fromEntries(new URLSearchParams(query));
+    const tokens = fake.addPortal({
+      memberId: "e0000000000000000000000000000001",
+      accessToken: post.AUTH_ID,
+      refreshToken: post.REFRESH_ID,
+      status: post.status,
+      domain: get.DOMAIN,
+    });
+    const overrides = {
+      member_id: String(post.member_id),
+      PLACEMENT_OPTIONS: String(post.PLACEMENT_OPTIONS),
+    };
+    expect(fake.installPageBody(tokens.memberId, overrides)).toBe(body);
+    expect(fake.installPageQuery(tokens.memberId, { PROTOCOL: "1", APP_SID: String(get.APP_SID) })).toBe(
+      query,
+    );
+  });
+
+  it("builds ONAPPUSERREADY with the documented data and auth keys, in order", () => {
+    const documented = fixtureJson<EventFixture & { data: Record<string, unknown> }>(
+      "bitrix/event_onappuserready.json",
+    );
+    const tokens = fake.addPortal();
+    const parsed = qs.parse(fake.systemUserReadyEventBody(tokens.memberId), {
+      depth: 20,
+    }) as unknown as EventFixture & { data: Record<string, unknown> };
+    expect(Object.keys(parsed)).toEqual(Object.keys(documented));
+    expect(Object.keys(parsed.data)).toEqual(Object.keys(documented.data));
+    expect(Object.keys(parsed.auth)).toEqual(Object.keys(documented.auth));
+    expect(parsed.data.access_token).not.toBe(parsed.auth.access_token);
+    expect(fake.tokenUser(String(parsed.data.access_token))).toBe(Number(parsed.data.user_id));
   });
 
   it("points DOMAIN/PROTOCOL at the fake by default", () => {

@@ -59,7 +59,8 @@ describe("OAuth server", () => {
       member_id: portal.memberId,
       client_endpoint: fake.clientEndpoint,
       server_endpoint: fake.serverEndpoint,
-      domain: fake.host,
+      // The refresh answer's domain is the OAuth server's (docs settings/oauth/index), not the portal's.
+      domain: new URL(fake.oauthUrl).host,
       expires_in: 3600,
       expires: Math.floor(clock / 1000) + 3600,
     });
@@ -105,13 +106,49 @@ describe("OAuth server", () => {
     expect(fake.tokens(portal.memberId).refreshToken).not.toBe(portal.refreshToken);
   });
 
-  it("verifies an install token with app.info on the OAuth origin (client_id, member_id)", async () => {
+  it("answers app.info on the OAuth server as b24pysdk types it: the portal only inside install, no licence", async () => {
     const response = await fetch(`${fake.oauthUrl}/rest/app.info?auth=${portal.accessToken}`);
     expect(response.status).toBe(200);
-    const { result } = (await response.json()) as { result: Record<string, unknown> };
+    const { result } = (await response.json()) as { result: Record<string, Record<string, unknown>> };
+    const typed = fixtureJson<{ result: Record<string, Record<string, unknown>> }>(
+      "bitrix/oauth_app_info_response.json",
+    ).result;
+    expect(Object.keys(result).sort()).toEqual(Object.keys(typed).sort());
+    expect(Object.keys(result.install ?? {}).sort()).toEqual(Object.keys(typed.install ?? {}).sort());
     expect(result).toMatchObject({
       client_id: CLIENT.clientId,
-      member_id: portal.memberId,
+      user_id: 1,
+      install: { member_id: portal.memberId, client_endpoint: fake.clientEndpoint, installed: true },
+    });
+    expect(result).not.toHaveProperty("member_id");
+    expect(result).not.toHaveProperty("LICENSE_FAMILY");
+  });
+
+  it("knows only its own region's tokens: an east portal's token is unknown in the west and refreshes in the east", async () => {
+    const east = fake.addPortal({ ...CLIENT, region: "east" });
+    const west = await fetch(`${fake.oauthUrl}/rest/app.info?auth=${east.accessToken}`);
+    expect(west.status).toBe(401);
+    const eastUrl = fake.oauthServers.east.url;
+    expect((await fetch(`${eastUrl}/rest/app.info?auth=${east.accessToken}`)).status).toBe(200);
+    const query = new URLSearchParams({
+      grant_type: "refresh_token",
+      client_id: CLIENT.clientId,
+      client_secret: CLIENT.clientSecret,
+      refresh_token: east.refreshToken,
+    });
+    expect((await fetch(`${fake.oauthUrl}/oauth/token/?${query}`)).status).toBe(400);
+    const refreshed = await fetch(`${eastUrl}/oauth/token/?${query}`);
+    expect(refreshed.status).toBe(200);
+    expect(((await refreshed.json()) as { server_endpoint: string }).server_endpoint).toBe(
+      fake.serverEndpointOf("east"),
+    );
+  });
+
+  it("answers the portal's own app.info with the documented licence fields", async () => {
+    const response = await rest("app.info");
+    expect(response.status).toBe(200);
+    const result = response.body.result as Record<string, unknown>;
+    expect(result).toMatchObject({
       CODE: CLIENT.clientId,
       STATUS: "L",
       INSTALLED: true,
@@ -121,6 +158,24 @@ describe("OAuth server", () => {
     for (const key of ["ID", "VERSION", "DAYS", "LANGUAGE_ID", "LICENSE", "LICENSE_TYPE"]) {
       expect(result).toHaveProperty(key);
     }
+  });
+});
+
+describe("disk", () => {
+  it("answers disk.file.get with the documented fields and serves DOWNLOAD_URL; needs the disk scope", async () => {
+    const withDisk = fake.addPortal({ ...CLIENT, scope: "imopenlines,imconnector,disk" });
+    const id = fake.addDiskFile(withDisk.memberId, { name: "a.png", bytes: Buffer.from("png-bytes") });
+    const documented = fixtureJson<{ result: Record<string, unknown> }>(
+      "bitrix/disk_file_get_response.json",
+    ).result;
+    const answer = await rest("disk.file.get", { id }, withDisk.accessToken);
+    expect(answer.status).toBe(200);
+    const result = answer.body.result as Record<string, unknown>;
+    expect(Object.keys(result)).toEqual(Object.keys(documented));
+    expect(result).toMatchObject({ ID: id, NAME: "a.png", SIZE: "9", TYPE: "file" });
+    const download = await fetch(String(result.DOWNLOAD_URL));
+    expect(Buffer.from(await download.arrayBuffer()).toString()).toBe("png-bytes");
+    expect((await rest("disk.file.get", { id })).body.error).toBe("insufficient_scope");
   });
 });
 
