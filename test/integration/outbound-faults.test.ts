@@ -97,7 +97,11 @@ describe("outbound under a seeded 30% Graph API failure schedule", () => {
       String((body.text as { body?: unknown } | undefined)?.body);
     const arrived = () => {
       const map = new Map<string, string[]>();
-      for (const m of world.meta.sentMessages) map.set(m.to, [...(map.get(m.to) ?? []), textOf(m.body)]);
+      // Meta takes `to` with or without the leading +; the bridge sends it with one.
+      for (const m of world.meta.sentMessages) {
+        const to = m.to.replace(/^\+/, "");
+        map.set(to, [...(map.get(to) ?? []), textOf(m.body)]);
+      }
       return map;
     };
     const total = CUSTOMERS * PER_CUSTOMER;
