@@ -488,16 +488,7 @@ export class BitrixFake extends HttpFake {
       };
       this.#portals.set(portal.memberId, portal);
       if (this.#defaultLimit) this.queryLimit(portal.memberId, this.#defaultLimit);
-      this.#accessTokens.set(portal.accessToken, {
-        memberId: portal.memberId,
-        userId: portal.userId,
-        expiresAt: portal.accessExpiresAt,
-      });
-      this.#refreshTokens.set(portal.refreshToken, {
-        memberId: portal.memberId,
-        userId: portal.userId,
-        used: false,
-      });
+      this.#registerTokens(portal);
     }
   }
 
@@ -993,6 +984,11 @@ export class BitrixFake extends HttpFake {
     portal.accessToken = accessToken ?? hex(16);
     portal.refreshToken = refreshToken ?? hex(16);
     portal.accessExpiresAt = this.now() + this.#ttlMs;
+    this.#registerTokens(portal);
+  }
+
+  /** Makes the portal's current pair valid: its access token until `accessExpiresAt`, its refresh token once. */
+  #registerTokens(portal: BitrixPortal): void {
     this.#accessTokens.set(portal.accessToken, {
       memberId: portal.memberId,
       userId: portal.userId,
