@@ -5,7 +5,8 @@
  *  2. each function's minified bundle size, built with the deployment's esbuild options;
  *  3. each bundle's cold import time in a fresh Node process (median of 10);
  *  4. what each library choice costs a bundle (bench/library-choices.ts);
- *  5. inbound end to end on the local stack against the fakes (bench/inbound.ts).
+ *  5. peak memory over baseline moving a 100 MB file each way (bench/memory.ts);
+ *  6. inbound end to end on the local stack against the fakes (bench/inbound.ts).
  */
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -13,11 +14,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signWebhookBody } from "#shared/domain/webhook-signature.ts";
+import { makeLogger } from "#shared/logger.ts";
+import { noMetrics } from "#shared/ports/metrics.ts";
 import type { AppRecord } from "#shared/ports/store.ts";
 import { functions } from "#shared/resources.ts";
 import { makeIngestWebhook } from "#shared/use-cases/ingest-webhook.ts";
 import { inboundBench } from "./inbound.ts";
 import { bundle, libraryChoices } from "./library-choices.ts";
+import { memoryBench } from "./memory.ts";
 
 const repo = new URL("../", import.meta.url);
 const body = readFileSync(new URL("test/fixtures/meta/webhook_text.json", repo));
@@ -62,14 +66,26 @@ async function ingestCost(): Promise<void> {
     createdAt: "",
     updatedAt: "",
   };
-  const apps = { byId: async () => app, byHost: async () => [app], byVerifyToken: async () => app };
-  const ingest = makeIngestWebhook({ apps, queue: { enqueue: async () => undefined } });
+  // The fixture's WABA and number belong to the bench app, as a registered tenant's would.
+  const apps = {
+    byId: async () => app,
+    byHost: async () => [app],
+    byVerifyToken: async () => app,
+    appOfWaba: async () => app.appId,
+    wabaOfPhone: async () => "102290129340398",
+  };
+  const ingest = makeIngestWebhook({
+    apps,
+    queue: { enqueue: async () => undefined },
+    metrics: noMetrics,
+    logger: makeLogger("bench"),
+  });
   const n = 20_000;
   const floor = usPerOp("floor: HMAC-SHA256 + JSON.parse", n, () => {
     createHmac("sha256", secret).update(body).digest();
     return JSON.parse(body.toString("utf8"));
   });
-  const full = await usPerOpAsync("ingest: verify + parse + validate + split", n, () =>
+  const full = await usPerOpAsync("ingest: verify + parse + tenancy + split", n, () =>
     ingest({ appId: "1", host: "h", body, signature }),
   );
   console.log(`  ratio to floor ${(full / floor).toFixed(2)}× (target ≤ 2×)`);
@@ -106,4 +122,5 @@ console.log(`separator-waba bench — Node ${process.version}, ${new Date().toIS
 await ingestCost();
 await bundles();
 await libraryChoices();
+await memoryBench();
 await inboundBench();

@@ -1,7 +1,8 @@
 import { BitrixRestClient } from "./adapters/bitrix-rest/client.ts";
 import { BitrixOAuthClient } from "./adapters/bitrix-rest/oauth.ts";
 import { TokenRefresher } from "./adapters/bitrix-rest/token-refresher.ts";
-import { bitrixOAuthServers } from "./config.ts";
+import { makeSafeFetch } from "./adapters/safe-fetch.ts";
+import { allowsLoopbackUrls, bitrixOAuthServers } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { systemClock } from "./ports/clock.ts";
 import { type Metrics, noMetrics } from "./ports/metrics.ts";
@@ -18,9 +19,12 @@ export function makeBitrixSide(
   limitRetryDelaysMs?: readonly number[],
   metrics: Metrics = noMetrics,
 ) {
-  const allowLoopbackHttp = config.LOCAL_STACK === "1";
+  const allowLoopbackHttp = allowsLoopbackUrls(config);
   const oauthServers = bitrixOAuthServers(config);
-  const oauth = new BitrixOAuthClient(config.HTTP_TIMEOUT_MS);
+  const oauth = new BitrixOAuthClient(
+    config.HTTP_TIMEOUT_MS,
+    makeSafeFetch({ allowLoopback: allowLoopbackHttp }),
+  );
   const refresher = new TokenRefresher(bitrixStore, oauth, systemClock, oauthServers, metrics);
   const bitrix = new BitrixRestClient(bitrixStore, refresher, {
     timeoutMs: config.HTTP_TIMEOUT_MS,

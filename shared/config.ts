@@ -34,6 +34,8 @@ const schema = z.object({
   METRICS_NAMESPACE: z._default(nonEmpty(), "SeparatorWaba"),
   /** Set by the local stack: plain HTTP to loopback addresses is allowed only then. */
   LOCAL_STACK: z.optional(z.enum(["1"])),
+  /** Local stack only: `0` refuses loopback URLs as a Lambda does (see allowsLoopbackUrls). */
+  ALLOW_LOOPBACK_URLS: z._default(z.enum(["0", "1"]), "1"),
   HTTP_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 10_000),
   MEDIA_BUCKET: z.optional(nonEmpty()),
   /** Backoff of a failed queue message: base × 2^(attempt − 1) seconds, capped. */
@@ -63,6 +65,14 @@ const settable = z.pick(schema, {
 });
 
 export type Config = z.infer<typeof schema>;
+
+/**
+ * Whether URLs from outside may lead to loopback (the local stack's fakes): only in the local stack,
+ * there by default, never in a Lambda whatever its variables say.
+ */
+export function allowsLoopbackUrls(config: Config, env: NodeJS.ProcessEnv = process.env): boolean {
+  return config.LOCAL_STACK === "1" && config.ALLOW_LOOPBACK_URLS === "1" && !env.AWS_LAMBDA_FUNCTION_NAME;
+}
 
 /** West (oauth.bitrix.info) and east (.ru/.kz/.by portals: oauth.bitrix24.tech), as Bitrix24 runs them. */
 export const DEFAULT_BITRIX_OAUTH_URLS = ["https://oauth.bitrix.info", "https://oauth.bitrix24.tech"];

@@ -22,6 +22,13 @@ export class ValidationError extends AppError {
   }
 }
 
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string) {
+    super("payload_too_large", 413, message);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
 export class UnauthorizedError extends AppError {
   constructor(message = "Missing or wrong credentials") {
     super("unauthorized", 401, message);

@@ -1,5 +1,5 @@
 import type { ZodType } from "zod";
-import { NotFoundError } from "#shared/errors.ts";
+import { NotFoundError, ValidationError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
 import type { ConversationStore } from "#shared/ports/conversations.ts";
 import type { Page } from "#shared/ports/store.ts";
@@ -382,9 +382,13 @@ export const adminRoutes: readonly AdminRoute[] = [
   },
 ];
 
+/** Longer than any id Meta or Bitrix24 hands out (and far below DynamoDB's key limit). */
+const MAX_ID_LENGTH = 256;
+
 export function param(ctx: RouteContext, name: string): string {
   const value = ctx.params[name];
   if (!value) throw new NotFoundError(`Missing ${name}`);
+  if (value.length > MAX_ID_LENGTH) throw new ValidationError(`${name} is longer than ${MAX_ID_LENGTH}`);
   return value;
 }
 

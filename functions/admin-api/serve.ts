@@ -1,9 +1,16 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import middy from "@middy/core";
-import httpJsonBodyParser from "@middy/http-json-body-parser";
 import { loadAdminToken } from "#shared/adapters/secrets.ts";
+import { parseUntrustedJson } from "#shared/domain/untrusted-json.ts";
 import { AppError, NotFoundError, UnauthorizedError, ValidationError } from "#shared/errors.ts";
-import { errorResponse, type HttpEvent, type HttpResult, header, publicBaseUrl } from "#shared/http.ts";
+import {
+  errorResponse,
+  type HttpEvent,
+  type HttpResult,
+  header,
+  publicBaseUrl,
+  rawBody,
+} from "#shared/http.ts";
 import { type Logger, withRequestId } from "#shared/logger.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { type AdminRoute, matchRoute } from "./routes.ts";
@@ -43,24 +50,33 @@ function bearerMatches(authorization: string | undefined, token: string): boolea
   return given.length > 0 && timingSafeEqual(digest(given), digest(token));
 }
 
-/** Bodies sent without a JSON content type (curl -d) are still JSON to this API. */
+/**
+ * Bodies sent without a JSON content type (curl -d) are still JSON to this API. Parsed depth-limited
+ * and prototype-free: a hostile body is a 400, never a crash further on.
+ */
 function parseJsonText(body: string): unknown {
   if (body.trim() === "") return undefined;
   try {
-    return JSON.parse(body);
-  } catch {
-    throw new ValidationError("Body is not valid JSON");
+    return parseUntrustedJson(body);
+  } catch (error) {
+    throw new ValidationError(`Body is not valid JSON: ${(error as Error).message}`);
   }
 }
-
-const jsonBodyParser = httpJsonBodyParser({ disableContentTypeError: true });
 
 /** The Lambda handler around `route`: request id on every log line, JSON body parsing, errors mapped. */
 export function adminHttpHandler(route: (event: HttpEvent) => Promise<HttpResult>, logger: Logger) {
   return withRequestId(
     middy<HttpEvent, HttpResult>()
-      // GET and DELETE carry no body; only parse what is there (the parser rejects an empty JSON body).
-      .use({ before: (request) => (request.event.body ? jsonBodyParser.before?.(request) : undefined) })
+      // GET and DELETE carry no body; what is there is decoded here and parsed in runAdminRoute.
+      .use({
+        before: (request) => {
+          const { event } = request;
+          if (event.body && event.isBase64Encoded) {
+            event.body = rawBody(event).toString("utf8");
+            event.isBase64Encoded = false;
+          }
+        },
+      })
       .use({
         onError: (request) => {
           const error = request.error as { statusCode?: number; message?: string } | null;

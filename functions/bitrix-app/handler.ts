@@ -1,6 +1,8 @@
 import { BitrixUserRestClient } from "#shared/adapters/bitrix-rest/user-rest.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSafeFetch } from "#shared/adapters/safe-fetch.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { allowsLoopbackUrls } from "#shared/config.ts";
 import { appSessionKey } from "#shared/domain/app-session.ts";
 import { AppError, ValidationError } from "#shared/errors.ts";
 import { type HttpEvent, type HttpResult, header, json, rawBody, text } from "#shared/http.ts";
@@ -31,7 +33,10 @@ const useCases = lazy(async () => {
       conversations,
       templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
       installer,
-      userRest: new BitrixUserRestClient(config.HTTP_TIMEOUT_MS),
+      userRest: new BitrixUserRestClient(
+        config.HTTP_TIMEOUT_MS,
+        makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) }),
+      ),
       sessionKey,
       clock: systemClock,
     }),

@@ -17,7 +17,7 @@ import { systemClock } from "#shared/ports/clock.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { grantFromAuth, grantFromSystemUser, type PortalGrant } from "#shared/use-cases/install-portal.ts";
 import { makeHandlePortalEvent } from "#shared/use-cases/portal-events.ts";
-import { installFailedPage, installFinishedPage, settingsPage } from "./pages.ts";
+import { installFailedPage, installFinishedPage, openAppPage, settingsPage } from "./pages.ts";
 
 const logger = makeLogger("bitrix-events");
 
@@ -78,14 +78,14 @@ async function handle(event: HttpEvent): Promise<HttpResult> {
       return json(200, { result: "system-user", memberId: portal.memberId });
     }
     if (form.PLACEMENT === "SETTING_CONNECTOR" || query.view === "settings") {
-      return settingsPage(uc.runtime.bitrixStore, form, query.h);
+      // Awaited here, so a refusal is answered by the catch below (401), not as a rejected promise.
+      return await settingsPage(uc.runtime.bitrixStore, form, query.h);
     }
     if (form.AUTH_ID) {
-      // Every user who opens the app posts here with their own token: an installed portal stays as it is.
+      // Every user who opens the app posts here with their own token (when the app's handler path is still
+      // this URL): an installed portal stays as it is, and the user goes on to the app's page.
       const installed = await uc.runtime.bitrixStore.getPortal(formString(form.member_id));
-      if (installed?.status === "installed") {
-        return text(200, installFinishedPage(installed), "text/html; charset=utf-8");
-      }
+      if (installed?.status === "installed") return text(200, openAppPage(form), "text/html; charset=utf-8");
       const portal = await uc.installer.install(grantFromPage(form, query, baseUrl));
       return text(200, installFinishedPage(portal), "text/html; charset=utf-8");
     }

@@ -27,6 +27,26 @@ export function installFinishedPage(portal: PortalRecord): string {
   );
 }
 
+/** The frame fields the app's page reads; the refresh token is not among them and stays off the page. */
+const APP_PAGE_FIELDS = ["member_id", "AUTH_ID", "PLACEMENT", "PLACEMENT_OPTIONS"] as const;
+
+/**
+ * A user opening an app whose handler path is still this URL (it moved to `/api/bitrix/app/`): the frame
+ * is posted on to the app's page with its own fields. Bitrix24 shows this URL instead of the handler path
+ * until BX24.installFinish() ran, so the page still finishes the install first where BX24 is loaded.
+ */
+export function openAppPage(form: Record<string, unknown>): string {
+  const inputs = APP_PAGE_FIELDS.filter((name) => typeof form[name] === "string")
+    .map((name) => `<input type="hidden" name="${name}" value="${escapeHtml(form[name] as string)}">`)
+    .join("");
+  return page(
+    "WhatsApp for Bitrix24",
+    `<h1>WhatsApp for Bitrix24</h1><form id="open-app" method="post" action="/api/bitrix/app/">${inputs}<button type="submit">Open the WhatsApp numbers</button></form>`,
+    `<script>(function(){var gone=false,go=function(){if(!gone){gone=true;document.getElementById("open-app").submit()}};
+if(window.BX24&&BX24.init){BX24.init(function(){try{BX24.installFinish()}finally{go()}});setTimeout(go,3000)}else go()})();</script>`,
+  );
+}
+
 export function installFailedPage(message: string): string {
   return page("separator-waba install failed", `<h1>Install failed</h1><p>${escapeHtml(message)}</p>`);
 }

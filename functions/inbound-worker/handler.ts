@@ -4,8 +4,10 @@ import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
 import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
+import { makeSafeFetch } from "#shared/adapters/safe-fetch.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { allowsLoopbackUrls } from "#shared/config.ts";
 import type { InboundEvent } from "#shared/domain/inbound-event.ts";
 import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
@@ -47,7 +49,11 @@ const deps = lazy(async () => {
       conversations: runtime.conversations,
       metaStatus: runtime.metaStatus,
       bitrix,
-      graph: new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS }),
+      graph: new GraphClient({
+        baseUrl: config.GRAPH_API_BASE_URL,
+        timeoutMs: config.HTTP_TIMEOUT_MS,
+        fromOutside: makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) }),
+      }),
       media: new S3MediaStore(config.MEDIA_BUCKET ?? ""),
       limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { metrics }),
       clock: systemClock,

@@ -2,8 +2,10 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { DynamoRateLimiter } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSafeFetch } from "#shared/adapters/safe-fetch.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { makeBitrixSide } from "#shared/bitrix-runtime.ts";
+import { allowsLoopbackUrls } from "#shared/config.ts";
 import type { QueueJob } from "#shared/domain/outbound-job.ts";
 import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
@@ -21,7 +23,12 @@ const deps = lazy(async () => {
   const runtime = await getRuntime();
   const { config } = runtime;
   const { bitrix } = makeBitrixSide(runtime, logger, [], metrics);
-  const graph = new GraphClient({ baseUrl: config.GRAPH_API_BASE_URL, timeoutMs: config.HTTP_TIMEOUT_MS });
+  const fromOutside = makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) });
+  const graph = new GraphClient({
+    baseUrl: config.GRAPH_API_BASE_URL,
+    timeoutMs: config.HTTP_TIMEOUT_MS,
+    fromOutside,
+  });
   return {
     worker: {
       queue: queueConsumedBy("outbound-worker"),
@@ -57,10 +64,10 @@ const deps = lazy(async () => {
       clock: systemClock,
       logger,
       metrics,
+      fetchFromOutside: fromOutside,
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
-        allowLoopbackHttp: config.LOCAL_STACK === "1",
       },
     }),
   };

@@ -22,8 +22,8 @@ const logger = makeLogger("waba-webhook");
 const metrics = makeEmfMetrics("waba-webhook");
 
 const useCases = lazy(async () => {
-  const { config, store } = await getRuntime();
-  const apps = new CachedAppDirectory(store);
+  const { config, store, bitrixStore } = await getRuntime();
+  const apps = new CachedAppDirectory(store, bitrixStore);
   return {
     ingest: makeIngestWebhook({
       apps,
@@ -34,6 +34,8 @@ const useCases = lazy(async () => {
           config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
         ),
       ),
+      metrics,
+      logger,
     }),
     verify: makeVerifySubscription({ apps }),
   };

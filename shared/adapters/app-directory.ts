@@ -1,4 +1,5 @@
-import type { AppRecord, AppStore } from "../ports/store.ts";
+import type { BitrixStore } from "../ports/bitrix-store.ts";
+import type { AppRecord, AppStore, WabaStore } from "../ports/store.ts";
 import type { AppDirectory } from "../use-cases/ingest-webhook.ts";
 
 const TTL_MS = 60_000;
@@ -8,11 +9,35 @@ const TTL_MS = 60_000;
  * that fails against cached apps is retried against fresh ones, so a rotated secret works at once.
  */
 export class CachedAppDirectory implements AppDirectory {
-  readonly #store: AppStore;
+  readonly #store: AppStore & Pick<WabaStore, "getWaba">;
+  readonly #phones: Pick<BitrixStore, "getPhone">;
   readonly #cache = new Map<string, { at: number; apps: AppRecord[] }>();
+  readonly #owners = new Map<string, { at: number; owner: string }>();
 
-  constructor(store: AppStore) {
+  constructor(store: AppStore & Pick<WabaStore, "getWaba">, phones: Pick<BitrixStore, "getPhone">) {
     this.#store = store;
+    this.#phones = phones;
+  }
+
+  appOfWaba(wabaId: string): Promise<string | undefined> {
+    return this.#owner(`waba:${wabaId}`, async () => (await this.#store.getWaba(wabaId))?.appId);
+  }
+
+  wabaOfPhone(phoneNumberId: string): Promise<string | undefined> {
+    return this.#owner(
+      `phone:${phoneNumberId}`,
+      async () => (await this.#phones.getPhone(phoneNumberId))?.wabaId,
+    );
+  }
+
+  /** Only found owners are kept: a WABA or number registered a moment ago is accepted at once. */
+  async #owner(key: string, load: () => Promise<string | undefined>): Promise<string | undefined> {
+    const hit = this.#owners.get(key);
+    if (hit && Date.now() - hit.at < TTL_MS) return hit.owner;
+    const owner = await load();
+    if (owner === undefined) this.#owners.delete(key);
+    else this.#owners.set(key, { at: Date.now(), owner });
+    return owner;
   }
 
   async byId(appId: string, fresh: boolean): Promise<AppRecord | undefined> {

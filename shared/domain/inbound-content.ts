@@ -1,4 +1,8 @@
+import { escapeCustomerText, escapeStringsIn } from "./customer-text.ts";
 import { explainMetaError } from "./meta-errors.ts";
+
+/** Fields parsed before they are shown, and escaped then (a Flow's answers are JSON in a string). */
+const SHOWN_AFTER_PARSING = new Set(["response_json"]);
 
 /**
  * What the operator sees in the Bitrix24 Open Lines chat for one WhatsApp `messages[]` item: English
@@ -47,7 +51,9 @@ const MEDIA_LABEL: Readonly<Record<InboundMediaKind, string>> = {
 };
 const FILE_NAME_MAX = 50;
 
-export function describeInboundMessage(message: Record<string, unknown>): InboundContent {
+export function describeInboundMessage(received: Record<string, unknown>): InboundContent {
+  // Whatever the customer typed is shown as typed: only the bridge's own wording carries BBCode.
+  const message = escapeStringsIn(received, SHOWN_AFTER_PARSING);
   const type = str(message.type) ?? "unknown";
   const errors = objects(message.errors);
   const described = errors.length > 0 ? describeErrors(type, message, errors) : describeType(type, message);
@@ -169,15 +175,17 @@ function describeFlowReply(reply: Json): string {
     try {
       parsed = JSON.parse(raw);
     } catch {
-      return `${heading}\n${raw}`;
+      return `${heading}\n${escapeCustomerText(raw)}`;
     }
   }
   const lines =
     typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-      ? flatten(parsed as Json, "").filter((line) => !line.startsWith("flow_token:"))
+      ? flatten(parsed as Json, "")
+          .filter((line) => !line.startsWith("flow_token:"))
+          .map(escapeCustomerText)
       : parsed === undefined
         ? []
-        : [JSON.stringify(parsed)];
+        : [escapeCustomerText(JSON.stringify(parsed))];
   const body = str(reply.body);
   return [heading, ...(lines.length > 0 ? lines : body ? [body] : [])].join("\n");
 }

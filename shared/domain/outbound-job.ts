@@ -10,6 +10,11 @@ export interface OperatorFile {
   readonly link: string;
   readonly mime?: string;
   readonly size?: number;
+  /**
+   * The link carries the portal's own access token (`disk.file.get`'s DOWNLOAD_URL, `auth=…`): ours to
+   * fetch, never to pass on, so the file goes as media or the operator is told why it did not go.
+   */
+  readonly privateLink?: boolean;
 }
 
 export interface OutboundJob {

@@ -424,7 +424,7 @@ function checkMedia(parsed: ParsedShortcode, shape: TemplateShape, problems: str
     return;
   }
   if (parsed.fileLink === undefined) problems.push(`its ${shape.mediaKind} header needs file_link:<URL>`);
-  else if (!isWebUrl(parsed.fileLink)) problems.push(`file_link "${parsed.fileLink}" is not an http(s) URL`);
+  else if (!isHttpsUrl(parsed.fileLink)) problems.push(`file_link "${parsed.fileLink}" is not an https URL`);
 }
 
 function checkButton(parsed: ParsedShortcode, shape: TemplateShape, problems: string[]): void {
@@ -437,8 +437,9 @@ function checkButton(parsed: ParsedShortcode, shape: TemplateShape, problems: st
   else checkText("button_param", parsed.buttonParam, problems);
 }
 
-function isWebUrl(text: string): boolean {
-  return URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
+/** HTTPS only: a media link over plain HTTP can be read or swapped on its way to Meta. */
+function isHttpsUrl(text: string): boolean {
+  return URL.canParse(text) && new URL(text).protocol === "https:";
 }
 
 function buildComponents(

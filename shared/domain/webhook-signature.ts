@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 const PREFIX = "sha256=";
+/** Exactly one digest: trailing bytes or two headers joined by a proxy (`a, b`) are not a signature. */
+const HEADER_FORM = /^sha256=[0-9a-fA-F]{64}$/;
 
 /**
  * Checks Meta's `X-Hub-Signature-256` header: HMAC-SHA256 of the raw body bytes keyed with the app secret,
@@ -11,11 +13,11 @@ export function verifyWebhookSignature(
   header: string | undefined,
   appSecret: string,
 ): boolean {
-  if (!header?.startsWith(PREFIX)) return false;
-  const received = Buffer.from(header.slice(PREFIX.length).trim().toLowerCase(), "hex");
+  // Buffer.from(…, "hex") stops silently at the first non-hex byte, so the form is checked first.
+  if (header === undefined || !HEADER_FORM.test(header)) return false;
+  const received = Buffer.from(header.slice(PREFIX.length), "hex");
   const expected = createHmac("sha256", appSecret).update(rawBody).digest();
-  // A header whose hex does not decode to 32 bytes cannot match; timingSafeEqual needs equal lengths.
-  return received.length === expected.length && timingSafeEqual(received, expected);
+  return timingSafeEqual(received, expected);
 }
 
 export function signWebhookBody(rawBody: Uint8Array | string, appSecret: string): string {

@@ -43,6 +43,8 @@ export interface PortalRecord {
   readonly setupError: string | null;
   readonly installedAt: string;
   readonly updatedAt: string;
+  /** Set by the store and grown by every whole-record write: what a conditional save compares. */
+  readonly revision?: number;
 }
 
 export type ConnectorStatus = "active" | "pending" | "error";
@@ -88,6 +90,11 @@ export interface BitrixStore {
   getPortal(memberId: string): Promise<PortalRecord | undefined>;
   listPortals(cursor?: string, limit?: number): Promise<Page<PortalRecord>>;
   putPortal(portal: PortalRecord): Promise<void>;
+  /**
+   * Writes the portal only if the stored one is still `previous` as it was read (absent when undefined);
+   * false when another write came in between, so the caller reads again and merges.
+   */
+  savePortal(portal: PortalRecord, previous: PortalRecord | undefined): Promise<boolean>;
   deletePortal(memberId: string): Promise<void>;
   setPortalSetupError(memberId: string, setupError: string | null): Promise<void>;
   /** Takes the refresh lease when tokens are still at `version` and nobody holds an unexpired lease. */

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { Status } from "../domain/message-status.ts";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
 import type { Page } from "./store.ts";
@@ -128,6 +129,7 @@ export interface ConversationStore {
 
 /** Media we keep for Bitrix24 to fetch: stored under a key, handed out as a time-limited URL. */
 export interface MediaStore {
-  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+  /** Stores the bytes as they arrive (streamed; a failing stream leaves no object behind). */
+  put(key: string, body: Readable | Uint8Array, contentType: string): Promise<void>;
   presignedGetUrl(key: string, expiresInSeconds: number, fileName: string): Promise<string>;
 }

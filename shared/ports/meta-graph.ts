@@ -1,8 +1,16 @@
+import type { Readable } from "node:stream";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
 
 export interface GraphTarget {
   readonly accessToken: string;
   readonly graphApiVersion: string;
+}
+
+export interface MediaUpload {
+  /** The file as it is read: nothing holds it whole. */
+  readonly body: Readable | Uint8Array;
+  readonly mimeType: string;
+  readonly fileName: string;
 }
 
 export interface MediaInfo {
@@ -31,11 +39,15 @@ export interface MetaGraph {
   subscribeApp(wabaId: string, target: GraphTarget): Promise<void>;
   /** `GET /{media-id}`: where to download a received file (the URL lives about five minutes). */
   getMedia(mediaId: string, target: GraphTarget): Promise<MediaInfo>;
+  /**
+   * The media's bytes as they arrive: the stream fails with BodyTooLargeError (and the transfer stops)
+   * one byte past `maxBytes`. Read it at once: the URL lives about five minutes.
+   */
   download(
     url: string,
     target: GraphTarget,
     maxBytes: number,
-  ): Promise<{ bytes: Buffer; contentType?: string }>;
+  ): Promise<{ body: Readable; contentType?: string; contentLength?: number }>;
   /**
    * `GET /{waba-id}/message_templates`, every page (following `paging.next`, which must stay on the
    * configured Graph origin): all of the WABA's templates in Meta's order.
@@ -48,12 +60,8 @@ export interface MetaGraph {
    * `typing` the customer also sees the typing indicator until the reply arrives (or 25 s pass).
    */
   markRead(phoneId: string, wamid: string, typing: boolean, target: GraphTarget): Promise<void>;
-  /** `POST /{phone-number-id}/media` (multipart); resolves to the media id to send. */
-  uploadMedia(
-    phoneId: string,
-    file: { bytes: Uint8Array; mimeType: string; fileName: string },
-    target: GraphTarget,
-  ): Promise<string>;
+  /** `POST /{phone-number-id}/media` (multipart, streamed as it is read); resolves to the media id to send. */
+  uploadMedia(phoneId: string, file: MediaUpload, target: GraphTarget): Promise<string>;
   /**
    * `POST /{phone-number-id}/settings` (Meta answers `{"success": true}`).
    * @throws GraphApiError with Meta's `graphCode`; `details.details` is Meta's `error_data.details`.

@@ -17,6 +17,8 @@ export const metricNames = {
   tokenRefreshes: "TokenRefreshes",
   rateLimitWaits: "RateLimitWaits",
   webhookSignatureFailures: "WebhookSignatureFailures",
+  /** Webhook entries or changes naming a WABA or number that is not the signing app's (dropped). */
+  webhookForeignParts: "WebhookForeignParts",
 } as const;
 
 export type MetricName = (typeof metricNames)[keyof typeof metricNames];

@@ -80,14 +80,14 @@ export function makeAppPage({
       }
       if (!admin) throw new ForbiddenError("Only a Bitrix24 administrator can manage the WhatsApp numbers");
       return {
-        session: issueAppSession(sessionKey, portal.memberId, nowSeconds()),
+        session: issueAppSession(sessionKey, "numbers", portal.memberId, nowSeconds()),
         memberId: portal.memberId,
       };
     },
 
     /** The session behind one of the page's own requests; its portal must still be installed. */
     async authorize(token: string): Promise<AppSession> {
-      const session = readAppSession(sessionKey, token, nowSeconds());
+      const session = readAppSession(sessionKey, "numbers", token, nowSeconds());
       if (!session)
         throw new UnauthorizedError("The page's session expired: open the app again from Bitrix24");
       await installedPortal(session.memberId);

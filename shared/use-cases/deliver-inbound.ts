@@ -14,6 +14,7 @@ import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/con
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
 import type { Metrics } from "../ports/metrics.ts";
+import { BodyTooLargeError } from "../ports/outbound-fetch.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
 import {
@@ -75,6 +76,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     if (!event.phoneNumberId) return "no phone number id";
     const phone = await bitrixStore.getPhone(event.phoneNumberId);
     if (!phone) return `phone ${event.phoneNumberId} is not configured`;
+    // The webhook checked this; a queued event is still never routed into another WABA's line.
+    if (phone.wabaId !== event.wabaId)
+      return `phone ${phone.phoneId} is not a number of WABA ${event.wabaId}`;
     const portal = await bitrixStore.getPortal(phone.memberId);
     if (!phone.line || portal?.status !== "installed") {
       throw new PermanentDeliveryError(
@@ -102,7 +106,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     item: InboundMedia,
     wamid: string,
   ): Promise<{ url: string; name: string }> {
-    const waba = await store.getWaba(event.wabaId);
+    const waba = await ownWaba(event);
     const app = waba && (await store.getApp(waba.appId));
     if (!waba || !app) throw new PermanentDeliveryError(`WABA ${event.wabaId} or its app is not configured`);
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
@@ -112,13 +116,25 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         `the file is ${info.fileSize} bytes, over the ${options.maxMediaBytes} we fetch`,
       );
     }
-    const { bytes, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
+    const { body, contentType } = await graph.download(info.url, target, options.maxMediaBytes);
     const key = `inbound/${encodeURIComponent(wamid)}/${item.fileName}`;
-    await media.put(key, bytes, info.mimeType ?? contentType ?? item.mimeType);
+    // Streamed from Meta into S3: the worker never holds the file whole.
+    try {
+      await media.put(key, body, info.mimeType ?? contentType ?? item.mimeType);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      throw new PermanentDeliveryError(`the file is over the ${options.maxMediaBytes} bytes we fetch`);
+    }
     return {
       url: await media.presignedGetUrl(key, options.mediaUrlTtlSeconds, item.fileName),
       name: item.fileName,
     };
+  }
+
+  /** The event's WABA only while it is registered under the app that signed the webhook: its token is used. */
+  async function ownWaba(event: InboundEvent) {
+    const waba = await store.getWaba(event.wabaId);
+    return waba?.appId === event.appId ? waba : undefined;
   }
 
   async function deliverMessage(
@@ -237,6 +253,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const status = parseStatus(raw.status);
     if (!status) return "ignored";
     const out = await conversations.getOutbound(wamid);
+    // A status speaks for a message of its own number only: another number's wamid is not its to report.
+    if (out && out.phoneId !== event.phoneNumberId) {
+      logger.warn("status names a message of another number", { id: event.id, wabaId: event.wabaId });
+      return "ignored";
+    }
     if (!out) {
       if (attempt.number < options.statusMatchAttempts && !attempt.last) {
         throw new RetryLaterError(`status ${status} for ${wamid} arrived before the record of its send`);
@@ -267,9 +288,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
    */
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
     if (event.kind === "field") {
-      if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
-      const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
-      if (reported) await deps.metaStatus?.recordStatus(reported);
+      // Only for a WABA of the app that signed the webhook: nobody else's templates or reports change.
+      if (await ownWaba(event)) {
+        if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
+        const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
+        if (reported) await deps.metaStatus?.recordStatus(reported);
+      }
       logger.info("account event", {
         field: event.field,
         wabaId: event.wabaId,

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { formString } from "../domain/bitrix-connector.ts";
 import { trustedOAuthServer } from "../domain/oauth-server.ts";
 import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
-import { BitrixApiError, ForbiddenError, ValidationError } from "../errors.ts";
+import { BitrixApiError, ConflictError, ForbiddenError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixAppInfo, BitrixGateway, BitrixOAuth } from "../ports/bitrix.ts";
 import type { BitrixAppRecord, BitrixStore, PortalRecord, PortalTokens } from "../ports/bitrix-store.ts";
@@ -74,6 +74,9 @@ export function sameSecret(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/** Writers of one portal at a time are few (page, ONAPPINSTALL, ONAPPUSERREADY): a few rounds settle them. */
+const SAVE_ATTEMPTS = 5;
 
 interface Verified {
   readonly info: BitrixAppInfo;
@@ -182,6 +185,24 @@ export function makeInstallPortal({
   }
 
   /**
+   * Reads the stored portal, builds the next one from it and writes it only if nobody wrote in between;
+   * otherwise reads again. The install page and ONAPPINSTALL run side by side on real portals: whichever
+   * writes second builds on the first's record, so neither the application token nor the handler secret
+   * the other's set-up registered is lost.
+   */
+  async function saveMerged(
+    memberId: string,
+    next: (existing: PortalRecord | undefined) => PortalRecord,
+  ): Promise<PortalRecord> {
+    for (let attempt = 1; ; attempt++) {
+      const existing = await store.getPortal(memberId);
+      const portal = next(existing);
+      if (await store.savePortal(portal, existing)) return portal;
+      if (attempt >= SAVE_ATTEMPTS) throw new ConflictError(`Portal ${memberId} kept changing; try again`);
+    }
+  }
+
+  /**
    * 1. Verify the token at the portal's trusted OAuth server and require a portal administrator.
    * 2. Store the portal by member_id with sealed tokens (a new token version; the system user's tokens,
    *    once we have them, are kept) and the application token when the request carries one — until
@@ -192,32 +213,30 @@ export function makeInstallPortal({
   async function install(grant: PortalGrant): Promise<PortalRecord> {
     const { info, server, clientEndpoint } = await verifyInstaller(grant);
     const licenseFamily = await licenseFamilyOf(clientEndpoint, grant.accessToken);
-    // Read as late as possible: the page and ONAPPINSTALL may run side by side, and the token one brings
-    // must not be overwritten by the other's copy of the portal.
-    const existing = await store.getPortal(grant.memberId);
-    const now = clock.now();
-    const keepSystemUser = existing?.status === "installed" && existing.tokens?.systemUser === true;
-    let portal: PortalRecord = {
-      memberId: grant.memberId,
-      domain: new URL(clientEndpoint).host,
-      clientEndpoint,
-      serverEndpoint: `${server}/rest/`,
-      clientId: info.clientId,
-      applicationToken:
-        grant.applicationToken ?? (existing?.status === "installed" ? existing.applicationToken : ""),
-      handlerSecret: existing?.handlerSecret ?? randomBytes(18).toString("base64url"),
-      handlerBaseUrl: grant.baseUrl,
-      status: "installed",
-      licenseFamily: licenseFamily ?? existing?.licenseFamily,
-      tokens:
-        keepSystemUser && existing?.tokens
-          ? existing.tokens
-          : tokensOf(grant, info, (existing?.tokens?.version ?? 0) + 1, false),
-      setupError: null,
-      installedAt: existing?.status === "installed" ? existing.installedAt : now.toISOString(),
-      updatedAt: now.toISOString(),
-    };
-    await store.putPortal(portal);
+    let portal = await saveMerged(grant.memberId, (existing) => {
+      const now = clock.now().toISOString();
+      const keepSystemUser = existing?.status === "installed" && existing.tokens?.systemUser === true;
+      return {
+        memberId: grant.memberId,
+        domain: new URL(clientEndpoint).host,
+        clientEndpoint,
+        serverEndpoint: `${server}/rest/`,
+        clientId: info.clientId,
+        applicationToken:
+          grant.applicationToken ?? (existing?.status === "installed" ? existing.applicationToken : ""),
+        handlerSecret: existing?.handlerSecret ?? randomBytes(18).toString("base64url"),
+        handlerBaseUrl: grant.baseUrl,
+        status: "installed",
+        licenseFamily: licenseFamily ?? existing?.licenseFamily,
+        tokens:
+          keepSystemUser && existing?.tokens
+            ? existing.tokens
+            : tokensOf(grant, info, (existing?.tokens?.version ?? 0) + 1, false),
+        setupError: null,
+        installedAt: existing?.status === "installed" ? existing.installedAt : now,
+        updatedAt: now,
+      };
+    });
     const setupError =
       [
         await setUpPortal(bitrix, portal),
@@ -250,20 +269,26 @@ export function makeInstallPortal({
   async function installFromEvent(grant: PortalGrant): Promise<PortalRecord> {
     const token = grant.applicationToken;
     if (!token) throw new ValidationError("Install event without auth[application_token]");
-    const existing = await store.getPortal(grant.memberId);
-    if (existing?.status === "installed" && existing.applicationToken) {
-      if (sameSecret(token, existing.applicationToken)) return existing;
-      return install(grant);
+    let verified = false;
+    for (let attempt = 1; ; attempt++) {
+      const existing = await store.getPortal(grant.memberId);
+      if (existing?.status !== "installed") return install(grant);
+      if (existing.applicationToken) {
+        return sameSecret(token, existing.applicationToken) ? existing : install(grant);
+      }
+      if (!verified) {
+        await verifyInstaller(grant);
+        verified = true;
+        continue; // read again: the page may have written while the OAuth server answered
+      }
+      const portal = { ...existing, applicationToken: token, updatedAt: clock.now().toISOString() };
+      if (await store.savePortal(portal, existing)) {
+        logger.info("portal application token received", { memberId: portal.memberId });
+        return portal;
+      }
+      if (attempt >= SAVE_ATTEMPTS)
+        throw new ConflictError(`Portal ${grant.memberId} kept changing; try again`);
     }
-    if (existing?.status === "installed") {
-      await verifyInstaller(grant);
-      const current = (await store.getPortal(grant.memberId)) ?? existing;
-      const portal = { ...current, applicationToken: token, updatedAt: clock.now().toISOString() };
-      await store.putPortal(portal);
-      logger.info("portal application token received", { memberId: portal.memberId });
-      return portal;
-    }
-    return install(grant);
   }
 
   /**
@@ -272,14 +297,14 @@ export function makeInstallPortal({
    */
   async function adoptSystemUser(grant: PortalGrant): Promise<PortalRecord> {
     const { info } = await verify(grant);
-    const existing = await store.getPortal(grant.memberId);
-    if (existing?.status !== "installed") throw new ForbiddenError("The portal is not installed");
-    const portal: PortalRecord = {
-      ...existing,
-      tokens: tokensOf(grant, info, (existing.tokens?.version ?? 0) + 1, true),
-      updatedAt: clock.now().toISOString(),
-    };
-    await store.putPortal(portal);
+    const portal = await saveMerged(grant.memberId, (existing) => {
+      if (existing?.status !== "installed") throw new ForbiddenError("The portal is not installed");
+      return {
+        ...existing,
+        tokens: tokensOf(grant, info, (existing.tokens?.version ?? 0) + 1, true),
+        updatedAt: clock.now().toISOString(),
+      };
+    });
     logger.info("portal uses the app's system user", { memberId: portal.memberId, userId: info.userId });
     return portal;
   }

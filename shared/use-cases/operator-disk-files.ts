@@ -27,7 +27,13 @@ export async function filesFromDisk(
         continue;
       }
       const size = Number(found?.SIZE);
-      files.push({ name, link, mime: mimeFromName(name), size: Number.isFinite(size) ? size : undefined });
+      files.push({
+        name,
+        link,
+        mime: mimeFromName(name),
+        size: Number.isFinite(size) ? size : undefined,
+        privateLink: true,
+      });
     } catch (error) {
       if (!(error instanceof BitrixApiError) || error.transient) throw error;
       problems.push(`file ${id}: Bitrix24 answered ${error.bitrixCode}`);

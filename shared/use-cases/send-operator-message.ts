@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import {
   bbcodeToPlainText,
   formatOperatorText,
@@ -10,7 +11,6 @@ import { mimeFromBytes } from "../domain/file-type.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
-import { isAllowedOutboundUrl } from "../domain/outbound-url.ts";
 import { isServiceWindowOpen, windowClosedNote } from "../domain/service-window.ts";
 import {
   buildTemplateMessage,
@@ -26,6 +26,12 @@ import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
 import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
+import {
+  BodyTooLargeError,
+  type FetchFromOutside,
+  type SafeResponse,
+  UnsafeUrlError,
+} from "../ports/outbound-fetch.ts";
 import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store, WabaRecord } from "../ports/store.ts";
 import {
@@ -49,10 +55,11 @@ export interface SendOperatorMessageDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** Operator file links come from Bitrix24 events: fetched only where they may lead. */
+  readonly fetchFromOutside: FetchFromOutside;
   readonly options: {
     readonly leaseMs: number;
     readonly timeoutMs: number;
-    readonly allowLoopbackHttp: boolean;
   };
 }
 
@@ -63,7 +70,6 @@ const INVALID_TOKEN = 190;
 /** Meta's code for a message outside the 24-hour window (our clock and Meta's may disagree). */
 const WINDOW_CLOSED = 131047;
 const CAPTION_MAX = 1024;
-const MAX_REDIRECTS = 3;
 /** WhatsApp's largest file (a document, 100 MB). */
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Meta's code for a file it will not take as media (type or size). */
@@ -76,8 +82,19 @@ interface Part {
 }
 
 export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
-  const { store, bitrixStore, conversations, bitrix, graph, templates, limiter, clock, logger, options } =
-    deps;
+  const {
+    store,
+    bitrixStore,
+    conversations,
+    bitrix,
+    graph,
+    templates,
+    limiter,
+    clock,
+    logger,
+    fetchFromOutside,
+    options,
+  } = deps;
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -113,49 +130,40 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
 
   /** Downloads the operator's file (a URL we may fetch) and uploads it to Meta: Meta never sees Bitrix24 links. */
   async function uploadFile(phoneId: string, file: OperatorFile, target: GraphTarget): Promise<string> {
-    if (!isAllowedOutboundUrl(file.link, options.allowLoopbackHttp)) {
-      throw new PermanentDeliveryError(`the file link of ${file.name} is not an https URL`);
-    }
-    let response: Response | undefined;
-    let url = file.link;
-    // Redirects are followed by hand, each hop checked again: a link may not lead off to plain HTTP.
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      try {
-        response = await fetch(url, {
-          redirect: "manual",
-          signal: AbortSignal.timeout(options.timeoutMs * 3),
-        });
-      } catch (error) {
-        throw new RetryLaterError(
-          `could not download ${file.name} from Bitrix24: ${(error as Error).message}`,
+    let response: SafeResponse;
+    try {
+      response = await fetchFromOutside(file.link, { signal: AbortSignal.timeout(options.timeoutMs * 3) });
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) {
+        throw new PermanentDeliveryError(
+          `the file link of ${file.name} is not a URL we may fetch (${error.message})`,
         );
       }
-      const location = response.headers.get("location");
-      if (response.status < 300 || response.status >= 400 || !location) break;
-      url = new URL(location, url).toString();
-      if (!isAllowedOutboundUrl(url, options.allowLoopbackHttp)) {
-        throw new PermanentDeliveryError(`the file link of ${file.name} redirects to a URL we may not fetch`);
-      }
-    }
-    if (!response || (response.status >= 300 && response.status < 400)) {
-      throw new PermanentDeliveryError(`the file link of ${file.name} redirects too often`);
+      throw new RetryLaterError(`could not download ${file.name} from Bitrix24: ${(error as Error).message}`);
     }
     const declared = Number(response.headers.get("content-length") ?? "0");
+    if (response.status >= 300 || declared > MAX_FILE_BYTES) response.discard();
     if (declared > MAX_FILE_BYTES)
       throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
     if (response.status >= 500)
       throw new RetryLaterError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    if (!response.ok)
+    if (response.status >= 300)
       throw new PermanentDeliveryError(`Bitrix24 answered ${response.status} for ${file.name}`);
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    if (bytes.length > MAX_FILE_BYTES)
-      throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
-    const mimeType =
-      file.mime ||
-      mimeFromBytes(bytes) ||
-      response.headers.get("content-type")?.split(";")[0] ||
-      "application/octet-stream";
-    return graph.uploadMedia(phoneId, { bytes, mimeType, fileName: file.name }, target);
+    // Streamed from Bitrix24 to Meta as it arrives; the cap stops the transfer at WhatsApp's limit. Only
+    // the first bytes are looked at (for the file's type) before the rest follows them.
+    try {
+      const { head, body } = await peek(response.bodyUpTo(MAX_FILE_BYTES), FILE_TYPE_BYTES);
+      const mimeType =
+        file.mime ||
+        mimeFromBytes(head) ||
+        response.headers.get("content-type")?.split(";")[0] ||
+        "application/octet-stream";
+      return await graph.uploadMedia(phoneId, { body, mimeType, fileName: file.name }, target);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError)
+        throw new PermanentDeliveryError(`${file.name} is larger than WhatsApp takes`);
+      throw error;
+    }
   }
 
   /** What the operator typed becomes the WhatsApp messages to send: texts, files (first captioned), links. */
@@ -168,8 +176,11 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       file,
       choice: chooseWhatsAppMedia(file.mime ?? "", file.size),
     }));
-    const media = files.filter((f) => f.choice.kind !== "link");
-    const links = files.filter((f) => f.choice.kind === "link").map((f) => `${f.file.name}: ${f.file.link}`);
+    // A private link (the portal's token in it) is never written to the customer: its file takes the media
+    // path, where it goes or fails with a note to the operator.
+    const asLink = (f: (typeof files)[number]) => f.choice.kind === "link" && !f.file.privateLink;
+    const media = files.filter((f) => !asLink(f));
+    const links = files.filter(asLink).map((f) => `${f.file.name}: ${f.file.link}`);
     const first = media[0];
     const caption =
       first && ["image", "video", "document"].includes(first.choice.kind) && formatted.length <= CAPTION_MAX
@@ -184,12 +195,18 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       ...media.map(({ file, choice }, i) => ({
         key: `file:${i}`,
         build: async () => {
+          if (choice.kind === "link") throw new PermanentDeliveryError(`${file.name}: ${choice.reason}`);
           let id: string;
           try {
             id = await uploadFile(phoneId, file, target);
           } catch (error) {
             // Meta refuses this type or size as media (131053): the customer still gets the file, as a link.
             if (!(error instanceof GraphApiError && error.graphCode === MEDIA_REFUSED)) throw error;
+            if (file.privateLink) {
+              throw new PermanentDeliveryError(
+                `${file.name}: WhatsApp does not take this file (${error.message})`,
+              );
+            }
             const text = [i === 0 ? caption : "", `${file.name}: ${file.link}`].filter(Boolean).join("\n");
             return { type: "text", text: { body: text, preview_url: false } };
           }
@@ -497,4 +514,29 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
   }
 
   return { sendOperatorMessage, sendSms };
+}
+
+/** Enough of a file's start to tell its type by its bytes. */
+const FILE_TYPE_BYTES = 16;
+
+/** The stream's first `bytes` (fewer if it is shorter), and the whole stream again, from its start. */
+async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; body: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const seen: Buffer[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const next = await iterator.next();
+    if (next.done) break;
+    seen.push(next.value as Buffer);
+    length += (next.value as Buffer).length;
+  }
+  async function* whole() {
+    yield* seen;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next())
+      yield next.value as Buffer;
+  }
+  return {
+    head: Buffer.concat(seen).subarray(0, bytes),
+    body: Readable.from(whole(), { objectMode: false }),
+  };
 }

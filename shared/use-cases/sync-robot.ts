@@ -1,5 +1,6 @@
 import { smsSenderCodeFor } from "../domain/bitrix-connector.ts";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
+import { BitrixApiError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PortalRecord } from "../ports/bitrix-store.ts";
@@ -95,7 +96,14 @@ export function makeRobotSync({ bitrix, store, cache, logger }: RobotSyncDeps) {
       if ((codes ?? []).includes(ROBOT_CODE)) {
         await bitrix.call(portal.memberId, "bizproc.robot.update", { CODE: ROBOT_CODE, FIELDS: fields });
       } else {
-        await bitrix.call(portal.memberId, "bizproc.robot.add", { CODE: ROBOT_CODE, ...fields });
+        try {
+          await bitrix.call(portal.memberId, "bizproc.robot.add", { CODE: ROBOT_CODE, ...fields });
+        } catch (error) {
+          // Another set-up of the portal (the install page beside ONAPPINSTALL) added it since the list.
+          if (!(error instanceof BitrixApiError && error.bitrixCode === "ERROR_ACTIVITY_ALREADY_INSTALLED"))
+            throw error;
+          await bitrix.call(portal.memberId, "bizproc.robot.update", { CODE: ROBOT_CODE, FIELDS: fields });
+        }
       }
       return null;
     } catch (error) {

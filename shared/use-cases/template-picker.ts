@@ -124,7 +124,7 @@ export function makeTemplatePicker({
      */
     async open(frame: { memberId: string; accessToken: string; dialogId: string }): Promise<PickerView> {
       const portal = await verifyFrame(frame);
-      const session = issueAppSession(sessionKey, portal.memberId, nowSeconds());
+      const session = issueAppSession(sessionKey, "picker", portal.memberId, nowSeconds());
       if (!/^chat\d+$/.test(frame.dialogId))
         return { kind: "not-whatsapp", session, dialogId: frame.dialogId };
       const chat = await chatOf(portal, frame.accessToken, frame.dialogId);
@@ -150,7 +150,7 @@ export function makeTemplatePicker({
     },
 
     authorize(token: string): AppSession {
-      const session = readAppSession(sessionKey, token, nowSeconds());
+      const session = readAppSession(sessionKey, "picker", token, nowSeconds());
       if (!session) throw new UnauthorizedError("The picker's session expired: open it again from the chat");
       return session;
     },

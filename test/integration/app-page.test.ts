@@ -278,6 +278,19 @@ describe("the app's page in a real browser (Chromium)", () => {
     expect(await f.locator("[id^='err-host-']").textContent()).toMatch(/^Server: /);
     expect(settingsRequests()).toHaveLength(before);
   });
+
+  it("opens the numbers from an app whose handler path is still the install URL /api/bitrix/", async () => {
+    const oldHandler = `${world.stack.url}/api/bitrix/`;
+    const res = await fetch(oldHandler, { method: "POST", body: frameFields(world.memberId) });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    // The user's own frame token goes on to the app's page; the refresh token stays out of the page.
+    expect(html).toContain('action="/api/bitrix/app/"');
+    expect(html).not.toContain(frameFields(world.memberId).get("REFRESH_ID"));
+    const opened = await openInFrame(page, oldHandler, frameFields(world.memberId));
+    const panel = opened.locator(`section[data-phone="${PHONE_ID}"]`);
+    await expect.poll(() => panel.locator("h2").textContent()).toBe(PHONE);
+  });
 });
 
 describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
@@ -357,6 +370,23 @@ describe("the template picker in an open-line chat (IM_TEXTAREA)", () => {
       world.meta.messagesTo(customer).find((m) => m.type === "template"),
     );
     expect(sent.body.template).toEqual(shippingNoticeSent("Anna", "A-17 | blue"));
+  });
+
+  it("gives an operator who is not an administrator a session the numbers page's forms refuse", async () => {
+    const dialogId = await customerChat("16505550103");
+    world.bitrix.portal(world.memberId).admin = false;
+    try {
+      const opened = await fetch(pickerUrl(), { method: "POST", body: pickerFields(dialogId) });
+      expect(opened.status).toBe(200);
+      const pickerSession = sessionOf(await opened.text());
+      expect(pickerSession).not.toBe("");
+      const before = settingsRequests().length;
+      const escalated = await saveForm(PHONE_ID, { session: pickerSession, calling: "enabled" });
+      expect(escalated.status).toBe(401);
+      expect(settingsRequests()).toHaveLength(before);
+    } finally {
+      world.bitrix.portal(world.memberId).admin = true;
+    }
   });
 
   it("says that only templates can go when the customer's 24-hour window is closed", async () => {

@@ -163,6 +163,54 @@ describe("install page without an application token", () => {
     );
   });
 
+  it("the page and ONAPPINSTALL at the same moment, again and again: the portal keeps the event's token", async () => {
+    for (let round = 0; round < 12; round++) {
+      const { memberId } = bitrix.addPortal(app);
+      const [fromPage, fromEvent] = await Promise.all([
+        page(memberId),
+        post(bitrix.installEventBody(memberId)),
+      ]);
+      expect([fromPage.status, fromEvent.status]).toEqual([200, 200]);
+      const installed = await stored(memberId);
+      expect(outcome(installed)).toMatchObject({
+        status: "installed",
+        applicationToken: bitrix.portal(memberId).applicationToken,
+        setupError: null,
+      });
+      // Both set-ups bound the handlers of the one secret the portal kept.
+      const secrets = new Set(
+        bitrix.portal(memberId).events.map((e) => new URL(e.handler).searchParams.get("h")),
+      );
+      expect([...secrets]).toEqual([installed?.handlerSecret]);
+      expect(await lineDeleted(memberId)).toBe(200);
+    }
+  });
+
+  it("an install that read the portal before a token refresh does not write the spent refresh token back", async () => {
+    const { memberId } = bitrix.addPortal(app);
+    expect((await post(bitrix.installEventBody(memberId))).status).toBe(200);
+    const { bitrixStore } = await getRuntime();
+    const readByInstall = await stored(memberId);
+    const tokens = readByInstall?.tokens;
+    if (!readByInstall || !tokens) throw new Error("portal not installed");
+    const refreshed = { ...tokens, refreshToken: "refreshed-by-a-worker", version: tokens.version + 1 };
+    expect(await bitrixStore.saveRefreshedTokens(memberId, tokens.version, refreshed)).toBe(true);
+    expect(await bitrixStore.savePortal({ ...readByInstall, setupError: null }, readByInstall)).toBe(false);
+    expect((await stored(memberId))?.tokens?.refreshToken).toBe("refreshed-by-a-worker");
+  });
+
+  it("a set-up outcome or a moved REST address for a portal removed meanwhile leaves no record behind", async () => {
+    const { bitrixStore } = await getRuntime();
+    await bitrixStore.setPortalSetupError("portal-removed-during-set-up", "event.bind failed");
+    expect(await stored("portal-removed-during-set-up")).toBeUndefined();
+    await bitrixStore.movePortalEndpoint(
+      "portal-removed-meanwhile",
+      "https://new.bitrix24.com/rest/",
+      "new.bitrix24.com",
+    );
+    expect(await stored("portal-removed-meanwhile")).toBeUndefined();
+  });
+
   it("takes SERVER_ENDPOINT and APPLICATION_TOKEN where the page carries them (the REST docs' form)", async () => {
     const { memberId } = bitrix.addPortal(app);
     expect((await page(memberId, { withEndpointAndToken: true })).status).toBe(200);

@@ -287,6 +287,20 @@ describe("statuses of messages we sent", () => {
   });
 });
 
+describe("media are streamed", () => {
+  it("puts a file larger than one S3 part into S3 in parts, byte for byte", async () => {
+    const bytes = Buffer.alloc(20 * 1024 * 1024 + 12_345);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    world.meta.addMedia("5550020", { mimeType: "video/mp4", bytes });
+    await world.postWebhook(
+      fixtureMessage("webhook_video", "wamid.big-video", (m) => (m.video.id = "5550020")),
+    );
+    const m = await delivered("wamid.big-video");
+    const download = await fetch((m.message.files as { url: string }[])[0]!.url);
+    expect(Buffer.from(await download.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+});
+
 describe("calls, other fields and unrouted events", () => {
   it("notes a WhatsApp call in the chat", async () => {
     const payload = forOurNumber(fixtureJson<any>("meta/calls_connect_user_initiated.json"));

@@ -123,6 +123,24 @@ describe("operator files", () => {
     expect(world.bitrix.callCount("disk.file.get")).toBeGreaterThan(0);
   });
 
+  it("never hands the customer a Disk link, whose auth= is the portal's access token, when Meta refuses the file", async () => {
+    const portal = world.bitrix.portal(world.memberId);
+    if (!portal.scope.includes("disk")) portal.scope = `${portal.scope},disk`;
+    // A zip is no media type WhatsApp takes (Meta answers 131053): the file could only go as its link.
+    const id = world.bitrix.addDiskFile(world.memberId, {
+      name: "catalogue.zip",
+      bytes: Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(500, 3)]),
+    });
+    const sentBefore = sent().length;
+    const notesBefore = notes().length;
+    await operatorSends({ text: "", params: { FILE_ID: [id] } });
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).toContain("catalogue.zip");
+    const toCustomer = JSON.stringify(sent().slice(sentBefore));
+    expect(toCustomer).not.toContain(portal.accessToken);
+    expect(toCustomer).not.toContain("download.json");
+  });
+
   it("tells the operator in the chat when Bitrix24 will not give the file, instead of dropping it", async () => {
     const portal = world.bitrix.portal(world.memberId);
     portal.scope = portal.scope.replace(/,disk$/, "");

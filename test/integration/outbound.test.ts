@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
@@ -69,14 +71,18 @@ afterAll(async () => {
 /** The operator writes in the Open Lines chat: Bitrix24 posts ONIMCONNECTORMESSAGEADD to our bound handler. */
 async function operatorWrites(
   text: string,
-  opts: { files?: { name: string; path: string; size?: number }[]; chat?: string; imId?: number } = {},
+  opts: {
+    files?: { name: string; path: string; size?: number; link?: string }[];
+    chat?: string;
+    imId?: number;
+  } = {},
 ) {
   const id = opts.imId ?? ++imMessageId;
   const message: Record<string, unknown> = { user_id: 27, text };
   if (opts.files) {
     message.files = opts.files.map((f) => ({
       name: f.name,
-      link: `${files.url}${f.path}`,
+      link: f.link ?? `${files.url}${f.path}`,
       mime: FILES[f.path]?.mime,
       size: f.size ?? FILES[f.path]?.bytes.length,
       type: "file",
@@ -222,9 +228,46 @@ describe("file links", () => {
     const notesBefore = notes().length;
     await operatorWrites("", { files: [{ name: "sneaky.jpg", path: "/f/sneaky.jpg", size: 10 }] });
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
-    expect(note?.message.text).toMatch(/redirects to a URL we may not fetch/);
+    expect(note?.message.text).toMatch(
+      /sneaky.jpg is not a URL we may fetch \(169.254.169.254 leads to an address that is not public\)/,
+    );
     expect(sentTo().length).toBe(before);
   });
+});
+
+describe("operator files are streamed with a byte cap", () => {
+  it("stops reading a file without Content-Length at WhatsApp's 100 MB; the operator is told", async () => {
+    let sentBytes = 0;
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "video/mp4" });
+      const chunk = Buffer.alloc(256 * 1024, 7);
+      const pump = () => {
+        while (sentBytes < 300 * 1024 * 1024 && !res.destroyed) {
+          sentBytes += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => endless.listen(0, "127.0.0.1", r));
+    try {
+      const link = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/f/endless.mp4`;
+      const notesBefore = notes().length;
+      const uploadsBefore = world.meta.uploads.length;
+      await operatorWrites("", { files: [{ name: "endless.mp4", path: "/f/clip.mp4", size: 4096, link }] });
+      const note = await eventually(
+        async () => (notes().length > notesBefore ? notes().at(-1) : undefined),
+        60_000,
+      );
+      expect(note?.message.text).toMatch(/endless.mp4 is larger than WhatsApp takes/);
+      expect(world.meta.uploads.length).toBe(uploadsBefore);
+      expect(sentBytes).toBeLessThan(300 * 1024 * 1024);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((r) => endless.close(r));
+    }
+  }, 90_000);
 });
 
 describe("template shortcodes", () => {

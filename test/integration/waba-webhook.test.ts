@@ -4,6 +4,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
+import { getRuntime } from "#shared/runtime.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../fakes/meta-graph.ts";
 import { fixtureText } from "../fixtures.ts";
 import { captureMetricLines } from "../support/metric-lines.ts";
@@ -239,7 +240,34 @@ describe("GET /api/waba/ handshake", () => {
   });
 });
 
+/**
+ * A number as the registry holds it: webhooks are acted on only for numbers registered under the entry's
+ * WABA. Stored through the real store, without the Bitrix24 side these tests do not need.
+ */
+async function registerNumber(phoneId: string, wabaId: string): Promise<void> {
+  const now = new Date().toISOString();
+  const { bitrixStore } = await getRuntime();
+  await bitrixStore.createPhone({
+    phoneId,
+    phone: "+15550783881",
+    wabaId,
+    memberId: "member-without-portal",
+    smsService: false,
+    line: null,
+    connector: { status: "pending" },
+    smsSender: null,
+    readReceipts: false,
+    typingIndicator: false,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
 describe("POST /api/waba/", () => {
+  beforeAll(async () => {
+    await registerNumber("106540352242922", "102290129340398");
+  });
+
   it("stores the documented text webhook once, keyed on its wamid", async () => {
     const res = await post(TEXT_WEBHOOK, signWebhook(TEXT_WEBHOOK, SECRET), "?app_id=1111");
     expect(res.status).toBe(200);
@@ -327,7 +355,17 @@ describe("POST /api/waba/", () => {
       appSecret: "secret-of-b-0002",
       domains: ["shared.test"],
     });
-    const body = TEXT_WEBHOOK.replace(WAMID, "wamid.byhost");
+    // B's own WABA and number: a webhook acts only within the app that signed it.
+    await stack.admin("POST", "/api/admin/wabas", {
+      wabaId: "600200000000001",
+      name: "B",
+      appId: "6002",
+      accessToken: TOKEN,
+    });
+    await registerNumber("600200000000002", "600200000000001");
+    const body = TEXT_WEBHOOK.replace(WAMID, "wamid.byhost")
+      .replace("102290129340398", "600200000000001")
+      .replace("106540352242922", "600200000000002");
     const res = await post(body, signWebhook(body, "secret-of-b-0002"), "", "shared.test:8443");
     expect(res.status).toBe(200);
     const stored = await eventually(async () =>
@@ -352,6 +390,7 @@ describe("POST /api/waba/", () => {
   });
 
   it("answers 400 to a signed body that is not a WhatsApp webhook, and enqueues nothing", async () => {
+    // The earlier tests' events first leave the queue (the registered number has no portal: dead letters).
     await drained();
     for (const body of ['{"object":"page","entry":[]}', "not json"]) {
       const res = await post(body, signWebhook(body, SECRET), "?app_id=1111");

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
+import { makeSafeFetch } from "#shared/adapters/safe-fetch.ts";
 import { GraphApiError } from "#shared/errors.ts";
 import { startHttpFake } from "../fakes/http-fake.ts";
 import { type MetaGraphFake, startMetaGraphFake } from "../fakes/meta-graph.ts";
@@ -18,7 +19,12 @@ let client: GraphClient;
 beforeAll(async () => {
   meta = await startMetaGraphFake();
   meta.addToken(TARGET.accessToken);
-  client = new GraphClient({ baseUrl: meta.url, timeoutMs: 5_000 });
+  // The fake listens on loopback, which only the local stack's policy lets a URL from outside reach.
+  client = new GraphClient({
+    baseUrl: meta.url,
+    timeoutMs: 5_000,
+    fromOutside: makeSafeFetch({ allowLoopback: true }),
+  });
 });
 
 afterAll(async () => {
@@ -62,8 +68,10 @@ describe("media download", () => {
   it("sends a User-Agent of its own", async () => {
     meta.addMedia("900000000000001", { mimeType: "image/jpeg", bytes: Buffer.from("jpeg-bytes") });
     const info = await client.getMedia("900000000000001", TARGET);
-    const { bytes } = await client.download(info.url, TARGET, 1_000_000);
-    expect(bytes.toString()).toBe("jpeg-bytes");
+    const { body } = await client.download(info.url, TARGET, 1_000_000);
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe("jpeg-bytes");
     const download = meta.requests.at(-1);
     expect(download?.headers["user-agent"]).toMatch(/^separator-waba\//);
   });

@@ -25,6 +25,12 @@ describe("verifyWebhookSignature", () => {
     ["truncated hex", vector.header_value.slice(0, -2)],
     ["not hex", "sha256=zz"],
     ["empty", ""],
+    ["trailing bytes after the digest", `${vector.header_value}00`],
+    ["trailing text after the digest", `${vector.header_value}garbage`],
+    ["two headers joined by a proxy", `${vector.header_value}, ${vector.header_value}`],
+    ["a space before the digest", `sha256= ${vector.header_value.slice(7)}`],
+    ["a trailing space", `${vector.header_value} `],
+    ["upper-case prefix", `SHA256=${vector.header_value.slice(7)}`],
   ])("rejects %s", (_name, header) => {
     expect(verifyWebhookSignature(body, header, vector.app_secret)).toBe(false);
   });

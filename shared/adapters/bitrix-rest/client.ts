@@ -3,6 +3,8 @@ import { isAllowedOutboundUrl } from "../../domain/outbound-url.ts";
 import { BitrixApiError } from "../../errors.ts";
 import type { BatchCall, BatchResult, BitrixGateway } from "../../ports/bitrix.ts";
 import type { BitrixStore, PortalRecord } from "../../ports/bitrix-store.ts";
+import type { FetchFromOutside } from "../../ports/outbound-fetch.ts";
+import { makeSafeFetch } from "../safe-fetch.ts";
 import { bitrixFetch, errorOf } from "./http.ts";
 import type { TokenRefresher } from "./token-refresher.ts";
 
@@ -31,11 +33,14 @@ export class BitrixRestClient implements BitrixGateway {
   readonly #store: BitrixStore;
   readonly #refresher: TokenRefresher;
   readonly #options: BitrixRestOptions;
+  readonly #fromOutside: FetchFromOutside;
 
   constructor(store: BitrixStore, refresher: TokenRefresher, options: BitrixRestOptions) {
     this.#store = store;
     this.#refresher = refresher;
     this.#options = options;
+    // A portal names its own REST endpoint: it is resolved and checked before every call.
+    this.#fromOutside = makeSafeFetch({ allowLoopback: options.allowLoopbackHttp });
   }
 
   async call<T = unknown>(
@@ -87,6 +92,7 @@ export class BitrixRestClient implements BitrixGateway {
           body: JSON.stringify({ ...params, auth: tokens.accessToken }),
         },
         this.#options.timeoutMs,
+        this.#fromOutside,
       );
       if (
         (status === 301 || status === 302 || status === 307 || status === 308) &&

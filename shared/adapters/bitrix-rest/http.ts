@@ -1,4 +1,5 @@
 import { BitrixApiError } from "../../errors.ts";
+import { type FetchFromOutside, UnsafeUrlError } from "../../ports/outbound-fetch.ts";
 
 /**
  * One HTTP exchange with Bitrix24 (portal REST or OAuth server), with every failure typed: a network
@@ -6,17 +7,26 @@ import { BitrixApiError } from "../../errors.ts";
  */
 export async function bitrixFetch(
   url: string,
-  init: RequestInit,
+  init: { method?: string; headers: Record<string, string>; body?: string },
   timeoutMs: number,
+  /** For URLs a portal told us (its `client_endpoint`): resolved and checked before connecting. */
+  fromOutside?: FetchFromOutside,
 ): Promise<{ status: number; body: unknown; location?: string }> {
-  let response: Response;
+  let response: { status: number; headers: Headers; text(): Promise<string> };
   try {
-    response = await fetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    const signal = AbortSignal.timeout(timeoutMs);
+    response = fromOutside
+      ? await fromOutside(url, { ...init, maxRedirects: 0, signal })
+      : await fetch(url, { ...init, redirect: "manual", signal });
   } catch (error) {
+    if (error instanceof UnsafeUrlError) throw new BitrixApiError(400, "UNSAFE_ENDPOINT", error.message);
     // The cause's code (ECONNREFUSED, ECONNRESET …) tells whether the request can have reached Bitrix24.
     const code = ((error as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? "";
     const reason =
-      (error as Error).name === "TimeoutError"
+      // fetch() rejects with the signal's TimeoutError; node:http (the safe fetch) with an AbortError
+      // whose cause it is.
+      (error as Error).name === "TimeoutError" ||
+      (error as { cause?: { name?: string } }).cause?.name === "TimeoutError"
         ? `no answer within ${timeoutMs} ms`
         : `${(error as Error).message}${code ? ` (${code})` : ""}`;
     throw new BitrixApiError(0, "CONNECTION_ERROR", reason);

@@ -1,5 +1,6 @@
 import { BitrixApiError } from "../../errors.ts";
 import type { BitrixAppInfo, BitrixOAuth } from "../../ports/bitrix.ts";
+import type { FetchFromOutside } from "../../ports/outbound-fetch.ts";
 import { bitrixFetch, errorOf } from "./http.ts";
 
 /**
@@ -9,9 +10,12 @@ import { bitrixFetch, errorOf } from "./http.ts";
  */
 export class BitrixOAuthClient implements BitrixOAuth {
   readonly #timeoutMs: number;
+  readonly #fromOutside: FetchFromOutside | undefined;
 
-  constructor(timeoutMs: number) {
+  /** `fromOutside` checks the portal's own endpoint (`user.admin`) the way every URL from outside is. */
+  constructor(timeoutMs: number, fromOutside?: FetchFromOutside) {
     this.#timeoutMs = timeoutMs;
+    this.#fromOutside = fromOutside;
   }
 
   async appInfo(server: string, accessToken: string): Promise<BitrixAppInfo> {
@@ -60,6 +64,7 @@ export class BitrixOAuthClient implements BitrixOAuth {
         body: JSON.stringify({ auth: accessToken }),
       },
       this.#timeoutMs,
+      this.#fromOutside,
     );
     if (status !== 200) throw errorOf(status, body);
     return (body as { result?: T } | undefined)?.result;

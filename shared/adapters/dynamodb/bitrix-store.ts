@@ -73,19 +73,20 @@ export class DynamoBitrixStore implements BitrixStore {
     await this.#t.put(this.#portalItem(portal));
   }
 
+  async savePortal(portal: PortalRecord, previous: PortalRecord | undefined): Promise<boolean> {
+    const item = this.#portalItem(portal, previous);
+    if (!previous) return this.#t.put(item, "attribute_not_exists(pk)");
+    if (previous.revision === undefined)
+      return this.#t.put(item, "attribute_exists(pk) AND attribute_not_exists(revision)");
+    return this.#t.put(item, "revision = :r", undefined, { ":r": previous.revision });
+  }
+
   async deletePortal(memberId: string): Promise<void> {
     await this.#t.delete(key.portal(memberId));
   }
 
   async setPortalSetupError(memberId: string, setupError: string | null): Promise<void> {
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.portal(memberId),
-        UpdateExpression: "SET setupError = :e",
-        ExpressionAttributeValues: { ":e": setupError },
-      }),
-    );
+    await this.#updatePresentPortal(memberId, "SET setupError = :e", { ":e": setupError });
   }
 
   async acquireRefreshLease(
@@ -123,12 +124,17 @@ export class DynamoBitrixStore implements BitrixStore {
         new UpdateCommand({
           TableName: this.#t.tableName,
           Key: k,
-          UpdateExpression: "SET tokensSealed = :t, tokenVersion = :next REMOVE refreshLeaseUntil",
+          // The revision moves too: an install that read the portal before this must not write back the
+          // refresh token just spent.
+          UpdateExpression:
+            "SET tokensSealed = :t, tokenVersion = :next, revision = if_not_exists(revision, :zero) + :one REMOVE refreshLeaseUntil",
           ConditionExpression: "tokenVersion = :v",
           ExpressionAttributeValues: {
             ":t": this.#t.seal(k.pk, "tokens", JSON.stringify(tokens)),
             ":next": tokens.version,
             ":v": previousVersion,
+            ":zero": 0,
+            ":one": 1,
           },
         }),
       );
@@ -233,15 +239,38 @@ export class DynamoBitrixStore implements BitrixStore {
   }
 
   async movePortalEndpoint(memberId: string, clientEndpoint: string, domain: string): Promise<void> {
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.portal(memberId),
-        UpdateExpression: "SET clientEndpoint = :e, #domain = :d",
-        ExpressionAttributeNames: { "#domain": "domain" },
-        ExpressionAttributeValues: { ":e": clientEndpoint, ":d": domain },
-      }),
+    await this.#updatePresentPortal(
+      memberId,
+      "SET clientEndpoint = :e, #domain = :d",
+      { ":e": clientEndpoint, ":d": domain },
+      { "#domain": "domain" },
     );
+  }
+
+  /**
+   * Updates some fields of a stored portal; one removed meanwhile (while its set-up ran, or before a
+   * REST call's redirect was followed) stays removed: a bare item would not read as a portal.
+   */
+  async #updatePresentPortal(
+    memberId: string,
+    update: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+  ): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.portal(memberId),
+          UpdateExpression: update,
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async listPhonesOfPortal(memberId: string): Promise<PhoneRecord[]> {
@@ -260,9 +289,10 @@ export class DynamoBitrixStore implements BitrixStore {
     };
   }
 
-  #portalItem(portal: PortalRecord): Item {
+  /** `revision` grows from the record the write is based on (`previous`, else the portal itself). */
+  #portalItem(portal: PortalRecord, previous: PortalRecord | undefined = portal): Item {
     const k = key.portal(portal.memberId);
-    const { applicationToken, handlerSecret, tokens, ...rest } = portal;
+    const { applicationToken, handlerSecret, tokens, revision: _revision, ...rest } = portal;
     return {
       ...k,
       gsi1pk: "TYPE#portal",
@@ -272,6 +302,7 @@ export class DynamoBitrixStore implements BitrixStore {
       handlerSecretSealed: this.#t.seal(k.pk, "handlerSecret", handlerSecret),
       tokensSealed: tokens ? this.#t.seal(k.pk, "tokens", JSON.stringify(tokens)) : undefined,
       tokenVersion: tokens?.version ?? 0,
+      revision: (previous?.revision ?? 0) + 1,
     };
   }
 
@@ -291,6 +322,7 @@ export class DynamoBitrixStore implements BitrixStore {
       setupError: item.setupError === undefined || item.setupError === null ? null : String(item.setupError),
       installedAt: String(item.installedAt),
       updatedAt: String(item.updatedAt),
+      ...(typeof item.revision === "number" ? { revision: item.revision } : {}),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from "@aws-sdk/lib-dynamodb";
+import { parseUntrustedJson } from "../../domain/untrusted-json.ts";
 import { ValidationError } from "../../errors.ts";
 import type { Page } from "../../ports/store.ts";
 import { table } from "../../resources.ts";
@@ -29,6 +30,8 @@ export class TableClient {
   }
 
   async get(k: Key): Promise<Item | undefined> {
+    // A key DynamoDB would refuse names nothing we stored: not found, rather than a ValidationException.
+    if (!fitsKey(k.pk) || !fitsKey(k.sk)) return undefined;
     const out = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: k, ConsistentRead: true }),
     );
@@ -64,6 +67,7 @@ export class TableClient {
   }
 
   async queryPartition(pk: string): Promise<Item[]> {
+    if (!fitsKey(pk)) return [];
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -95,7 +99,7 @@ export class TableClient {
         // One more than asked: DynamoDB hands a LastEvaluatedKey whenever it stops at Limit, even when
         // nothing follows, and the last page must carry no cursor.
         Limit: limit + 1,
-        ExclusiveStartKey: decodeCursor(cursor),
+        ExclusiveStartKey: decodeCursor(cursor, type),
       }),
     );
     const items = out.Items ?? [];
@@ -158,13 +162,41 @@ function encodeCursor(lastKey: Item | undefined): string | undefined {
   return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString("base64url") : undefined;
 }
 
-function decodeCursor(cursor: string | undefined): Item | undefined {
+/**
+ * A cursor is only ever one this API returned for the same list: the last key of a page, all strings,
+ * with this list's index partition. Anything else would reach DynamoDB as a malformed start key.
+ */
+function decodeCursor(cursor: string | undefined, type: string): Item | undefined {
   if (!cursor) return undefined;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Item;
+    const parsed: unknown = parseUntrustedJson(Buffer.from(cursor, "base64url").toString("utf8"), 2);
+    if (isCursorOf(parsed, type)) return { ...parsed };
   } catch {
     // fall through to the error below
   }
   throw new ValidationError("cursor is not one this API returned");
+}
+
+const CURSOR_KEYS: readonly string[] = [
+  table.partitionKey,
+  table.sortKey,
+  table.gsi1.partitionKey,
+  table.gsi1.sortKey,
+];
+
+function isCursorOf(value: unknown, type: string): value is Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return (
+    entries.length === CURSOR_KEYS.length &&
+    entries.every(([k, v]) => CURSOR_KEYS.includes(k) && typeof v === "string" && fitsKey(v)) &&
+    (value as Record<string, string>)[table.gsi1.partitionKey] === `TYPE#${type}`
+  );
+}
+
+/** DynamoDB refuses a sort key over 1024 bytes (partition keys 2048): ours are far shorter. */
+const MAX_KEY_BYTES = 1024;
+
+function fitsKey(value: string): boolean {
+  return Buffer.byteLength(value, "utf8") <= MAX_KEY_BYTES;
 }

@@ -1,12 +1,31 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import { GraphApiError } from "../../errors.ts";
-import type { CallingSettingsRequest, GraphTarget, MediaInfo, MetaGraph } from "../../ports/meta-graph.ts";
+import type {
+  CallingSettingsRequest,
+  GraphTarget,
+  MediaInfo,
+  MediaUpload,
+  MetaGraph,
+} from "../../ports/meta-graph.ts";
+import {
+  BodyTooLargeError,
+  type FetchFromOutside,
+  type SafeResponse,
+  UnsafeUrlError,
+} from "../../ports/outbound-fetch.ts";
+import { makeSafeFetch } from "../safe-fetch.ts";
 
 export interface GraphClientOptions {
   /** Origin only, e.g. `https://graph.facebook.com`; the version comes from each app. */
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  /** Media URLs come from Meta's answers: fetched only where a URL from outside may lead. */
+  readonly fromOutside?: FetchFromOutside;
 }
+
+const refuseLoopback = makeSafeFetch({ allowLoopback: false });
 
 /** What the template catalog reads of each template (meta-whatsapp.md §7.4). */
 const TEMPLATE_FIELDS = "name,language,status,category,components,parameter_format";
@@ -55,28 +74,40 @@ export class GraphClient implements MetaGraph {
 
   /**
    * Media URLs need the same bearer token and live about five minutes: fetch right after getMedia. Meta
-   * answers media downloads without a User-Agent with an error page instead of the file.
+   * answers media downloads without a User-Agent with an error page instead of the file. The URL comes
+   * from Meta's answer, so it is fetched like any URL from outside; the body is handed on as a stream
+   * that stops at `maxBytes`.
    */
   async download(
     url: string,
     target: GraphTarget,
     maxBytes: number,
-  ): Promise<{ bytes: Buffer; contentType?: string }> {
-    let response: Response;
+  ): Promise<{ body: Readable; contentType?: string; contentLength?: number }> {
+    let response: SafeResponse;
     try {
-      response = await fetch(url, {
+      response = await (this.#options.fromOutside ?? refuseLoopback)(url, {
         headers: { authorization: `Bearer ${target.accessToken}`, "user-agent": MEDIA_USER_AGENT },
         signal: AbortSignal.timeout(this.#options.timeoutMs * 3),
       });
     } catch (error) {
+      if (error instanceof UnsafeUrlError)
+        throw new GraphApiError(400, undefined, `media URL refused: ${error.message}`);
       throw new GraphApiError(0, undefined, `media download failed: ${(error as Error).message}`);
     }
-    if (!response.ok)
+    if (response.status < 200 || response.status >= 300) {
+      response.discard();
       throw new GraphApiError(response.status, undefined, `media download answered HTTP ${response.status}`);
-    const bytes = Buffer.from(await response.arrayBuffer());
-    if (bytes.length > maxBytes)
+    }
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (declared > maxBytes) {
+      response.discard();
       throw new GraphApiError(413, undefined, `media larger than ${maxBytes} bytes`);
-    return { bytes, contentType: response.headers.get("content-type") ?? undefined };
+    }
+    return {
+      body: response.bodyUpTo(maxBytes),
+      contentType: response.headers.get("content-type") ?? undefined,
+      contentLength: Number.isFinite(declared) ? declared : undefined,
+    };
   }
 
   /**
@@ -135,18 +166,13 @@ export class GraphClient implements MetaGraph {
     });
   }
 
-  async uploadMedia(
-    phoneId: string,
-    file: { bytes: Uint8Array; mimeType: string; fileName: string },
-    target: GraphTarget,
-  ): Promise<string> {
-    const form = new FormData();
-    form.set("messaging_product", "whatsapp");
-    form.set("type", file.mimeType);
-    form.set("file", new Blob([file.bytes], { type: file.mimeType }), file.fileName);
-    const body = (await this.#call("POST", `/${encodeURIComponent(phoneId)}/media`, target, form)) as
-      | { id?: string }
-      | undefined;
+  async uploadMedia(phoneId: string, file: MediaUpload, target: GraphTarget): Promise<string> {
+    const body = (await this.#call(
+      "POST",
+      `/${encodeURIComponent(phoneId)}/media`,
+      target,
+      multipartUpload(file),
+    )) as { id?: string } | undefined;
     if (!body?.id) throw new GraphApiError(502, undefined, "Graph API stored the file but returned no id");
     return body.id;
   }
@@ -164,24 +190,38 @@ export class GraphClient implements MetaGraph {
   }
 
   async #send(method: string, url: string, target: GraphTarget, body?: unknown): Promise<unknown> {
-    let response: Response;
+    let response: { status: number; text(): Promise<string> };
+    const authorization = `Bearer ${target.accessToken}`;
     try {
-      response = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${target.accessToken}`,
-          // FormData sets its own multipart content type with the boundary.
-          ...(body === undefined || body instanceof FormData ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
-      });
+      response =
+        body instanceof Multipart
+          ? // node:http's pipe holds a streamed upload to a few chunks; fetch() buffers far more.
+            await (this.#options.fromOutside ?? refuseLoopback)(url, {
+              method,
+              headers: { authorization, "content-type": body.contentType },
+              body: body.stream,
+              // An upload of up to 100 MB takes longer than one API call.
+              signal: AbortSignal.timeout(this.#options.timeoutMs * 6),
+            })
+          : await fetch(url, {
+              method,
+              headers: {
+                authorization,
+                ...(body === undefined ? {} : { "content-type": "application/json" }),
+              },
+              body: body === undefined ? undefined : JSON.stringify(body),
+              signal: AbortSignal.timeout(this.#options.timeoutMs),
+            });
     } catch (error) {
+      // A streamed upload whose source passed its cap: the caller's error, not Meta being unreachable.
+      if (error instanceof BodyTooLargeError) throw error;
+      if (error instanceof UnsafeUrlError)
+        throw new GraphApiError(400, undefined, `Graph API URL refused: ${error.message}`);
       throw new GraphApiError(0, undefined, `Graph API unreachable: ${(error as Error).message}`);
     }
     const text = await response.text();
     const parsed = parseJson(text);
-    if (response.ok) return parsed;
+    if (response.status >= 200 && response.status < 300) return parsed;
     const err = (parsed as GraphErrorBody | undefined)?.error;
     throw new GraphApiError(
       response.status,
@@ -222,6 +262,43 @@ export function nextPageUrl(next: unknown, baseUrl: string): string | undefined 
     );
   }
   return url.href;
+}
+
+/** A multipart/form-data body produced as it is sent: the file part streams from its source. */
+class Multipart {
+  readonly contentType: string;
+  readonly stream: Readable;
+  constructor(boundary: string, stream: Readable) {
+    this.contentType = `multipart/form-data; boundary=${boundary}`;
+    this.stream = stream;
+  }
+}
+
+/**
+ * Meta's upload form (meta-whatsapp.md, media: `messaging_product=whatsapp` and `file` with its MIME
+ * type; the `type` field as this client always sent it), written by hand so the file is never held
+ * whole, as FormData and Blob would.
+ */
+function multipartUpload(file: MediaUpload): Multipart {
+  const boundary = `----separator-waba-${randomBytes(12).toString("hex")}`;
+  const field = (name: string, value: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  // As FormData writes names: quotes and line breaks percent-encoded, the rest as UTF-8.
+  const safeName = file.fileName.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
+  const mime = file.mimeType.replace(/[\r\n]/g, "");
+  const head =
+    field("messaging_product", "whatsapp") +
+    field("type", mime) +
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${safeName}"\r\n` +
+    `Content-Type: ${mime}\r\n\r\n`;
+  const source = file.body;
+  async function* parts() {
+    yield Buffer.from(head, "utf8");
+    if (source instanceof Uint8Array) yield source;
+    else for await (const chunk of source) yield chunk as Buffer;
+    yield Buffer.from(`\r\n--${boundary}--\r\n`, "utf8");
+  }
+  return new Multipart(boundary, Readable.from(parts(), { objectMode: false }));
 }
 
 function isTemplate(value: unknown): value is MetaTemplate {

@@ -278,7 +278,7 @@ describe("describeInboundMessage: buttons and interactive replies", () => {
         agreed: true,
       };
       expect(flow({ name: "flow", body: "Sent", response_json: JSON.stringify(response) }).text).toBe(
-        '[b]Form submitted[/b]\nscreen_0.name: Ann\nscreen_0.tags: a, b\nitems: [{"a":1}]\ncount: 3\nagreed: true',
+        '[b]Form submitted[/b]\nscreen_0.name: Ann\nscreen_0.tags: a, b\nitems: [\u200B{"a":1}]\ncount: 3\nagreed: true',
       );
       expect(flow({ name: "flow", response_json: { city: "Lisbon" } }).text).toBe(
         "[b]Form submitted[/b]\ncity: Lisbon",
@@ -297,7 +297,8 @@ describe("describeInboundMessage: buttons and interactive replies", () => {
       );
       expect(flow({ name: "flow", body: "Sent" }).text).toBe("[b]Form submitted[/b]\nSent");
       expect(flow({ name: "flow" }).text).toBe("[b]Form submitted[/b]");
-      expect(flow({ name: "flow", response_json: "[1,2]" }).text).toBe("[b]Form submitted[/b]\n[1,2]");
+      // The customer's brackets are shown, never read as BBCode (a zero-width space follows each `[`).
+      expect(flow({ name: "flow", response_json: "[1,2]" }).text).toBe("[b]Form submitted[/b]\n[\u200B1,2]");
     });
 
     it("names address messages", () => {
@@ -333,6 +334,48 @@ describe("describeInboundMessage: buttons and interactive replies", () => {
       kind: "interactive",
     });
     expect(describeInboundMessage(msg("interactive")).text).toBe("Unsupported interactive reply: unknown");
+  });
+});
+
+describe("describeInboundMessage: customer text cannot imitate the bridge", () => {
+  const text = (body: string) => describeInboundMessage({ type: "text", text: { body } }).text;
+
+  it("breaks every BBCode tag the customer typed, and looks the same", () => {
+    const forged =
+      "[b]WhatsApp:[/b] [url=https://evil.example]Reset your password[/url] [USER=1]admin[/USER]";
+    const shown = text(forged);
+    expect(shown).not.toMatch(/\[(b|\/b|url|\/url|USER|\/USER)[\]=]/i);
+    expect(shown.replaceAll("\u200B", "")).toBe(forged);
+  });
+
+  it("breaks #BR# line breaks and >> quotes too", () => {
+    expect(text("a#BR#b\n>>quoted")).toBe("a#\u200BBR#b\n>\u200B>quoted");
+  });
+
+  it("escapes captions, button labels, list titles and contact names alike", () => {
+    const shown = [
+      describeInboundMessage({
+        type: "image",
+        image: { id: "1", mime_type: "image/jpeg", caption: "[i]x[/i]" },
+      }),
+      describeInboundMessage({ type: "button", button: { text: "[b]Yes[/b]", payload: "p" } }),
+      describeInboundMessage({
+        type: "interactive",
+        interactive: { type: "list_reply", list_reply: { id: "r", title: "[b]Row[/b]" } },
+      }),
+      describeInboundMessage({ type: "contacts", contacts: [{ name: { formatted_name: "[b]Eve[/b]" } }] }),
+    ].map((c) => c.text);
+    const inert = (tag: string, inner: string) => `[\u200B${tag}]${inner}[\u200B/${tag}]`;
+    expect(shown[0]).toContain(inert("i", "x"));
+    expect(shown[1]).toContain(inert("b", "Yes"));
+    expect(shown[2]).toContain(inert("b", "Row"));
+    expect(shown[3]).toContain(inert("b", "Eve"));
+  });
+
+  it("keeps the bridge's own formatting", () => {
+    expect(describeInboundMessage({ type: "button", button: { text: "Yes" } }).text).toBe(
+      "Pressed button: [b]Yes[/b]",
+    );
   });
 });
 

@@ -497,7 +497,7 @@ describe("buildTemplateMessage", () => {
     [
       "document link with broken percent-encoding keeps the raw name",
       template({ components: [{ type: "HEADER", format: "DOCUMENT" }] }),
-      "template-t+en_US+file_link:http://127.0.0.1:8080/a%E0%A4%A.pdf",
+      "template-t+en_US+file_link:https://127.0.0.1:8080/a%E0%A4%A.pdf",
       {
         name: "t",
         language: { code: "en_US" },
@@ -507,7 +507,7 @@ describe("buildTemplateMessage", () => {
             parameters: [
               {
                 type: "document",
-                document: { link: "http://127.0.0.1:8080/a%E0%A4%A.pdf", filename: "a%E0%A4%A.pdf" },
+                document: { link: "https://127.0.0.1:8080/a%E0%A4%A.pdf", filename: "a%E0%A4%A.pdf" },
               },
             ],
           },
@@ -657,15 +657,22 @@ describe("buildTemplateMessage", () => {
       "file_link that is not a URL",
       template({ components: [{ type: "HEADER", format: "VIDEO" }] }),
       "template-t+en_US+file_link:video.mp4",
-      'Template t (en_US): file_link "video.mp4" is not an http(s) URL.',
+      'Template t (en_US): file_link "video.mp4" is not an https URL.',
       "template-t+en_US+file_link:<video URL>",
     ],
     [
       "file_link with another scheme",
       template({ components: [{ type: "HEADER", format: "DOCUMENT" }] }),
       "template-t+en_US+file_link:ftp://files.example/a.pdf",
-      'Template t (en_US): file_link "ftp://files.example/a.pdf" is not an http(s) URL.',
+      'Template t (en_US): file_link "ftp://files.example/a.pdf" is not an https URL.',
       "template-t+en_US+file_link:<document URL>",
+    ],
+    [
+      "file_link over plain HTTP",
+      template({ components: [{ type: "HEADER", format: "IMAGE" }] }),
+      "template-t+en_US+file_link:http://files.example/a.jpg",
+      'Template t (en_US): file_link "http://files.example/a.jpg" is not an https URL.',
+      "template-t+en_US+file_link:<image URL>",
     ],
     [
       "file_link for a template without media header",
