@@ -199,8 +199,8 @@ export const unroutedView = z.object({
     .string()
     .describe("The phone_number_id Meta's webhooks named; no phone is configured for it"),
   wabaId: z.string().optional(),
-  events: z.number().int().describe("Webhook events received for it (each message, status or call once)"),
-  lastEventId: z.string(),
+  events: z.number().int().describe("Webhook changes received for it (dropped at the webhook, never queued)"),
+  lastEventId: z.string().describe("The last one's webhook field (messages, …)"),
   lastAt: z.string(),
 });
 

@@ -343,7 +343,7 @@ describe("calls, other fields and unrouted events", () => {
     expect(listed.status).toBe(200);
     expect(listed.body.items.find((i: any) => i.phoneNumberId === "888888")).toMatchObject({
       events: 2,
-      lastEventId: expect.stringMatching(/^msg:wamid\.nobody-[12]$/),
+      lastEventId: "messages",
       lastAt: expect.any(String),
     });
   });
