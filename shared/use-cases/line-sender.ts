@@ -1,5 +1,6 @@
 import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
 import type { OpenLinesUser } from "../domain/bitrix-user.ts";
+import { snippetOf } from "../domain/inbound-content.ts";
 import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
@@ -266,7 +267,14 @@ export function makeLineSender({
           sessions.set(chatKey(route, item), { ID: String(session.ID), CHAT_ID: String(session.CHAT_ID) });
           item.session = session;
         }
-        await recordDelivered(route, item);
+        // A capped snippet of the text rides in the record written anyway, so a later reply or reaction
+        // to this message can quote it (it expires with the record).
+        const message = (item.payload.message ?? {}) as Json;
+        const snippet = snippetOf(typeof message.text === "string" ? message.text : undefined);
+        await recordDelivered(route, item, {
+          ...(snippet ? { snippet } : {}),
+          ...(typeof message.date === "number" ? { date: message.date } : {}),
+        });
       }),
     );
   }
