@@ -1,5 +1,4 @@
 import {
-  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -63,7 +62,6 @@ async function pollLoop(options: PollerOptions, signal: AbortSignal): Promise<vo
     if (messages.length === 0) continue;
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, queue.arn)) };
     let failed: Set<string>;
-    const extending = keepInvisible(options, messages);
     try {
       const result = await options.handler(event, lambdaContext(queue.def.consumer, options.timeoutSeconds));
       failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
@@ -72,62 +70,24 @@ async function pollLoop(options: PollerOptions, signal: AbortSignal): Promise<vo
         `${queue.def.consumer}: handler threw, whole batch will be retried: ${(error as Error).message}`,
       );
       failed = new Set(messages.map((m) => m.MessageId ?? ""));
-    } finally {
-      clearTimeout(extending.timer);
-      await extending.pending;
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queue.url,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
-        }),
-      );
+      try {
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queue.url,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
+          }),
+        );
+      } catch (error) {
+        // As with Lambda: what was not deleted comes back after the visibility timeout (handled twice,
+        // never lost); the loop goes on.
+        options.log(`${queue.def.consumer}: delete failed: ${(error as Error).message}`);
+      }
     }
     options.log(`${queue.def.consumer}: ${messages.length} record(s), ${failed.size} failed`);
   }
-}
-
-/**
- * In AWS a batch cannot reappear while its function runs: the queue's visibility timeout is six times
- * the function's timeout, after which Lambda stops the run. Local queues may have a far shorter
- * visibility timeout (tests), so while the handler runs — up to the function's timeout — the batch's
- * visibility is extended just before it would lapse. Only then: the handler's own backoff settings
- * for failed records are not overwritten by a batch that finished in time.
- */
-function keepInvisible(
-  options: PollerOptions,
-  messages: Message[],
-): { timer: NodeJS.Timeout | undefined; pending: Promise<unknown> } {
-  const { sqs, queue } = options;
-  const visibilityMs = queue.visibilityTimeoutSeconds * 1000;
-  const state: { timer: NodeJS.Timeout | undefined; pending: Promise<unknown> } = {
-    timer: undefined,
-    pending: Promise.resolve(),
-  };
-  if (visibilityMs >= options.timeoutSeconds * 1000) return state;
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
-  const schedule = () => {
-    state.timer = setTimeout(() => {
-      if (Date.now() >= deadline) return;
-      state.pending = sqs
-        .send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queue.url,
-            Entries: messages.map((m, i) => ({
-              Id: String(i),
-              ReceiptHandle: m.ReceiptHandle ?? "",
-              VisibilityTimeout: queue.visibilityTimeoutSeconds,
-            })),
-          }),
-        )
-        .catch(() => undefined);
-      schedule();
-    }, visibilityMs * 0.8);
-  };
-  schedule();
-  return state;
 }
 
 function toRecord(m: Message, queueArn: string): SQSRecord {

@@ -69,8 +69,10 @@ const deps = lazy(async () => {
       }),
       clock: systemClock,
       logger,
+      metrics,
       fetchFromOutside: fromOutside,
       options: {
+        leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
       },
     }),

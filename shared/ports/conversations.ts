@@ -1,6 +1,16 @@
 import type { Readable } from "node:stream";
 import type { Status } from "../domain/message-status.ts";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
+import type { Page } from "./store.ts";
+
+/** Webhooks that named a phone number no phone is configured for: what Meta sends that nobody takes. */
+export interface UnroutedPhone {
+  readonly phoneNumberId: string;
+  readonly wabaId?: string;
+  readonly events: number;
+  readonly lastEventId: string;
+  readonly lastAt: string;
+}
 
 /** A customer's conversation with one of our numbers: what the 24-hour window and replies need. */
 export interface Conversation {
@@ -33,6 +43,21 @@ export interface OutboundRecord {
   readonly snippet?: string;
 }
 
+/** The Open Lines session a message went into (`session {ID, CHAT_ID}` of Bitrix24's answer). */
+export interface LineSession {
+  readonly ID: string;
+  readonly CHAT_ID: string;
+}
+
+/**
+ * What the store knows of a WhatsApp message before it is sent to its open line. `new`: nothing (never
+ * sent, or sent and lost before the answer was marked — a crash); `delivered`: in the open line;
+ * `uncertain`: an earlier send failed in a way that may have landed it (no answer, connection dropped);
+ * `session` is where it would be, when known. It is looked for there before it is sent again, and sent
+ * alone if it has to go again.
+ */
+export type InboundState = "new" | "delivered" | { uncertain: { session?: LineSession } };
+
 /** A WABA's template list as last read from Meta. */
 export interface CachedTemplates {
   readonly templates: MetaTemplate[];
@@ -49,13 +74,20 @@ export type TemplateCacheWrite = "stored" | "too-large" | "stale";
 
 export interface ConversationStore {
   /**
-   * Whether a WhatsApp message is already in the open line (a strongly consistent read). No claim is
-   * written before a send: one FIFO group is one conversation, which the event source never hands to
-   * two workers at once (the visibility timeout outlasts the function's), so the delivered marker
-   * alone makes a redelivery a duplicate.
+   * Where a WhatsApp message stands (one strongly consistent read). No claim is written before a send:
+   * one FIFO group is one conversation, which the event source never hands to two workers at once (the
+   * visibility timeout outlasts the function's, and a long batch's heartbeat keeps it invisible), so the
+   * delivered marker alone makes a redelivery a duplicate.
    */
-  isInboundDelivered(wamid: string): Promise<boolean>;
+  inboundState(wamid: string): Promise<InboundState>;
+  /** The message is in the open line; replaces an `uncertain` marker. */
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
+  /**
+   * A send failed in a way that may have landed the message: the retry's `inboundState` says so, with
+   * the session it would be in. Written only then (a normal send writes nothing before it); never over
+   * a delivered marker.
+   */
+  markInboundUncertain(wamid: string, session?: LineSession): Promise<void>;
   /** What we kept of a message (ours or the customer's) to quote it: its text snippet and time. */
   getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined>;
   /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
@@ -71,7 +103,27 @@ export interface ConversationStore {
   recordUnmatchedStatus(eventId: string, event: unknown): Promise<void>;
   /** The wamid a part of an operator's message was sent as, so a retry does not send it again. */
   getOutboundPart(partId: string): Promise<string | undefined>;
+  /**
+   * Takes a lease on sending a part: `sent` when its wamid is recorded, `busy` while another worker's
+   * lease holds (a queue message redelivered while the first worker still sends must not send it too).
+   */
+  claimOutboundPart(
+    partId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<"claimed" | "sent" | "busy">;
+  /** Drops our lease (only ours) after a failed send, so the retry may claim it at once. */
+  releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void>;
   putOutboundPart(partId: string, wamid: string): Promise<void>;
+
+  /** Counts a webhook for a phone number no phone is configured for, per number (admin API: unrouted). */
+  recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void>;
+  listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>>;
 
   /** Forgets a WABA's cached templates, so the next look-up reads Meta's current list. */
   invalidateTemplates(wabaId: string): Promise<void>;

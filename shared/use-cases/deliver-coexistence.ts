@@ -84,7 +84,7 @@ export function makeCoexistence(ctx: CoexistenceContext) {
 
     // Like a message into the line: a delivered marker makes a redelivery a duplicate (the FIFO group
     // keeps the conversation in one worker at a time, so nothing is claimed before the call).
-    if (await conversations.isInboundDelivered(id)) return "duplicate";
+    if ((await conversations.inboundState(id)) === "delivered") return "duplicate";
     await paced(route.portal.memberId);
     await bitrix.call(route.portal.memberId, "im.message.add", {
       DIALOG_ID: `chat${chatId}`,

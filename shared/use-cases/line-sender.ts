@@ -5,7 +5,7 @@ import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ConversationStore } from "../ports/conversations.ts";
+import type { ConversationStore, LineSession } from "../ports/conversations.ts";
 import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
@@ -69,6 +69,16 @@ export interface LineSenderDeps {
  */
 const BATCH_WINDOW_MS = 5;
 const BATCH_MAX = 20;
+/**
+ * Bitrix24 has no idempotency key for `imconnector.send.messages`, so a call that lands and then times
+ * out would duplicate every message in it on retry. Its messages are first looked for in their Open
+ * Lines session (`imopenlines.session.history.get` lists the session's messages with the connector's own
+ * id in `params.connectorMid`); what is not found (or whose session is not known yet: the first message
+ * of a chat) goes again one per call. After such a failure a portal counts as slow for a while (in this
+ * worker) and its calls carry few messages.
+ */
+const SLOW_FOR_MS = 60_000;
+const SLOW_BATCH_MAX = 2;
 
 interface Waiting {
   readonly id: string;
@@ -76,6 +86,10 @@ interface Waiting {
   readonly chat: string;
   readonly payload: Json;
   readonly attempt: Attempt;
+  /** An earlier send may have landed it: looked for first, then sent in a call of its own. */
+  uncertain?: boolean;
+  /** Where that earlier send would have put it, as recorded with the uncertain marker. */
+  session?: LineSession;
   readonly resolve: (outcome: "delivered" | "duplicate") => void;
   readonly reject: (error: unknown) => void;
 }
@@ -99,17 +113,23 @@ export function makeLineSender({
    * out before it. Cleared when the conversation's next queue batch starts with a fresh first message.
    */
   const heldBack = new Set<string>();
+  const slowUntil = new Map<string, number>();
+  /** The last session Bitrix24 reported per chat (`memberId:lineId:chatId`), for looking messages up. */
+  const sessions = new Map<string, LineSession>();
+  const batchMaxFor = (memberId: string) =>
+    (slowUntil.get(memberId) ?? 0) > clock.now().getTime() ? SLOW_BATCH_MAX : BATCH_MAX;
 
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
    * a batch runs side by side often have a message for the same line at the same moment, and Bitrix24
    * counts requests, not messages. Each conversation has at most one message in a call, so order holds.
    * 1. One request from the portal's shared rate budget.
-   * 2. A message already delivered is a duplicate (see `ConversationStore.isInboundDelivered`: its
-   *    conversation is never in two workers at once, so no claim is written before the send).
+   * 2. One read per message (`ConversationStore.inboundState`: its conversation is never in two workers
+   *    at once, so no claim is written before the send): a delivered one is a duplicate; an uncertain
+   *    one (an earlier call got no answer) is looked for in its session, and goes alone if not found.
    * 3. Send; check every `DATA.RESULT[i].SUCCESS`; mark each accepted message delivered — the one write
-   *    of the delivery. A crash between the send and the mark delivers the message again on retry, as
-   *    any claim would have after its lease.
+   *    of a normal delivery. A crash between the send and the mark delivers the message again on retry,
+   *    as any claim would have after its lease; a call that got no answer writes an uncertain marker.
    */
   async function flush(batch: { route: Route; items: Waiting[] }): Promise<void> {
     const { route } = batch;
@@ -125,18 +145,109 @@ export function makeLineSender({
       for (const item of items) item.reject(error);
       return;
     }
-    const delivered = await Promise.all(
-      items.map((item) => conversations.isInboundDelivered(item.id).catch((e: unknown) => e)),
+    const states = await Promise.all(
+      items.map((item) => conversations.inboundState(item.id).catch((e: unknown) => e)),
     );
     items = items.filter((item, i) => {
-      const seen = delivered[i];
-      if (seen === false) return true;
-      if (seen === true) item.resolve("duplicate");
-      else item.reject(seen);
+      const state = states[i];
+      if (state === "new") return true;
+      if (typeof state === "object" && state !== null && "uncertain" in state) {
+        item.uncertain = true;
+        item.session = (state as { uncertain: { session?: LineSession } }).uncertain.session;
+        return true;
+      }
+      if (state === "delivered") item.resolve("duplicate");
+      else item.reject(state);
       return false;
     });
     if (items.length === 0) return;
-    await send(route, items);
+    const found = await landedEarlier(
+      route,
+      items.filter((item) => item.uncertain),
+    );
+    if (found.size > 0) {
+      metrics.count(metricNames.bitrixFoundLanded, found.size, { portal: route.portal.memberId });
+      await Promise.all(
+        items
+          .filter((item) => found.has(item.id))
+          .map((item) => recordDelivered(route, item, { foundInSession: true })),
+      );
+      items = items.filter((item) => !found.has(item.id));
+      if (items.length === 0) return;
+    }
+    // An uncertain message goes alone. A batch may hold several messages of one conversation (in
+    // order), so every message of a conversation with an uncertain one goes alone too, one call after
+    // another; the other conversations share one call beside them.
+    const uncertainChats = new Set(items.filter((item) => item.uncertain).map((item) => item.chat));
+    const together = items.filter((item) => !uncertainChats.has(item.chat));
+    const alone = new Map<string, Waiting[]>();
+    for (const item of items)
+      if (uncertainChats.has(item.chat)) alone.set(item.chat, [...(alone.get(item.chat) ?? []), item]);
+    const calls = (together.length > 0 ? 1 : 0) + (items.length - together.length);
+    if (calls > 1) {
+      // The extra calls are requests too: taken from the portal's budget before any goes out.
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route), calls - 1);
+      } catch (error) {
+        await failAll(route, items, error);
+        return;
+      }
+    }
+    await Promise.all([
+      ...(together.length > 0 ? [send(route, together)] : []),
+      ...[...alone.values()].map(async (chain) => {
+        for (const item of chain) {
+          // An earlier message of the conversation is to be retried: this one waits for it.
+          if (heldBack.has(item.chat))
+            item.reject(
+              new RetryLaterError(`an earlier message of chat ${item.chat} is still to be delivered`),
+            );
+          else await send(route, [item]);
+        }
+      }),
+    ]);
+  }
+
+  /**
+   * The ids of `items` already in their Open Lines session: one `imopenlines.session.history.get` per
+   * session (from the portal's budget). A failed look-up finds nothing: the message is sent again.
+   */
+  async function landedEarlier(route: Route, items: Waiting[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const bySession = new Map<string, LineSession>();
+    for (const item of items) {
+      const session = item.session ?? sessions.get(item.chat);
+      if (session) bySession.set(`${session.CHAT_ID}:${session.ID}`, session);
+    }
+    for (const session of bySession.values()) {
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route));
+        const history = await bitrix.call<{ message?: Record<string, { params?: unknown }> }>(
+          route.portal.memberId,
+          "imopenlines.session.history.get",
+          { CHAT_ID: session.CHAT_ID, SESSION_ID: session.ID },
+        );
+        for (const message of Object.values(history?.message ?? {})) {
+          const mids = (message?.params as { connectorMid?: unknown } | null | undefined)?.connectorMid;
+          if (Array.isArray(mids)) for (const mid of mids) found.add(String(mid));
+        }
+      } catch {
+        // Not known to have landed: it goes again, alone.
+      }
+    }
+    return found;
+  }
+
+  /** Bitrix24 has it: recording that (over any uncertain marker) is retried once if it fails. */
+  async function recordDelivered(route: Route, item: Waiting, extra: Json = {}): Promise<void> {
+    const detail = { session: item.session, line: route.lineId, attempt: item.attempt.number, ...extra };
+    await conversations
+      .markInboundDelivered(item.id, detail)
+      .catch(() => conversations.markInboundDelivered(item.id, detail))
+      .then(
+        () => item.resolve("delivered"),
+        (error: unknown) => item.reject(error),
+      );
   }
 
   /** One call for the items; a refusal retrying cannot fix is tried message by message. */
@@ -179,33 +290,41 @@ export function makeLineSender({
           item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
           return;
         }
-        // Bitrix24 has it: recording that is retried once if it fails.
+        const session = result.session as LineSession | undefined;
+        if (session?.ID && session.CHAT_ID) {
+          sessions.set(item.chat, { ID: String(session.ID), CHAT_ID: String(session.CHAT_ID) });
+          item.session = session;
+        }
         // A capped snippet of the text rides in the record written anyway, so a later reply or reaction
         // to this message can quote it (it expires with the record).
         const message = (item.payload.message ?? {}) as Json;
         const snippet = snippetOf(typeof message.text === "string" ? message.text : undefined);
-        const detail = {
-          session: result.session,
-          line: route.lineId,
-          attempt: item.attempt.number,
+        await recordDelivered(route, item, {
           ...(snippet ? { snippet } : {}),
           ...(typeof message.date === "number" ? { date: message.date } : {}),
-        };
-        await conversations
-          .markInboundDelivered(item.id, detail)
-          .catch(() => conversations.markInboundDelivered(item.id, detail))
-          .then(
-            () => item.resolve("delivered"),
-            (error: unknown) => item.reject(error),
-          );
+        });
       }),
     );
   }
 
-  /** The whole call failed. Counting is best effort: each item is rejected whatever happens here. */
+  /**
+   * The whole call failed. Writing the uncertain markers and counting are best effort (a marker not
+   * written only loses the look-up: the retry sends again, as before): each item is rejected whatever
+   * happens here.
+   */
   async function failAll(route: Route, items: Waiting[], error: unknown): Promise<void> {
-    if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
-      // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
+    if (mayHaveLanded(error)) {
+      // Bitrix24 may have taken the messages before the answer was lost: the only write before a retry,
+      // so the retry looks for them in their session first.
+      await Promise.all(
+        items.map((item) =>
+          conversations
+            .markInboundUncertain(item.id, item.session ?? sessions.get(item.chat))
+            .catch(() => undefined),
+        ),
+      );
+      // Counted, and the portal's next calls stay small for a while.
+      slowUntil.set(route.portal.memberId, clock.now().getTime() + SLOW_FOR_MS);
       metrics.count(metricNames.bitrixTimeouts, items.length, { portal: route.portal.memberId });
     }
     let reason = error;
@@ -279,10 +398,20 @@ export function makeLineSender({
         reject(error);
       };
       batch.items.push({ id: message.id, chat, payload, attempt, resolve, reject: holdBackOnRetry });
-      if (batch.items.length >= BATCH_MAX) flushSafely(key, batch);
+      if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key, batch);
     });
     // Queued in order behind the conversation's earlier messages: its next record may start.
     attempt.handOff?.();
     return sent;
   };
+}
+
+/**
+ * A call that failed after the request may have reached Bitrix24: no answer in time, or the connection
+ * dropped (not refused: then nothing was sent).
+ */
+function mayHaveLanded(error: unknown): boolean {
+  return (
+    error instanceof BitrixApiError && error.httpStatus === 0 && !/ECONNREFUSED|ENOTFOUND/.test(error.message)
+  );
 }

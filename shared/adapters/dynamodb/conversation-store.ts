@@ -1,20 +1,25 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
   CachedTemplates,
   Conversation,
   ConversationStore,
+  InboundState,
+  LineSession,
   OutboundRecord,
   TemplateCacheWrite,
+  UnroutedPhone,
 } from "../../ports/conversations.ts";
+import type { Page } from "../../ports/store.ts";
 import { table } from "../../resources.ts";
 import { isConditionFailure, type TableClient } from "./table-client.ts";
 
 const DAY_S = 86_400;
 const RETAIN_DAYS = 30;
+const UNROUTED = "unrouted";
 
 const key = {
   inbound: (wamid: string) => ({ pk: `INMSG#${wamid}`, sk: "INMSG" }),
@@ -24,6 +29,7 @@ const key = {
   }),
   outbound: (wamid: string) => ({ pk: `OUT#${wamid}`, sk: "OUT" }),
   unmatched: (eventId: string) => ({ pk: `UNMATCHED#${eventId}`, sk: "UNMATCHED" }),
+  unrouted: (phoneNumberId: string) => ({ pk: `UNROUTED#${phoneNumberId}`, sk: "UNROUTED" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
 
@@ -50,8 +56,12 @@ export class DynamoConversationStore implements ConversationStore {
     this.#t = tableClient;
   }
 
-  async isInboundDelivered(wamid: string): Promise<boolean> {
-    return (await this.#t.get(key.inbound(wamid)))?.state === "delivered";
+  async inboundState(wamid: string): Promise<InboundState> {
+    const item = await this.#t.get(key.inbound(wamid));
+    if (item?.state === "delivered") return "delivered";
+    if (item?.state === "uncertain")
+      return { uncertain: item.session ? { session: item.session as LineSession } : {} };
+    return "new";
   }
 
   async markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void> {
@@ -62,6 +72,16 @@ export class DynamoConversationStore implements ConversationStore {
       detail,
       ...expiry(),
     });
+  }
+
+  async markInboundUncertain(wamid: string, session?: LineSession): Promise<void> {
+    // Never over a delivered marker: a send that landed meanwhile (the retry's) stays a duplicate.
+    await this.#t.put(
+      { ...key.inbound(wamid), state: "uncertain", ...(session ? { session } : {}), ...expiry() },
+      "attribute_not_exists(pk) OR #state <> :delivered",
+      { "#state": "state" },
+      { ":delivered": "delivered" },
+    );
   }
 
   async getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined> {
@@ -165,7 +185,38 @@ export class DynamoConversationStore implements ConversationStore {
 
   async getOutboundPart(partId: string): Promise<string | undefined> {
     const item = await this.#t.get({ pk: `OUTPART#${partId}`, sk: "OUTPART" });
-    return item ? String(item.wamid) : undefined;
+    return typeof item?.wamid === "string" ? item.wamid : undefined;
+  }
+
+  async claimOutboundPart(
+    partId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<"claimed" | "sent" | "busy"> {
+    const claimed = await this.#t.put(
+      { pk: `OUTPART#${partId}`, sk: "OUTPART", state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
+      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
+      { "#state": "state" },
+      { ":sending": "sending", ":now": nowMs },
+    );
+    if (claimed) return "claimed";
+    return (await this.getOutboundPart(partId)) ? "sent" : "busy";
+  }
+
+  async releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new DeleteCommand({
+          TableName: this.#t.tableName,
+          Key: { pk: `OUTPART#${partId}`, sk: "OUTPART" },
+          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async putOutboundPart(partId: string, wamid: string): Promise<void> {
@@ -179,6 +230,44 @@ export class DynamoConversationStore implements ConversationStore {
       recordedAt: new Date().toISOString(),
       ...expiry(),
     });
+  }
+
+  async recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.unrouted(event.phoneNumberId),
+        UpdateExpression:
+          "ADD events :one SET gsi1pk = :type, gsi1sk = :phone, phoneNumberId = :phone, wabaId = :waba, lastEventId = :event, lastAt = :at",
+        ExpressionAttributeValues: {
+          ":one": 1,
+          ":type": `TYPE#${UNROUTED}`,
+          ":phone": event.phoneNumberId,
+          ":waba": event.wabaId ?? null,
+          ":event": event.eventId,
+          ":at": event.at,
+        },
+      }),
+    );
+  }
+
+  async listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>> {
+    const page = await this.#t.listType(UNROUTED, cursor, limit);
+    return {
+      items: page.items.map((i) => ({
+        phoneNumberId: String(i.phoneNumberId),
+        ...(typeof i.wabaId === "string" ? { wabaId: i.wabaId } : {}),
+        events: Number(i.events),
+        lastEventId: String(i.lastEventId),
+        lastAt: String(i.lastAt),
+      })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   /**
