@@ -143,6 +143,52 @@ describe("a send that landed and then timed out, in chats Bitrix24 already has a
   });
 });
 
+describe("a send that got no answer, in a conversation with more messages behind it", () => {
+  it("looks the message up, sends it again and the ones behind it once each, in their order", async () => {
+    const from = "15550997700";
+    const portal = world.bitrix.portal(world.memberId);
+    const shownOf = (ids: string[]) =>
+      portal.messages
+        .map((m) => m.message.id)
+        .filter((id): id is string => typeof id === "string" && ids.includes(id));
+    // The chat's first message: its session is known to the worker from then on.
+    expect(
+      (await world.postWebhook(textWebhook([{ id: "wamid.behind-open", from, body: "first" }]))).status,
+    ).toBe(200);
+    await eventually(async () => (shownOf(["wamid.behind-open"]).length === 1 ? true : undefined));
+    await world.stack.settled();
+
+    const ids = Array.from({ length: 6 }, (_, i) => `wamid.behind-${i}`);
+    let hung = false;
+    world.bitrix.inject({
+      match: (req) => {
+        if (hung || !req.path.endsWith("imconnector.send.messages")) return false;
+        const carried = ((req.json as { MESSAGES?: Array<{ message: { id: string } }> })?.MESSAGES ?? []).map(
+          (m) => m.message.id,
+        );
+        hung = carried.some((id) => ids.includes(id));
+        return hung;
+      },
+      times: 1,
+      // No answer and nothing landed: the retry looks in the session, finds nothing and sends again.
+      response: { timeout: true },
+    });
+    const looked = world.bitrix.requests.length;
+    const batch = ids.map((id, i) => ({ id, from, body: `behind ${i}` }));
+    expect((await world.postWebhook(textWebhook(batch))).status).toBe(200);
+    await eventually(async () => (ids.every((id) => shownOf(ids).includes(id)) ? true : undefined));
+    await world.stack.settled();
+    expect(hung).toBe(true);
+    expect(
+      world.bitrix.requests.slice(looked).filter((r) => r.path.endsWith("imopenlines.session.history.get"))
+        .length,
+    ).toBeGreaterThan(0);
+    // While it was looked up and sent alone, none of the conversation's later messages overtook it,
+    // and none shows twice.
+    expect(shownOf(ids)).toEqual(ids);
+  });
+});
+
 describe("a total Bitrix24 outage", () => {
   // Four minutes under `npm run test:faults`; the retry interval is capped at 1 s here, 5 min by default.
   const OUTAGE_MS = FULL ? 240_000 : 15_000;
