@@ -4,7 +4,7 @@ import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
 
 import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
-import { captureMetricLines, metricSum } from "../support/metric-lines.ts";
+import { metricLines, metricSum } from "../support/metric-lines.ts";
 
 import { eventually } from "../support/stack.ts";
 import { startWorld, textWebhook, type World } from "../support/world.ts";
@@ -20,8 +20,6 @@ const PER_CUSTOMER = FULL ? 20 : 10;
 const MAX_RUN = 3;
 
 let world: World;
-/** Send timeouts are counted as a metric line (BitrixTimeouts), no longer as a table item. */
-const metrics = captureMetricLines();
 
 beforeAll(async () => {
   world = await startWorld(
@@ -32,7 +30,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  metrics.stop();
   await world?.stop();
 });
 
@@ -184,7 +181,7 @@ describe("a total Bitrix24 outage", () => {
 
 describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
   it("delivers every message once, in order per customer; only sends that landed before timing out may show twice", async () => {
-    const timeoutsBefore = metricSum(metrics.lines(), "BitrixTimeouts");
+    const timeoutsBefore = metricSum(metricLines(world.stack.logs), "BitrixTimeouts");
     const tally = installSchedule(20_261_126);
     const portalRecord = await (await getRuntime()).bitrixStore.getPortal(world.memberId);
     expect(portalRecord?.licenseFamily).toBe("ent");
@@ -231,7 +228,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
     await world.stack.settled(60_000);
     const duplicates = ours().length - new Set(ours().map((m) => m.message.id)).size;
     const { deadLetters } = await getRuntime();
-    const timeouts = metricSum(metrics.lines(), "BitrixTimeouts") - timeoutsBefore;
+    const timeouts = metricSum(metricLines(world.stack.logs), "BitrixTimeouts") - timeoutsBefore;
     console.log(
       `fault schedule: $JSON.stringify(tally); $ours().lengthdeliveries for ${sent.length} messages; ` +
         `$duplicatesduplicates; $timeoutssend timeouts counted`,

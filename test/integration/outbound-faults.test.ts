@@ -3,7 +3,7 @@ import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
 import { graphError } from "../fakes/meta-graph.ts";
 import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
-import { captureMetricLines, metricSum } from "../support/metric-lines.ts";
+import { metricLines, metricSum } from "../support/metric-lines.ts";
 import { eventually } from "../support/stack.ts";
 import { PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
 
@@ -17,8 +17,6 @@ const CUSTOMERS = FULL ? 50 : 10;
 const PER_CUSTOMER = FULL ? 20 : 10;
 const MAX_RUN = 3;
 
-/** Sends whose answer was lost are counted as a metric line (GraphTimeouts). */
-const metrics = captureMetricLines();
 let world: World;
 let lineId: number;
 
@@ -45,7 +43,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  metrics.stop();
   await world?.stop();
 });
 
@@ -132,7 +129,7 @@ describe("outbound under a seeded 30% Graph API failure schedule", () => {
     expect(verdict.duplicated).toBe(verdict.afterAmbiguous);
     const { deadLetters } = await getRuntime();
     // Every send whose answer was lost is counted (each may have gone twice).
-    expect(metricSum(metrics.lines(), "GraphTimeouts")).toBe(tally.timeout + tally.landed);
+    expect(metricSum(metricLines(world.stack.logs), "GraphTimeouts")).toBe(tally.timeout + tally.landed);
     expect((await deadLetters.list()).items).toHaveLength(0);
   }, 600_000);
 });
