@@ -230,8 +230,8 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
     const { deadLetters } = await getRuntime();
     const timeouts = metricSum(metricLines(world.stack.logs), "BitrixTimeouts") - timeoutsBefore;
     console.log(
-      `fault schedule: $JSON.stringify(tally); $ours().lengthdeliveries for ${sent.length} messages; ` +
-        `$duplicatesduplicates; $timeoutssend timeouts counted`,
+      `fault schedule: ${JSON.stringify(tally)}; ${ours().length} deliveries for ${sent.length} messages; ` +
+        `${duplicates} duplicates; ${timeouts} send timeouts counted`,
     );
     // Sends carry several conversations' messages at once, so there are fewer calls to fail; every kind
     // of fault must still have happened.
@@ -250,7 +250,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       .filter((r) => r.fault === "timeout" || r.fault === "landed-then-hung")
       .map(messagesIn);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    console.log(`Bitrix24 send calls: $sends.lengthfor ${ours().length} deliveries`);
+    console.log(`Bitrix24 send calls: ${sends.length} for ${ours().length} deliveries`);
     const byCustomer = (ids: string[]) => {
       const map = new Map<string, string[]>();
       for (const id of ids) {
