@@ -37,12 +37,13 @@ const KILL_AFTER = 150;
 let meta: MetaGraphFake | undefined;
 let bitrix: BitrixFake | undefined;
 let running: ChildProcess | undefined;
-const dir = mkdtempSync(join(tmpdir(), "waba-crash-"));
+/** The stack's working directory (its `.local/`), made when the test runs. */
+let dir = "";
 
 afterAll(async () => {
   if (running?.pid && running.exitCode === null) killGroup(running);
   await Promise.all([meta?.close(), bitrix?.close()]);
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** `npm start`'s script, in its own process group (so one signal reaches DynamoDB Local too). */
@@ -110,6 +111,7 @@ async function post(url: string, payload: unknown): Promise<number> {
 
 describe.skipIf(!FULL)("kill -9 of the whole stack mid-load, restarted without --fresh", () => {
   it("delivers every accepted message, repeats none after the restart", async () => {
+    dir = mkdtempSync(join(tmpdir(), "waba-crash-"));
     meta = await startMetaGraphFake();
     meta.addToken(WABA_TOKEN);
     bitrix = await startBitrixFake();
