@@ -4,6 +4,7 @@ import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { type FunctionName, functions, routes } from "#shared/resources.ts";
 import { startEmulators } from "./emulators.ts";
 import { createGateway, type HttpHandler } from "./gateway.ts";
+import { installIamGuard, runAs } from "./iam-guard.ts";
 import { type SqsHandler, startPoller } from "./poller.ts";
 import { type Provisioned, provision } from "./provision.ts";
 
@@ -75,6 +76,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     else process.env[k] = v;
   }
 
+  // Each function's calls are held to its IAM grants, as in AWS (before any handler creates a client).
+  installIamGuard();
+  const asFunction =
+    <E, C, R>(fn: FunctionName, handler: (event: E, context: C) => R) =>
+    (event: E, context: C): R =>
+      runAs({ fn, tableName: resources.tableName, bucketName: resources.bucketName, log }, () =>
+        handler(event, context),
+      );
+
   const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
   const load = (name: FunctionName) => {
     let mod = modules.get(name);
@@ -88,7 +98,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const gateway = createGateway({
     routes,
     handlerFor: async (name) => ({
-      handler: (await load(name)).handler as HttpHandler,
+      handler: asFunction(name, (await load(name)).handler as HttpHandler),
       timeoutSeconds: functions[name].timeoutSeconds,
     }),
     log,
@@ -102,7 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startPoller({
         sqs,
         queue,
-        handler: (await load(queue.def.consumer)).handler as SqsHandler,
+        handler: asFunction(queue.def.consumer, (await load(queue.def.consumer)).handler as SqsHandler),
         timeoutSeconds: functions[queue.def.consumer].timeoutSeconds,
         concurrency: options.pollerConcurrency ?? 2,
         waitTimeSeconds: options.pollWaitSeconds ?? 5,
