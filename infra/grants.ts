@@ -62,5 +62,6 @@ export const bucketAccess: Partial<Record<FunctionName, BucketAccess>> = {
   // Claim check: the webhook stores events too large for SQS under claims/, and writes nothing else.
   "waba-webhook": { actions: ["s3:PutObject"], keyPrefix: CLAIM_KEY_PREFIX },
   // Media: objects written and presigned for Bitrix24 to fetch (and claims read); nothing is listed or deleted.
-  "inbound-worker": { actions: ["s3:PutObject", "s3:GetObject"], keyPrefix: "" },
+  // A download that fails midway aborts its multipart upload, which s3:PutObject does not cover.
+  "inbound-worker": { actions: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], keyPrefix: "" },
 };

@@ -290,9 +290,9 @@ describe("least privilege", () => {
     }
   });
 
-  it("lets the inbound worker put and get media, the webhook only put claims, and nothing list or delete", () => {
+  it("lets the inbound worker put, get and abort uploads of media, the webhook only put claims, and nothing list or delete", () => {
     const expected: Partial<Record<keyof typeof functions, string[]>> = {
-      "inbound-worker": ["s3:GetObject", "s3:PutObject"],
+      "inbound-worker": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
       "waba-webhook": ["s3:PutObject"],
     };
     for (const name of Object.keys(functions) as (keyof typeof functions)[]) {

@@ -84,4 +84,14 @@ describe("local IAM: the grants of infra/grants.ts, judged as AWS would", () => 
     );
     expect(refusal(as("outbound-worker"), "s3", "GetObjectCommand", object("m1"))).toBeDefined();
   });
+
+  it("lets the inbound worker abort the multipart upload of a media download that failed midway", () => {
+    expect(
+      refusal(as("inbound-worker"), "s3", "AbortMultipartUploadCommand", {
+        Bucket: "t-media",
+        Key: "m1",
+        UploadId: "u",
+      }),
+    ).toBeUndefined();
+  });
 });
