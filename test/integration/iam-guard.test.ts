@@ -7,16 +7,19 @@ import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
 import type { FunctionName } from "#shared/resources.ts";
 import { type TableAccess, tableAccess } from "../../infra/grants.ts";
 import { runAs } from "../../local/iam-guard.ts";
-import { startTestStack, type TestStack } from "../support/stack.ts";
+import { eventually } from "../support/stack.ts";
+import { startWorld, textWebhook, type World } from "../support/world.ts";
 
-let stack: TestStack;
+let world: World;
+let stack: World["stack"];
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  world = await startWorld();
+  stack = world.stack;
 });
 
 afterAll(async () => {
-  await stack?.stop();
+  await world?.stop();
 });
 
 /** A call made as `fn` would be inside the local stack: through a client the functions create. */
@@ -93,5 +96,22 @@ describe("the local stack holds each function to its IAM grants", () => {
       admin.index = index;
     }
     expect((await stack.admin("GET", "/api/admin/apps")).status).toBe(200);
+  });
+
+  it("runs every queue batch as its consumer: a narrowed grant turns the inbound worker's writes down", async () => {
+    const worker = tableAccess["inbound-worker"] as { -readonly [K in keyof TableAccess]: TableAccess[K] };
+    const { actions } = worker;
+    worker.actions = actions.filter((a) => a !== "dynamodb:PutItem" && a !== "dynamodb:UpdateItem");
+    try {
+      const res = await world.postWebhook(
+        textWebhook([{ id: "wamid.iam-guard-1", from: "16505550100", body: "hi" }]),
+      );
+      expect(res.status).toBe(200);
+      await eventually(async () =>
+        stack.logs.some((l) => l.startsWith("iam: inbound-worker refused")) ? true : undefined,
+      );
+    } finally {
+      worker.actions = actions;
+    }
   });
 });
