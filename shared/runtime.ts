@@ -1,8 +1,11 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { hooked } from "./adapters/aws-client-hooks.ts";
+import { DynamoAccountEventStore } from "./adapters/dynamodb/account-event-store.ts";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.ts";
+import { DynamoCustomerStore } from "./adapters/dynamodb/customer-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
+import { DynamoHistoryStore } from "./adapters/dynamodb/history-store.ts";
 import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
@@ -18,6 +21,9 @@ export interface Runtime {
   readonly bitrixStore: DynamoBitrixStore;
   readonly deadLetters: DynamoDeadLetterStore;
   readonly conversations: DynamoConversationStore;
+  readonly customers: DynamoCustomerStore;
+  readonly accountEvents: DynamoAccountEventStore;
+  readonly history: DynamoHistoryStore;
   readonly metaStatus: DynamoMetaStatusStore;
   readonly tableClient: TableClient;
 }
@@ -52,6 +58,9 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     bitrixStore: new DynamoBitrixStore(tableClient),
     deadLetters: new DynamoDeadLetterStore(tableClient),
     conversations: new DynamoConversationStore(tableClient),
+    customers: new DynamoCustomerStore(tableClient),
+    accountEvents: new DynamoAccountEventStore(tableClient),
+    history: new DynamoHistoryStore(tableClient),
     metaStatus: new DynamoMetaStatusStore(tableClient),
     tableClient,
   };

@@ -7,6 +7,8 @@ import { systemClock } from "#shared/ports/clock.ts";
 import { queues } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
 import { type DeadLetterQueue, makeDeadLetters } from "#shared/use-cases/dead-letters.ts";
+import { makeHistorySwitch } from "#shared/use-cases/history-switch.ts";
+import { makeAccountEventQueries } from "#shared/use-cases/list-account-events.ts";
 import { makeManageApps } from "#shared/use-cases/manage-apps.ts";
 import { makeManageBitrixApps } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { makeManagePhones } from "#shared/use-cases/manage-phones.ts";
@@ -38,6 +40,8 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
       clock: systemClock,
     }),
     templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
+    accountEvents: makeAccountEventQueries({ accountEvents: runtime.accountEvents }),
+    history: makeHistorySwitch({ history: runtime.history, bitrixStore, clock: systemClock }),
   };
 });
 

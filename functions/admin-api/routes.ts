@@ -3,6 +3,8 @@ import { NotFoundError, ValidationError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
 import type { Page } from "#shared/ports/store.ts";
 import {
+  accountEventQuery,
+  accountEventView,
   appCreateBody,
   appPatchBody,
   appView,
@@ -11,6 +13,8 @@ import {
   deadLetterRedriveBody,
   deadLetterRedriveResult,
   deadLetterView,
+  historyBody,
+  historyView,
   listQuery,
   phoneCreateBody,
   phonePatchBody,
@@ -23,6 +27,8 @@ import {
   wabaView,
 } from "#shared/schemas/admin.ts";
 import { type makeDeadLetters, toDeadLetterView } from "#shared/use-cases/dead-letters.ts";
+import type { makeHistorySwitch } from "#shared/use-cases/history-switch.ts";
+import type { makeAccountEventQueries } from "#shared/use-cases/list-account-events.ts";
 import { type makeManageApps, toAppView } from "#shared/use-cases/manage-apps.ts";
 import { type makeManageBitrixApps, toBitrixAppView } from "#shared/use-cases/manage-bitrix-apps.ts";
 import { type makeManagePhones, toPhoneView } from "#shared/use-cases/manage-phones.ts";
@@ -45,6 +51,8 @@ export interface AdminUseCases {
   readonly phones: ReturnType<typeof makeManagePhones>;
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
+  readonly accountEvents: ReturnType<typeof makeAccountEventQueries>;
+  readonly history: ReturnType<typeof makeHistorySwitch>;
 }
 
 export interface AdminRoute<UseCases = AdminUseCases> {
@@ -178,7 +186,8 @@ export const adminRoutes: readonly AdminRoute[] = [
     status: 200,
     run: async (uc, ctx) => {
       const { waba, app } = await uc.wabas.get(param(ctx, "wabaId"));
-      return json(200, toWabaView(waba, app));
+      const accountState = await uc.accountEvents.stateOf("waba", waba.wabaId);
+      return json(200, { ...toWabaView(waba, app), accountState });
     },
   },
   {
@@ -306,7 +315,11 @@ export const adminRoutes: readonly AdminRoute[] = [
     tag: "phones",
     response: phoneView,
     status: 200,
-    run: async (uc, ctx) => json(200, toPhoneView(await uc.phones.get(param(ctx, "phoneId")))),
+    run: async (uc, ctx) => {
+      const phone = await uc.phones.get(param(ctx, "phoneId"));
+      const accountState = await uc.accountEvents.stateOf("phone", phone.phoneId);
+      return json(200, { ...toPhoneView(phone), accountState });
+    },
   },
   {
     method: "PATCH",
@@ -330,6 +343,26 @@ export const adminRoutes: readonly AdminRoute[] = [
     run: async (uc, ctx) => {
       await uc.phones.remove(param(ctx, "phoneId"));
       return noContent();
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/events",
+    summary:
+      "Account, quality, template-status and marketing-preference events Meta sent, newest first " +
+      "(?wabaId=, ?phoneId=, ?type=)",
+    tag: "events",
+    response: accountEventView,
+    list: true,
+    status: 200,
+    run: async (uc, ctx) => {
+      const q = parseWith(accountEventQuery, ctx.query, "query");
+      const got = await uc.accountEvents.list(
+        { wabaId: q.wabaId, phoneId: q.phoneId, type: q.type },
+        q.cursor,
+        q.limit,
+      );
+      return json(200, page(got.items, got.nextCursor));
     },
   },
   listRoute({
@@ -366,6 +399,30 @@ export const adminRoutes: readonly AdminRoute[] = [
       const q = parseWith(templateListQuery, ctx.query, "query");
       const templates = await uc.templates.templates(param(ctx, "wabaId"), { refresh: q.refresh });
       return json(200, { items: templateListing(templates, q.status) });
+    },
+  },
+  {
+    method: "GET",
+    path: "/api/admin/phones/{phoneId}/history",
+    summary: "Whether the number imports its WhatsApp Business app history (coexistence), and how far",
+    tag: "phones",
+    response: historyView,
+    status: 200,
+    run: async (uc, ctx) => json(200, await uc.history.get(param(ctx, "phoneId"))),
+  },
+  {
+    method: "PUT",
+    path: "/api/admin/phones/{phoneId}/history",
+    summary:
+      "Switch the import of the number's WhatsApp Business app history on or off, with a budget of messages; " +
+      "what is already in the open line is not imported twice",
+    tag: "phones",
+    body: historyBody,
+    response: historyView,
+    status: 200,
+    run: async (uc, ctx) => {
+      const body = parseWith(historyBody, ctx.body, "history switch");
+      return json(200, await uc.history.put(param(ctx, "phoneId"), body));
     },
   },
 ];

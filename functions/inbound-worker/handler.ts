@@ -47,6 +47,9 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
+      customers: runtime.customers,
+      accountEvents: runtime.accountEvents,
+      history: runtime.history,
       metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({

@@ -52,6 +52,7 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
+      customers: runtime.customers,
       bitrix,
       graph,
       templates: makeTemplateCatalog({

@@ -8,6 +8,8 @@ export interface OpenLinesUserInput {
   readonly customerId: string;
   readonly waId?: string;
   readonly userId?: string;
+  /** The customer's current phone (digits) when it differs from the key, e.g. after a change of number. */
+  readonly phone?: string;
   /** `contacts[].profile.name`: free text, often with emoji. */
   readonly profileName?: string;
   /** `contacts[].profile.username`, when the customer set a WhatsApp username. */
@@ -30,11 +32,16 @@ export function toOpenLinesUser(input: OpenLinesUserInput): OpenLinesUser {
   // who the customer is: the phone when Meta gives it, else the business-scoped user id.
   const waId = digits(input.waId) ?? (/^\d+$/.test(input.customerId) ? input.customerId : undefined);
   const id = waId ? `wa:${waId}` : `wa:user:${input.userId?.trim() || input.customerId}`;
-  const phone = waId ? `+${waId}` : undefined;
+  const current = digits(input.phone) ?? waId;
+  const phone = current ? `+${current}` : undefined;
 
   const words = letterWords(input.profileName);
-  const fromUsername = words.length > 0 ? words : letterWords(input.username);
+  const usernameWords = letterWords(input.username);
+  const fromUsername = words.length > 0 ? words : usernameWords;
   const [first, ...rest] = fromUsername;
+  // The username goes with the name (as letters, the only thing Bitrix24 keeps in a name), so an operator
+  // can tell apart two customers who chose the same profile name.
+  if (words.length > 0 && usernameWords.length > 0) rest.push(...usernameWords);
   // Both fallbacks break the letters-only rule (digits, "+", "_"); they are used only when no letter is
   // left, because an operator can still tell who wrote, which a generic label would not allow.
   const name =

@@ -51,15 +51,64 @@ const MEDIA_LABEL: Readonly<Record<InboundMediaKind, string>> = {
 };
 const FILE_NAME_MAX = 50;
 
-export function describeInboundMessage(received: Record<string, unknown>): InboundContent {
+/**
+ * `outsideErrors`: the change's value-level `errors[]`, which Meta sometimes sends instead of the
+ * message's own (the message then has no body to describe).
+ */
+/** What we kept of a message this one replies or reacts to: a capped snippet of its text and its time. */
+export interface QuotedMessage {
+  readonly text?: string;
+  /** Unix seconds. */
+  readonly at?: number;
+}
+
+/** Heads what the business typed in the WhatsApp Business app when we show it in Bitrix24. */
+export const BUSINESS_APP_MARKER = "[b]Sent from the WhatsApp Business app:[/b]";
+
+/** How long a snippet of a message's text we keep to quote it later. */
+export const SNIPPET_MAX = 120;
+
+/** The start of a message's text, without BB-code, for quoting; undefined when it has none. */
+export function snippetOf(text: string | undefined): string | undefined {
+  const plain = text
+    ?.replace(/\[\/?[a-z*]+(=[^\]]*)?\]/gi, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (!plain) return undefined;
+  const chars = [...plain];
+  return chars.length > SNIPPET_MAX ? `${chars.slice(0, SNIPPET_MAX - 1).join("")}…` : plain;
+}
+
+/**
+ * `quote`: what we know of the message this one replies or reacts to (`replyToWamid` of a first pass), so
+ * the operator sees what is being answered rather than an id.
+ */
+export function describeInboundMessage(
+  received: Record<string, unknown>,
+  outsideErrors: readonly unknown[] = [],
+  quote?: QuotedMessage,
+): InboundContent {
   // Whatever the customer typed is shown as typed: only the bridge's own wording carries BBCode.
   const message = escapeStringsIn(received, SHOWN_AFTER_PARSING);
   const type = str(message.type) ?? "unknown";
-  const errors = objects(message.errors);
-  const described = errors.length > 0 ? describeErrors(type, message, errors) : describeType(type, message);
+  const own = objects(message.errors);
+  const errors = own.length > 0 || obj(message[type]) ? own : objects(outsideErrors);
+  const described =
+    errors.length > 0
+      ? describeErrors(type, message, errors)
+      : type === "reaction"
+        ? describeReaction(obj(message.reaction) ?? {}, quote)
+        : describeType(type, message);
   const context = obj(message.context);
 
   const lines: string[] = [];
+  // Button and list answers, and "Message business" product questions, carry the message they answer in
+  // `context` too; their own text already says what they answer.
+  const plainReply =
+    str(context?.id) !== undefined &&
+    !["reaction", "button", "interactive"].includes(type) &&
+    !obj(context?.referred_product);
+  if (plainReply) lines.push(`[i]Reply to ${quoted(quote)}[/i]`);
   if (context?.frequently_forwarded === true) lines.push("[i]Forwarded many times[/i]");
   else if (context?.forwarded === true) lines.push("[i]Forwarded[/i]");
   lines.push(described.text);
@@ -183,7 +232,7 @@ function describeFlowReply(reply: Json): string {
       ? flatten(parsed as Json, "")
           .filter((line) => !line.startsWith("flow_token:"))
           .map(escapeCustomerText)
-      : parsed === undefined
+      : parsed === undefined || parsed === null
         ? []
         : [escapeCustomerText(JSON.stringify(parsed))];
   const body = str(reply.body);
@@ -208,12 +257,20 @@ function describeCallPermission(reply: Json): string {
   return `The customer allowed WhatsApp calls from this number${scope}`;
 }
 
-function describeReaction(reaction: Json): Described {
+function describeReaction(reaction: Json, quote?: QuotedMessage): Described {
   const target = str(reaction.message_id);
   const emoji = str(reaction.emoji);
   // Meta omits `emoji` when the customer takes a reaction back.
   const text = emoji ? `Reacted ${emoji}` : "Removed their reaction";
-  return { text: `${text}${target ? ` [i](to message ${target})[/i]` : ""}`, replyToWamid: target };
+  const to = quote ? quoted(quote) : target ? `message ${target}` : undefined;
+  return { text: `${text}${to ? ` [i](to ${to})[/i]` : ""}`, replyToWamid: target };
+}
+
+/** The quoted message by its text when we kept it, else by its time, else as an earlier message. */
+function quoted(quote: QuotedMessage | undefined): string {
+  if (quote?.text) return `“${quote.text}”`;
+  if (quote?.at !== undefined) return `the message of ${utc(quote.at)}`;
+  return "an earlier message";
 }
 
 function describeLocation(location: Json): string {
@@ -317,6 +374,9 @@ function describeEdit(edit: Json): Described {
 }
 
 function describeErrors(type: string, message: Json, errors: Json[]): Described {
+  // What the customer wrote still shows: a media error does not take the caption with it.
+  const body = obj(message[type]);
+  const own = str(body?.caption) ?? str(body?.body);
   const lines = errors.map((error) => {
     const code = numeric(error.code);
     const title =
@@ -329,6 +389,7 @@ function describeErrors(type: string, message: Json, errors: Json[]): Described 
   });
   const detail = type === "unsupported" ? unsupportedType(obj(message.unsupported)) : type;
   if (detail) lines.push(`[i]Message type: ${detail}[/i]`);
+  if (own) lines.unshift(own);
   return { text: lines.join("\n") };
 }
 

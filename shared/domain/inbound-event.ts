@@ -1,8 +1,8 @@
 /**
- * One unit of inbound work: a single message, status, call or other field change, cut out of a Meta
+ * One unit of inbound work: a single message, echo, status, call or other field change, cut out of a Meta
  * webhook. It travels through the inbound FIFO queue as JSON.
  */
-export type InboundEventKind = "message" | "status" | "call" | "field";
+export type InboundEventKind = "message" | "echo" | "status" | "call" | "field";
 
 export interface InboundEvent {
   readonly v: 1;
@@ -18,6 +18,8 @@ export interface InboundEvent {
   readonly phoneNumberId?: string;
   /** The customer: `wa_id` (phone) or, when Meta omits it, the business-scoped `user_id`. */
   readonly customerId?: string;
+  /** The customer's business-scoped user id, when Meta sent one (with or without the phone). */
+  readonly customerUserId?: string;
   /** Unix seconds, as Meta stamped the item (or the entry), when present. */
   readonly timestamp?: number;
   /** The change's `value` reduced to this one item (plus its metadata and matching contact). */

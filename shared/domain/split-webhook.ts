@@ -4,7 +4,7 @@ import type { InboundEvent } from "./inbound-event.ts";
 
 type Json = Record<string, unknown>;
 
-const ITEM_ARRAYS = ["messages", "statuses", "calls", "contacts"] as const;
+const ITEM_ARRAYS = ["messages", "statuses", "calls", "contacts", "message_echoes"] as const;
 
 /**
  * Cuts a webhook into single events: every entry × change × message/status/call becomes one event,
@@ -15,24 +15,48 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
   const events: InboundEvent[] = [];
   for (const entry of envelope.entry) {
     for (const change of entry.changes) {
-      const value = change.value as Json;
+      const value = standbyFlattened(change.field, change.value as Json);
       const common = withoutItemArrays(value);
       const contacts = arrayOf(value.contacts);
-      const phoneNumberId = str((value.metadata as Json | undefined)?.phone_number_id);
+      // A handover names our number in `recipient` and the customer in `sender` (it has no metadata).
+      const handover = change.field === "messaging_handovers";
+      const phoneNumberId =
+        str((value.metadata as Json | undefined)?.phone_number_id) ??
+        (handover ? str((value.recipient as Json | undefined)?.phone_number_id) : undefined);
       const base = { v: 1 as const, appId, wabaId: entry.id, field: change.field, phoneNumberId };
       const before = events.length;
 
       for (const message of arrayOf(value.messages)) {
-        const customerId = str(message.from) ?? str(message.from_user_id);
+        // A change of user id names the customer only by the id it had before.
+        const previousUserId = str((message.system as Json | undefined)?.previous_user_id);
+        const customerId = str(message.from) ?? str(message.from_user_id) ?? previousUserId;
         const contact =
           contacts.find((c) => matchesCustomer(c, message.from, message.from_user_id)) ?? contacts[0];
+        const customerUserId = str(message.from_user_id) ?? str(contact?.user_id) ?? previousUserId;
         events.push({
           ...base,
           id: `msg:${str(message.id) ?? contentId(entry.id, change.field, message)}`,
           kind: "message",
           customerId,
+          ...(customerUserId ? { customerUserId } : {}),
           timestamp: seconds(message.timestamp) ?? entry.time,
           value: { ...common, ...(contact ? { contacts: [contact] } : {}), messages: [message] },
+        });
+      }
+
+      // What the business typed in the WhatsApp Business app (coexistence): to the customer, from us.
+      for (const echo of arrayOf(value.message_echoes)) {
+        const customerId = str(echo.to) ?? str(echo.to_user_id);
+        const contact = contacts.find((c) => matchesCustomer(c, echo.to, echo.to_user_id)) ?? contacts[0];
+        const customerUserId = str(echo.to_user_id) ?? str(contact?.user_id);
+        events.push({
+          ...base,
+          id: `echo:${str(echo.id) ?? contentId(entry.id, change.field, echo)}`,
+          kind: "echo",
+          customerId,
+          ...(customerUserId ? { customerUserId } : {}),
+          timestamp: seconds(echo.timestamp) ?? entry.time,
+          value: { ...common, ...(contact ? { contacts: [contact] } : {}), message_echoes: [echo] },
         });
       }
 
@@ -44,6 +68,7 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
           id: `${isCall ? "callstatus" : "status"}:${id}:${String(status.status ?? "").toLowerCase()}`,
           kind: isCall ? "call" : "status",
           customerId: str(status.recipient_id) ?? str(status.recipient_user_id),
+          ...(str(status.recipient_user_id) ? { customerUserId: str(status.recipient_user_id) } : {}),
           timestamp: seconds(status.timestamp) ?? entry.time,
           value: { ...common, statuses: [status] },
         });
@@ -63,11 +88,14 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
       }
 
       if (events.length === before) {
+        const sender = handover ? (value.sender as Json | undefined) : undefined;
+        const customerId = str(sender?.phone_number) ?? str(sender?.user_id);
         events.push({
           ...base,
           id: `field:${change.field}:${contentId(entry.id, change.field, { time: entry.time, value })}`,
           kind: "field",
-          timestamp: entry.time,
+          ...(customerId ? { customerId } : {}),
+          timestamp: seconds(value.timestamp) ?? entry.time,
           value,
         });
       }
@@ -76,10 +104,28 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
   return events;
 }
 
-/** FIFO message group: one conversation (our number + the customer) or one account's field updates. */
+/**
+ * FIFO message group: one conversation (our number + the customer) or one account's field updates. The
+ * BSUID, when Meta sends one, names the customer whether or not the phone came too, so a customer's
+ * messages with and without the phone stay in one group.
+ */
 export function messageGroupOf(event: InboundEvent): string {
-  if (event.phoneNumberId && event.customerId) return `${event.phoneNumberId}:${event.customerId}`;
+  const customer = event.customerUserId ?? event.customerId;
+  if (event.phoneNumberId && customer) return `${event.phoneNumberId}:${customer}`;
   return `${event.wabaId}:${event.field}`;
+}
+
+/**
+ * Messages that arrive while another app (e.g. Meta's business agent) owns the thread come on the
+ * `standby` field. Sources differ on the shape: the `messages` field's own (`value.messages[]`), or the
+ * items wrapped in `value.standby` (`{messages|message_echoes: [...]}`); both are read the same way.
+ */
+function standbyFlattened(field: string, value: Json): Json {
+  if (field !== "standby") return value;
+  const inner = value.standby;
+  if (typeof inner !== "object" || inner === null || Array.isArray(inner)) return value;
+  const { standby: _standby, ...rest } = value;
+  return { ...rest, ...(inner as Json) };
 }
 
 function withoutItemArrays(value: Json): Json {

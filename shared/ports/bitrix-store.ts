@@ -39,6 +39,11 @@ export interface PortalRecord {
   readonly status: "installed" | "uninstalled";
   readonly licenseFamily?: string;
   readonly tokens: PortalTokens | null;
+  /**
+   * Administrators who installed the app (the OAuth server's `user_id` of a token `user.admin` confirmed):
+   * they get the system notifications of serious WhatsApp account events.
+   */
+  readonly adminUserIds?: readonly number[];
   /** Outcome of the last set-up (event bindings, connector registration); null when it succeeded. */
   readonly setupError: string | null;
   readonly installedAt: string;

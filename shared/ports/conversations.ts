@@ -11,7 +11,8 @@ export interface Conversation {
   readonly name?: string;
   /** Last time the customer wrote or called (ISO): the 24-hour customer service window starts here. */
   readonly lastInboundAt?: string;
-  /** The customer's latest message (wamid): what a reply marks as read. */
+  /** The customer's latest message (wamid): what a reply marks as read, and
+   * whose delivery record names the Bitrix24 chat. */
   readonly lastInboundWamid?: string;
 }
 
@@ -28,6 +29,8 @@ export interface OutboundRecord {
     /** The CRM robot heard the send's result at once; later statuses have nowhere to go. */
     | { kind: "robot" };
   readonly createdAt: string;
+  /** A capped snippet of its text, to quote when the customer replies or reacts to it. */
+  readonly snippet?: string;
 }
 
 export type ClaimOutcome = "claimed" | "delivered" | "busy";
@@ -55,6 +58,10 @@ export interface ConversationStore {
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
   /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
   releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
+  /** What we kept of a message (ours or the customer's) to quote it: its text snippet and time. */
+  getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined>;
+  /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
+  getDeliveredChatId(wamid: string): Promise<string | undefined>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

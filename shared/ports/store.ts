@@ -22,6 +22,8 @@ export interface WabaRecord {
   readonly name: string;
   readonly appId: string;
   readonly accessToken: string;
+  /** The business portfolio: the scope of its customers' business-scoped user ids (see aliasScopeOf). */
+  readonly businessId?: string;
   readonly subscribed: boolean;
   readonly subscribeError: { code?: number; message: string } | null;
   readonly tokenStatus: "valid" | "invalid" | "unknown";

@@ -54,6 +54,12 @@ export const wabaCreateBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   appId: id("appId"),
   accessToken: secret,
+  businessId: id("businessId")
+    .optional()
+    .describe(
+      "The Meta business portfolio that owns the WABA: customers' business-scoped user ids are the same " +
+        "across its WABAs, so one customer stays one chat across them. Set once, at creation.",
+    ),
 });
 
 export const wabaPatchBody = z.strictObject({
@@ -62,16 +68,75 @@ export const wabaPatchBody = z.strictObject({
   accessToken: secret.optional(),
 });
 
+const stateEntry = z.object({ event: z.string(), summary: z.string(), at: z.string() });
+
+/** The latest account status, quality and restrictions Meta reported (account and quality webhooks). */
+export const accountStateView = z
+  .object({
+    status: stateEntry
+      .optional()
+      .describe("latest account_update (violation, restriction, disable, deletion…)"),
+    quality: stateEntry.optional().describe("latest phone_number_quality_update"),
+    restrictions: z.object({ items: z.array(z.unknown()), at: z.string() }).optional(),
+  })
+  .describe("What Meta last said about the account; {} until it said anything");
+
+export const accountEventView = z.object({
+  id: z.string(),
+  type: z.enum([
+    "account_update",
+    "phone_number_quality_update",
+    "message_template_status_update",
+    "message_template_quality_update",
+    "user_preferences",
+  ]),
+  wabaId: z.string(),
+  phoneId: z.string().optional(),
+  event: z.string().describe("Meta's event, e.g. ACCOUNT_VIOLATION, REJECTED, or the preference stop/resume"),
+  serious: z.boolean().describe("true: the portal administrators were notified in Bitrix24"),
+  summary: z.string(),
+  at: z.string(),
+  detail: z.record(z.string(), z.unknown()).describe("Meta's value, as sent"),
+});
+
+export const accountEventQuery = z.object({
+  wabaId: z.string().optional(),
+  phoneId: z.string().optional(),
+  type: accountEventView.shape.type.optional(),
+  cursor: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+export const historyBody = z.object({
+  enabled: z.boolean().describe("true: import the WhatsApp Business app history Meta sends for this number"),
+  maxMessages: z.number().int().min(1).max(1_000_000).default(5000).describe("at most this many messages"),
+});
+
+export const historyView = z.object({
+  enabled: z.boolean(),
+  maxMessages: z.number().int(),
+  imported: z.number().int().describe("messages imported so far"),
+  progress: z.number().optional().describe("Meta's progress of the history sync, 0–100"),
+  phase: z.number().optional().describe("Meta's phase: 0 day 0–1, 1 day 1–90, 2 day 90–180"),
+  error: z
+    .object({ code: z.number().optional(), message: z.string() })
+    .optional()
+    .describe("Meta's error when the business declined to share its history"),
+  updatedAt: z.string(),
+});
+
 export const wabaView = z.object({
   wabaId: z.string(),
   name: z.string(),
   appId: z.string(),
+  businessId: z.string().optional(),
   verifyToken: z.string().describe("The verify token of the WABA's app"),
   subscribed: z.boolean().describe("Whether the app is subscribed to the WABA's webhooks"),
   subscribeError: z.object({ code: z.number().optional(), message: z.string() }).nullable(),
   tokenStatus: z
     .enum(["valid", "invalid", "unknown"])
     .describe("invalid: Meta rejected the token (code 190)"),
+  accountState: accountStateView.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -170,6 +235,7 @@ export const phoneView = z.object({
     .nullable(),
   // Lazy: the calling schemas are defined further down with the rest of the calling API.
   calling: z.lazy(() => callingSettingsView),
+  accountState: accountStateView.optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

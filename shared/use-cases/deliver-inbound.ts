@@ -1,22 +1,34 @@
 import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
 import { describeCallEvent } from "../domain/call-notes.ts";
+import {
+  identityChangeOf,
+  identityOf,
+  isPhoneKey,
+  type KnownCustomer,
+  type SeenIdentity,
+} from "../domain/customer-identity.ts";
 import { describeInboundMessage, type InboundMedia } from "../domain/inbound-content.ts";
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
 import { metaStatusOf } from "../domain/meta-status.ts";
 import type { Logger } from "../logger.ts";
+import type { AccountEventStore } from "../ports/account-events.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/conversations.ts";
+import type { CustomerStore } from "../ports/customers.ts";
+import type { HistoryStore } from "../ports/history.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
 import type { MetaStatusStore } from "../ports/meta-status.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import { BodyTooLargeError } from "../ports/outbound-fetch.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 import type { Store } from "../ports/store.ts";
+import { makeCustomerDirectory } from "./customer-directory.ts";
+import { makeCoexistence } from "./deliver-coexistence.ts";
 import {
   type Attempt,
   type LineMessage,
@@ -25,11 +37,15 @@ import {
   RetryLaterError,
   type Route,
 } from "./line-sender.ts";
+import { makeNotifyAdmins, makeRecordAccountEvent } from "./record-account-event.ts";
 
 export interface DeliverInboundDeps {
   readonly store: Store;
   readonly bitrixStore: BitrixStore;
   readonly conversations: ConversationStore;
+  readonly customers: CustomerStore;
+  readonly accountEvents: AccountEventStore;
+  readonly history: HistoryStore;
   readonly bitrix: BitrixGateway;
   readonly graph: MetaGraph;
   readonly media: MediaStore;
@@ -53,8 +69,30 @@ export type InboundOutcome = "delivered" | "duplicate" | "unrouted" | "ignored" 
 
 type Json = Record<string, unknown>;
 
+/** Who an event is about: the identifiers it names and the customer they resolve to. */
+export interface Customer {
+  readonly scope: string;
+  readonly seen: SeenIdentity;
+  readonly known: KnownCustomer | undefined;
+}
+
 export function makeDeliverInbound(deps: DeliverInboundDeps) {
-  const { store, bitrixStore, conversations, bitrix, graph, media, limiter, clock, logger, options } = deps;
+  const {
+    store,
+    bitrixStore,
+    conversations,
+    customers,
+    bitrix,
+    graph,
+    media,
+    limiter,
+    clock,
+    logger,
+    options,
+  } = deps;
+  const directory = makeCustomerDirectory({ customers, store });
+  const recordAccountEvent = makeRecordAccountEvent(deps);
+  const notifyAdmins = makeNotifyAdmins(deps);
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -64,8 +102,8 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     leaseMs: options.leaseMs,
     metrics: deps.metrics,
   });
-  const sendToLine = (route: Route, event: InboundEvent, message: LineMessage, attempt: Attempt) =>
-    toLine(route, toOpenLinesUser(customerOf(event)), message, attempt);
+  const sendToLine = (route: Route, who: Customer, message: LineMessage, attempt: Attempt) =>
+    toLine(route, toOpenLinesUser(openLinesUserOf(who)), message, attempt);
 
   /**
    * A number we do not know is acknowledged as unrouted (it is not ours to deliver). A number we know but
@@ -88,16 +126,39 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     return { phone, portal, lineId: phone.line.id };
   }
 
-  function customerOf(event: InboundEvent) {
-    const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0] ?? {};
-    const profile = (contact.profile ?? {}) as Json;
-    const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+  /** Who the event names, and the customer's key for good through the phone↔BSUID alias. */
+  async function customerOf(event: InboundEvent): Promise<Customer> {
+    const contact = ((event.value.contacts as Json[] | undefined) ?? [])[0];
+    const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
+    const echo = ((event.value.message_echoes as Json[] | undefined) ?? [])[0];
+    const seen: SeenIdentity = echo
+      ? identityOf(echo, contact, "to")
+      : message
+        ? identityOf(message, contact, "from")
+        : identityOf({ from: event.customerId }, contact, "from");
+    const scope = await directory.scopeOf(event.wabaId);
+    const known = await directory.resolve(scope, seen);
+    return { scope, seen, known };
+  }
+
+  /** The customer a send of ours went to: the chat it came from names the key. */
+  async function customerOfSend(event: InboundEvent, out: OutboundRecord): Promise<Customer> {
+    const scope = await directory.scopeOf(event.wabaId);
+    const key =
+      out.origin.kind === "openlines" ? out.origin.chatId.replace(/^wa:(user:)?/, "") : out.customerId;
+    return { scope, seen: {}, known: await directory.known(scope, key) };
+  }
+
+  function openLinesUserOf({ seen, known }: Customer) {
+    const key = known?.key ?? "unknown";
     return {
-      customerId: event.customerId ?? "unknown",
-      waId: str(contact.wa_id),
-      userId: str(contact.user_id),
-      profileName: str(profile.name),
-      username: str(profile.username),
+      customerId: key,
+      waId: isPhoneKey(key) ? key : undefined,
+      userId: isPhoneKey(key) ? undefined : key,
+      phone: known?.phone,
+      // The name the business gave the customer in its WhatsApp Business app wins over their profile name.
+      profileName: known?.contactName ?? seen.name,
+      username: known?.username,
     };
   }
 
@@ -140,12 +201,22 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   async function deliverMessage(
     event: InboundEvent,
     route: Route,
+    who: Customer,
     attempt: Attempt,
   ): Promise<InboundOutcome> {
     const message = ((event.value.messages as Json[] | undefined) ?? [])[0] ?? {};
     const wamid = String(message.id ?? event.id);
-    const content = describeInboundMessage(message);
+    const outside = (event.value.errors as unknown[] | undefined) ?? [];
+    let content = describeInboundMessage(message, outside);
+    if (content.replyToWamid) {
+      // Second pass with what we kept of the quoted message: its text, else its time.
+      content = describeInboundMessage(message, outside, await conversations.getQuoted(content.replyToWamid));
+    }
     let text = content.text;
+    if (event.field === "standby") {
+      // Another app (e.g. Meta's business agent) owns the thread and answers it; operators see it all.
+      text = `[i]Handled by another app (WhatsApp conversation routing); shown here for the record.[/i]\n${text}`;
+    }
     const files: { url: string; name: string }[] = [];
     if (content.media) {
       try {
@@ -159,7 +230,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     return sendToLine(
       route,
-      event,
+      who,
       {
         id: wamid,
         date: event.timestamp ?? Math.floor(clock.now().getTime() / 1000),
@@ -174,17 +245,52 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
   async function deliverNote(
     event: InboundEvent,
     route: Route,
+    who: Customer,
     text: string,
     attempt: Attempt,
   ): Promise<InboundOutcome> {
     const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
     return sendToLine(
       route,
-      event,
+      who,
       { id: `note:${event.id}`, date, text: `[b]WhatsApp:[/b] ${text}` },
       attempt,
     );
   }
+
+  /**
+   * Who owns the conversation changed (`messaging_handovers`: Meta's business agent or another app passed
+   * or took thread control). The event is recorded like every inbound event; the operator gets a note.
+   */
+  async function deliverHandover(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    const route = await routeOf(event);
+    if (typeof route === "string") return "unrouted";
+    const who = await customerOf(event);
+    if (!who.known) return "recorded";
+    const value = event.value as Json;
+    const type = typeof value.type === "string" ? value.type : "handover";
+    const details = (value[type] ?? {}) as Json;
+    const previous =
+      typeof details.previous_owner_app_role === "string" ? details.previous_owner_app_role : undefined;
+    const text =
+      type === "control_passed"
+        ? `This app now answers the conversation${previous ? ` (it was with ${previous.replaceAll("_", " ")})` : ""}.`
+        : `Conversation routing changed (${type.replaceAll("_", " ")}): another app may answer the customer now.`;
+    return deliverNote(event, route, who, text, attempt);
+  }
+
+  const { deliverEcho, importHistory, syncContactNames } = makeCoexistence({
+    conversations,
+    history: deps.history,
+    bitrix,
+    clock,
+    leaseMs: options.leaseMs,
+    directory,
+    routeOf,
+    sendToLine,
+    fetchMedia,
+    paced,
+  });
 
   /** Status reports spend the portal's shared rate budget like everything else sent to Bitrix24. */
   async function paced(memberId: string): Promise<void> {
@@ -218,7 +324,7 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (!route) return;
     if (status === "failed") {
-      await deliverNote(event, route, failedStatusNote(raw), attempt);
+      await deliverNote(event, route, await customerOfSend(event, out), failedStatusNote(raw), attempt);
       return;
     }
     const report = async (method: string) => {
@@ -252,6 +358,12 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const wamid = String(raw.id ?? "");
     const status = parseStatus(raw.status);
     if (!status) return "ignored";
+    // A status naming both the phone and the BSUID of the recipient teaches the alias too (only those
+    // are worth a look-up).
+    const recipient = identityOf(raw, undefined, "status");
+    if (recipient.phone && recipient.userId) {
+      await directory.resolve(await directory.scopeOf(event.wabaId), recipient);
+    }
     const out = await conversations.getOutbound(wamid);
     // A status speaks for a message of its own number only: another number's wamid is not its to report.
     if (out && out.phoneId !== event.phoneNumberId) {
@@ -287,14 +399,22 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
    * 3. Events for numbers not connected are acknowledged as `unrouted` — never retried forever.
    */
   return async function deliverInbound(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+    if (event.field === "history") return importHistory(event, attempt);
+    if (event.kind === "field" && event.field === "messaging_handovers")
+      return deliverHandover(event, attempt);
+    if (event.kind === "field" && event.field === "smb_app_state_sync") {
+      await syncContactNames(event);
+      return "recorded";
+    }
     if (event.kind === "field") {
       // Only for a WABA of the app that signed the webhook: nobody else's templates or reports change.
       if (await ownWaba(event)) {
         if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
         const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
         if (reported) await deps.metaStatus?.recordStatus(reported);
+        if (await recordAccountEvent(event)) return "recorded";
       }
-      logger.info("account event", {
+      logger.info("field event", {
         field: event.field,
         wabaId: event.wabaId,
         event: (event.value as Json).event,
@@ -303,35 +423,57 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (event.kind === "status") return deliverStatus(event, attempt);
 
-    const route = await routeOf(event);
-    const customer = customerOf(event);
-    if (
-      event.phoneNumberId &&
-      event.customerId &&
-      (event.kind === "message" || event.id.startsWith("call:"))
-    ) {
+    // Side by side: the alias look-up must not lengthen the path to the line (messages of different
+    // conversations share a Bitrix24 call only when they reach it within the same few milliseconds).
+    const [route, resolved] = await Promise.all([routeOf(event), customerOf(event)]);
+    let who = resolved;
+    if (event.kind === "echo") {
+      // The business wrote, not the customer: the 24-hour window does not move.
+      if (typeof route === "string" || !who.known) return "unrouted";
+      return deliverEcho(event, route, who, attempt);
+    }
+    const message = ((event.value.messages as Json[] | undefined) ?? [])[0];
+    const change = message ? identityChangeOf(message) : undefined;
+    if (change && who.known) {
+      // The key stays, so the note lands in the customer's own chat and the window carries over.
+      who = { ...who, known: await directory.move(who.scope, who.known, change) };
+    }
+    // Before the message is shown: an operator who answers at once finds the window open and the
+    // message to mark read.
+    if (event.phoneNumberId && who.known && (event.kind === "message" || event.id.startsWith("call:"))) {
       await conversations.touchConversation({
         phoneId: event.phoneNumberId,
-        customerId: event.customerId,
-        waId: customer.waId,
-        userId: customer.userId,
-        name: customer.profileName,
+        customerId: who.known.key,
+        waId: who.known.phone,
+        userId: who.known.userId,
+        name: who.seen.name,
+        ...(message?.id ? { lastInboundWamid: String(message.id) } : {}),
         lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
-        lastInboundWamid: event.kind === "message" ? messageIdOf(event) : undefined,
       });
     }
     if (typeof route === "string") {
       logger.warn("inbound event not routed", { id: event.id, reason: route });
       return "unrouted";
     }
-    if (event.kind === "message") return deliverMessage(event, route, attempt);
+    if (!who.known) {
+      // Nobody to put it next to: a shared "unknown" chat would mix customers up, so a person hears of it.
+      const content = message ? describeInboundMessage(message).text : event.field;
+      await notifyAdmins(
+        [route.phone],
+        `WhatsApp number ${route.phone.phone}: a ${event.kind} that names no customer (no phone, no user id): ${content}`,
+        `separator_waba|${event.id}`,
+      );
+      logger.warn("inbound event names no customer", { id: event.id });
+      return "recorded";
+    }
+    if (event.kind === "message") return deliverMessage(event, route, who, attempt);
     const item = ((event.value.calls ?? event.value.statuses) as Json[] | undefined)?.[0] ?? {};
     const note = describeCallEvent(
       item,
       event.id.startsWith("callstatus:") ? "callstatus" : "call",
       (event.value.errors as unknown[]) ?? [],
     );
-    return note ? deliverNote(event, route, note, attempt) : "ignored";
+    return note ? deliverNote(event, route, who, note, attempt) : "ignored";
   };
 }
 

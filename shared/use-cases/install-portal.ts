@@ -228,6 +228,9 @@ export function makeInstallPortal({
         handlerBaseUrl: grant.baseUrl,
         status: "installed",
         licenseFamily: licenseFamily ?? existing?.licenseFamily,
+        adminUserIds: [
+          ...new Set([...(existing?.adminUserIds ?? []), ...(info.userId ? [info.userId] : [])]),
+        ].slice(-10),
         tokens:
           keepSystemUser && existing?.tokens
             ? existing.tokens

@@ -1,5 +1,6 @@
 import { CONNECTOR_ID } from "../domain/bitrix-connector.ts";
 import type { OpenLinesUser } from "../domain/bitrix-user.ts";
+import { snippetOf } from "../domain/inbound-content.ts";
 import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
@@ -167,7 +168,17 @@ export function makeLineSender({
           return;
         }
         // Bitrix24 has it: the claim is never released now; recording that is retried once if it fails.
-        const detail = { session: result.session, line: route.lineId, attempt: item.attempt.number };
+        // A capped snippet of the text rides in the record written anyway, so a later reply or reaction
+        // to this message can quote it (it expires with the record).
+        const message = (item.payload.message ?? {}) as Json;
+        const snippet = snippetOf(typeof message.text === "string" ? message.text : undefined);
+        const detail = {
+          session: result.session,
+          line: route.lineId,
+          attempt: item.attempt.number,
+          ...(snippet ? { snippet } : {}),
+          ...(typeof message.date === "number" ? { date: message.date } : {}),
+        };
         await conversations
           .markInboundDelivered(item.id, detail)
           .catch(() => conversations.markInboundDelivered(item.id, detail))

@@ -7,7 +7,9 @@ import {
 } from "../domain/bbcode.ts";
 import { toE164 } from "../domain/bitrix-connector.ts";
 import { toOpenLinesUser } from "../domain/bitrix-user.ts";
+import { recipientFor } from "../domain/customer-identity.ts";
 import { mimeFromBytes } from "../domain/file-type.ts";
+import { BUSINESS_APP_MARKER, snippetOf } from "../domain/inbound-content.ts";
 import { explainMetaError } from "../domain/meta-errors.ts";
 import { type OperatorFile, type OutboundJob, recipientOf, type SmsJob } from "../domain/outbound-job.ts";
 import { chooseWhatsAppMedia } from "../domain/outbound-media.ts";
@@ -24,6 +26,7 @@ import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
+import type { CustomerStore } from "../ports/customers.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
 import {
   BodyTooLargeError,
@@ -33,6 +36,7 @@ import {
 } from "../ports/outbound-fetch.ts";
 import type { RateLimiter } from "../ports/rate-limiter.ts";
 import type { Store, WabaRecord } from "../ports/store.ts";
+import { makeCustomerDirectory } from "./customer-directory.ts";
 import {
   type Attempt,
   makeLineSender,
@@ -47,6 +51,7 @@ export interface SendOperatorMessageDeps {
   readonly store: Store;
   readonly bitrixStore: BitrixStore;
   readonly conversations: ConversationStore;
+  readonly customers: CustomerStore;
   readonly bitrix: BitrixGateway;
   readonly graph: MetaGraph;
   readonly templates: ReturnType<typeof makeTemplateCatalog>;
@@ -67,11 +72,22 @@ export type OutboundOutcome = "sent" | "duplicate" | "noted" | "unroutable" | "e
 const INVALID_TOKEN = 190;
 /** Meta's code for a message outside the 24-hour window (our clock and Meta's may disagree). */
 const WINDOW_CLOSED = 131047;
+/** Meta's code for a marketing template to a customer who stopped marketing messages. */
+const MARKETING_STOPPED = 131050;
 const CAPTION_MAX = 1024;
 /** WhatsApp's largest file (a document, 100 MB). */
 const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** Meta's code for a file it will not take as media (type or size). */
 const MEDIA_REFUSED = 131053;
+
+/** The text a sent WhatsApp message shows: its body, a caption, or the template's name. */
+function sentText(message: Record<string, unknown>): string | undefined {
+  const type = String(message.type ?? "");
+  const body = (message[type] ?? {}) as { body?: unknown; caption?: unknown; name?: unknown };
+  const text =
+    body.body ?? body.caption ?? (type === "template" ? `Template ${String(body.name ?? "")}` : undefined);
+  return typeof text === "string" ? text : undefined;
+}
 
 /** One WhatsApp message to send, with a key that makes it exactly-once across retries. */
 interface Part {
@@ -84,6 +100,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     store,
     bitrixStore,
     conversations,
+    customers,
     bitrix,
     graph,
     templates,
@@ -93,6 +110,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     fetchFromOutside,
     options,
   } = deps;
+  const directory = makeCustomerDirectory({ customers, store });
   const toLine = makeLineSender({
     bitrixStore,
     conversations,
@@ -238,6 +256,12 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       return "unroutable";
     }
     const route: Route = { phone, portal, lineId: job.lineId };
+    if (splitOperatorPrefix(job.text).body.trimStart().startsWith(BUSINESS_APP_MARKER)) {
+      // Our own copy of what the business sent from the WhatsApp Business app, should Bitrix24 hand it
+      // back to the connector: the customer already has it.
+      logger.info("business app message not sent again", { memberId: job.memberId, lineId: job.lineId });
+      return "duplicate";
+    }
     if (job.kind !== "message") {
       const what = job.kind === "edited" ? "edited" : "deleted";
       return noteToOperator(
@@ -248,9 +272,15 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         attempt,
       );
     }
-    const recipient = recipientOf(job.chatId);
-    if (!recipient)
+    const chatRecipient = recipientOf(job.chatId);
+    if (!chatRecipient)
       throw new PermanentDeliveryError(`chat ${job.chatId} is not a WhatsApp customer of this connector`);
+    // The chat names the customer's key; the alias says where they are now (a new number, a phone
+    // learned since the chat began): the phone where it is known, else the BSUID as `recipient`.
+    const customerKey = "to" in chatRecipient ? chatRecipient.to : chatRecipient.recipient;
+    const scope = await directory.scopeOf(phone.wabaId);
+    const customer = await directory.known(scope, customerKey);
+    const recipient = recipientFor(customer);
     const waba = await store.getWaba(phone.wabaId);
     const app = waba && (await store.getApp(waba.appId));
     if (!waba || !app)
@@ -258,8 +288,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         `WABA ${phone.wabaId} of phone ${phone.phoneId} or its app is not configured`,
       );
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
-    const customerId = "to" in recipient ? recipient.to : recipient.recipient;
-    const conversation = await conversations.getConversation(phone.phoneId, customerId);
+    // The conversation (window, last message) is the customer's key's, wherever replies go now.
+    const conversation = await conversations.getConversation(phone.phoneId, customerKey);
 
     let parts: Part[];
     const shortcode = parseShortcode(job.text, { bare: false });
@@ -267,6 +297,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const resolved = await templateFor(waba.wabaId, shortcode);
       if (!resolved.ok)
         return noteToOperator(route, job, "template", `Not sent: ${resolved.problem}`, attempt);
+      const refusal = await templateRefusal(resolved.category, recipient, scope, customerKey);
+      if (refusal) return noteToOperator(route, job, "template", `Not sent: ${refusal}`, attempt);
       parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
     } else {
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
@@ -290,7 +322,16 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       imMessageId: job.im.messageId,
     };
     const outcome = await sendParts(
-      { jobId: job.id, memberId: job.memberId, phoneId: phone.phoneId, recipient, target, waba, origin },
+      {
+        jobId: job.id,
+        memberId: job.memberId,
+        phoneId: phone.phoneId,
+        recipient,
+        customerKey,
+        target,
+        waba,
+        origin,
+      },
       parts,
       attempt,
     );
@@ -298,6 +339,13 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const { error, part } = outcome;
       if (!(error instanceof GraphApiError)) {
         return noteToOperator(route, job, `error:${part}`, `Not sent: ${error.message}`, attempt);
+      }
+      if (error.graphCode === MARKETING_STOPPED) {
+        // Meta knew of the opt-out before we did: remember it, and tell the operator the same as ours.
+        const at = clock.now().toISOString();
+        await customers.setMarketingPreference(scope, customerKey, { value: "stop", at });
+        const refusal = await templateRefusal("MARKETING", recipient, scope, customerKey);
+        return noteToOperator(route, job, `error:${part}`, `Not sent: ${refusal}`, attempt);
       }
       const explained = explainMetaError(error.graphCode ?? 0, undefined, error.message);
       const advice = error.graphCode === WINDOW_CLOSED ? windowClosedNote() : explained.advice;
@@ -342,7 +390,30 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     const built = buildTemplateMessage(shortcode, found.template);
     if (!built.ok)
       return { ok: false as const, problem: `${built.problem}. Write it as: ${built.expectedForm}` };
-    return { ok: true as const, template: built.template };
+    return { ok: true as const, template: built.template, category: found.template.category };
+  }
+
+  /**
+   * Refusals Meta would answer anyway, told before Meta is called: an authentication template needs a
+   * phone (131062 for a BSUID recipient), and a customer who stopped marketing messages gets none (131050).
+   */
+  async function templateRefusal(
+    category: string | undefined,
+    recipient: { to: string } | { recipient: string },
+    scope: string,
+    customerKey: string,
+  ): Promise<string | undefined> {
+    const kind = category?.toUpperCase();
+    if (kind === "AUTHENTICATION" && !("to" in recipient)) {
+      return "an authentication template needs the customer's phone number, and WhatsApp has not shared it (only their user id). Ask the customer for their number, or send another kind of template.";
+    }
+    if (kind === "MARKETING") {
+      const preference = await customers.getMarketingPreference(scope, customerKey);
+      if (preference?.value === "stop") {
+        return `the customer stopped marketing messages from this business on ${preference.at.slice(0, 10)}; WhatsApp would refuse it (131050). Utility and authentication templates still go.`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -355,6 +426,8 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       memberId: string;
       phoneId: string;
       recipient: { to: string } | { recipient: string };
+      /** The customer's key, when it is not the address we send to. */
+      customerKey?: string;
       target: GraphTarget;
       waba: WabaRecord;
       origin: OutboundRecord["origin"];
@@ -370,20 +443,19 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       const partId = `${ctx.jobId}:${part.key}`;
       if (await conversations.getOutboundPart(partId)) continue;
       try {
-        const wamid = await graph.sendMessage(
-          ctx.phoneId,
-          { ...ctx.recipient, ...(await part.build()) },
-          ctx.target,
-        );
+        const built = await part.build();
+        const wamid = await graph.sendMessage(ctx.phoneId, { ...ctx.recipient, ...built }, ctx.target);
         await conversations.putOutboundPart(partId, wamid);
+        const snippet = snippetOf(sentText(built));
         await conversations.putOutbound({
           wamid,
           phoneId: ctx.phoneId,
           memberId: ctx.memberId,
-          customerId: "to" in ctx.recipient ? ctx.recipient.to : ctx.recipient.recipient,
+          customerId: ctx.customerKey ?? ("to" in ctx.recipient ? ctx.recipient.to : ctx.recipient.recipient),
           status: "accepted",
           origin: ctx.origin,
           createdAt: clock.now().toISOString(),
+          ...(snippet ? { snippet } : {}),
         });
         sent++;
       } catch (error) {
@@ -430,13 +502,17 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (!waba || !app) return fail(`WABA ${phone.wabaId} or its app is not configured`);
     const target = { accessToken: waba.accessToken, graphApiVersion: app.graphApiVersion };
     let parts: Part[];
+    const scope = await directory.scopeOf(phone.wabaId);
+    const customerKey = (await directory.resolve(scope, { phone: to }))?.key ?? to;
     const shortcode = parseShortcode(job.text, { bare: true });
     if (shortcode) {
       const resolved = await templateFor(waba.wabaId, shortcode);
       if (!resolved.ok) return fail(resolved.problem);
+      const refusal = await templateRefusal(resolved.category, { to }, scope, customerKey);
+      if (refusal) return fail(refusal);
       parts = [{ key: "template", build: async () => ({ type: "template", template: resolved.template }) }];
     } else {
-      const conversation = await conversations.getConversation(phone.phoneId, to);
+      const conversation = await conversations.getConversation(phone.phoneId, customerKey);
       const last = conversation?.lastInboundAt ? new Date(conversation.lastInboundAt) : undefined;
       if (!isServiceWindowOpen(last, clock.now()))
         return fail("the 24-hour window is closed and the text is no template");

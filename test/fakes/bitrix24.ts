@@ -167,6 +167,12 @@ export interface BitrixPortal {
   deletedMessages: ConnectorMessage[];
   deliveryStatuses: ConnectorStatusReport[];
   readingStatuses: ConnectorStatusReport[];
+  /**
+   * System notifications (`im.notify.system.add`): USER_ID, MESSAGE, TAG. A notification with a TAG
+   * already present replaces the earlier ones
+   * (https://github.com/bitrix24/b24restdocs/blob/main/api-reference/chats/notifications/im-notify-system-add.md).
+   */
+  notifications: { userId: number; message: string; tag?: string; at: number }[];
   /** `placement.bind` registrations (placement-bind.md; listed by placement.get as in placement-get.md). */
   placements: PlacementBinding[];
   /** Robots by CODE, as `bizproc.robot.add` / `.update` left them (the fields given, keys as sent). */
@@ -174,7 +180,7 @@ export interface BitrixPortal {
   /** `bizproc.event.send` calls: what robots heard back. */
   robotResults: Array<{ eventToken: string; returnValues: Params; logMessage: string }>;
   /** `im.message.add` calls: what users (or apps) wrote into chats through REST. */
-  chatMessages: Array<{ dialogId: string; text: string; id: number }>;
+  chatMessages: Array<{ dialogId: string; text: string; id: number; system: boolean }>;
   senders: Map<string, SmsSender>;
   /** SMS handed to the app (made by `messageserviceHandlerBody`): message_id → sender code. */
   smsMessages: Map<string, string>;
@@ -396,7 +402,7 @@ export class BitrixFake extends HttpFake {
       applicationToken: input.applicationToken ?? hex(16),
       userId: input.userId ?? 1,
       admin: input.admin ?? true,
-      scope: input.scope ?? "imopenlines,imconnector,messageservice,placement,crm,user_brief",
+      scope: input.scope ?? "imopenlines,imconnector,im,messageservice,placement,crm,user_brief",
       status: input.status ?? (clientId.startsWith("local.") ? "L" : "F"),
       appId: this.#portals.size + 1,
       appCode: input.appCode ?? clientId,
@@ -419,6 +425,7 @@ export class BitrixFake extends HttpFake {
       deletedMessages: [],
       deliveryStatuses: [],
       readingStatuses: [],
+      notifications: [],
       placements: [],
       robots: new Map(),
       robotResults: [],
@@ -547,6 +554,7 @@ export class BitrixFake extends HttpFake {
       portal.deletedMessages.length = 0;
       portal.deliveryStatuses.length = 0;
       portal.readingStatuses.length = 0;
+      portal.notifications.length = 0;
       portal.smsStatuses.length = 0;
     }
   }
@@ -1048,6 +1056,18 @@ export class BitrixFake extends HttpFake {
       // docs api-reference/common/users/user-admin.
       "user.admin": ({ portal }) => ({ result: portal.admin }),
 
+      "im.notify.system.add": ({ portal }, params) => {
+        const userId = Number(param(params, "USER_ID"));
+        const message = str(param(params, "MESSAGE"));
+        if (!Number.isInteger(userId) || userId <= 0 || !message) {
+          throw new BitrixError(400, "USER_ID_EMPTY", "Recipient identifier is not specified");
+        }
+        const tag = str(param(params, "TAG")) || undefined;
+        if (tag) portal.notifications = portal.notifications.filter((n) => n.tag !== tag);
+        portal.notifications.push({ userId, message, ...(tag ? { tag } : {}), at: this.now() });
+        return { result: portal.notifications.length };
+      },
+
       // docs api-reference/disk/file/disk-file-get: every field a string, DOWNLOAD_URL carries its own auth.
       "disk.file.get": ({ portal }, params) => {
         const id = str(param(params, "id"));
@@ -1282,10 +1302,18 @@ export class BitrixFake extends HttpFake {
         if (!text) throw new BitrixError(400, "ERROR_ARGUMENT", "Argument 'MESSAGE' is null or empty");
         this.#counter += 1;
         const id = 34_000 + this.#counter;
-        portal.chatMessages.push({ dialogId, text, id });
+        // SYSTEM "Y" shows it as a system message (im-message-add.md); system messages reach a connector
+        // only when it was registered with NEED_SYSTEM_MESSAGES true, the default (imconnector-register.md
+        // of bitrix24/b24restdocs; the flag also in bitrix24/b24pysdk's imconnector.register).
+        const system = str(param(params, "SYSTEM")).toUpperCase() === "Y";
+        portal.chatMessages.push({ dialogId, text, id, system });
         const chatId = dialogId.replace(/^chat/, "");
         const chat = this.#openLineChats.get(chatId);
-        if (chat && chat.memberId === portal.memberId) {
+        const wantsSystem = (connector: string) =>
+          !["false", "n", "0", ""].includes(
+            String(portal.connectors.get(connector)?.NEED_SYSTEM_MESSAGES ?? true).toLowerCase(),
+          );
+        if (chat && chat.memberId === portal.memberId && (!system || wantsSystem(chat.connector))) {
           const data = {
             CONNECTOR: chat.connector,
             LINE: chat.line,
@@ -1835,6 +1863,7 @@ function requiredScope(method: string): string[] | undefined {
   if (method.startsWith("imconnector.")) return ["imopenlines", "imconnector"];
   if (method.startsWith("imopenlines.")) return ["imopenlines"];
   if (method.startsWith("messageservice.")) return ["messageservice"];
+  if (method.startsWith("im.")) return ["im"];
   if (method.startsWith("disk.")) return ["disk"];
   return undefined;
 }

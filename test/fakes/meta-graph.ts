@@ -33,7 +33,10 @@ export interface SentMessage {
   phoneId: string;
   /** The wamid the fake answered with. */
   wamid: string;
+  /** The phone sent to (`to`); empty for a send to a business-scoped user id only. */
   to: string;
+  /** The BSUID sent to (`recipient`), when the request named one. */
+  recipient?: string;
   type: string;
   /** The request body exactly as parsed. */
   body: Record<string, unknown>;
@@ -337,8 +340,14 @@ export class MetaGraphFake extends HttpFake {
   messagesTo(to: string, phoneId?: string): SentMessage[] {
     const digits = to.replace(/\D/g, "");
     return this.sentMessages.filter(
-      (m) => m.to.replace(/\D/g, "") === digits && (phoneId === undefined || m.phoneId === phoneId),
+      (m) =>
+        m.to !== "" && m.to.replace(/\D/g, "") === digits && (phoneId === undefined || m.phoneId === phoneId),
     );
+  }
+
+  /** Messages sent to a business-scoped user id alone (`recipient`, no `to`). */
+  messagesToRecipient(bsuid: string): SentMessage[] {
+    return this.sentMessages.filter((m) => m.to === "" && m.recipient === bsuid);
   }
 
   /**
@@ -510,8 +519,14 @@ export class MetaGraphFake extends HttpFake {
       return { status: 200, body: { success: true } };
     }
 
-    const to = body.to;
-    if (typeof to !== "string" || to.trim() === "") {
+    // Since 2026 a send may name the customer by BSUID in `recipient` instead of (or with) `to`; `to`
+    // wins when both are present, and the response names a BSUID in `contacts[].user_id` instead of
+    // `wa_id` (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/
+    // and https://dualhook.com/docs/contacts-bsuid-api-changes).
+    const to = typeof body.to === "string" && body.to.trim() !== "" ? body.to : undefined;
+    const recipient =
+      typeof body.recipient === "string" && body.recipient.trim() !== "" ? body.recipient : undefined;
+    if (to === undefined && recipient === undefined) {
       return graphError(100, { message: "(#100) The parameter to is required." });
     }
     const type = typeof body.type === "string" ? body.type : "text";
@@ -528,15 +543,28 @@ export class MetaGraphFake extends HttpFake {
       }
     }
 
-    const wamid = this.#nextWamid(to);
-    this.sentMessages.push({ phoneId, wamid, to, type, body, token, at: this.now() });
+    const wamid = this.#nextWamid(to ?? (recipient as string));
+    this.sentMessages.push({
+      phoneId,
+      wamid,
+      to: to ?? "",
+      ...(recipient !== undefined ? { recipient } : {}),
+      type,
+      body,
+      token,
+      at: this.now(),
+    });
     const message: Record<string, unknown> = { id: wamid };
     if (type === "template") message.message_status = "accepted";
     return {
       status: 200,
       body: {
         messaging_product: "whatsapp",
-        contacts: [{ input: to, wa_id: to.replace(/\D/g, "") }],
+        contacts: [
+          to !== undefined
+            ? { input: to, wa_id: to.replace(/\D/g, "") }
+            : { input: recipient, user_id: recipient },
+        ],
         messages: [message],
       },
     };

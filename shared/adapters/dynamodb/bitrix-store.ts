@@ -318,6 +318,7 @@ export class DynamoBitrixStore implements BitrixStore {
       handlerBaseUrl: String(item.handlerBaseUrl),
       status: item.status === "uninstalled" ? "uninstalled" : "installed",
       licenseFamily: item.licenseFamily === undefined ? undefined : String(item.licenseFamily),
+      ...(Array.isArray(item.adminUserIds) ? { adminUserIds: item.adminUserIds.map(Number) } : {}),
       tokens: item.tokensSealed ? (JSON.parse(this.#t.open(item, "tokens")) as PortalTokens) : null,
       setupError: item.setupError === undefined || item.setupError === null ? null : String(item.setupError),
       installedAt: String(item.installedAt),

@@ -90,6 +90,31 @@ export class DynamoConversationStore implements ConversationStore {
     }
   }
 
+  async getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined> {
+    const inbound = await this.#t.get(key.inbound(wamid));
+    const detail = inbound?.detail as { snippet?: unknown; date?: unknown } | undefined;
+    if (detail) {
+      return {
+        ...(typeof detail.snippet === "string" ? { text: detail.snippet } : {}),
+        ...(typeof detail.date === "number" ? { at: detail.date } : {}),
+      };
+    }
+    const out = await this.#t.get(key.outbound(wamid));
+    if (!out) return undefined;
+    const at = Date.parse(String(out.createdAt));
+    return {
+      ...(typeof out.snippet === "string" ? { text: out.snippet } : {}),
+      ...(Number.isNaN(at) ? {} : { at: Math.floor(at / 1000) }),
+    };
+  }
+
+  async getDeliveredChatId(wamid: string): Promise<string | undefined> {
+    const item = await this.#t.get(key.inbound(wamid));
+    const session = (item?.detail as { session?: { CHAT_ID?: unknown } } | undefined)?.session;
+    const chatId = session?.CHAT_ID;
+    return typeof chatId === "string" || typeof chatId === "number" ? String(chatId) : undefined;
+  }
+
   async touchConversation(c: Conversation): Promise<void> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -105,15 +130,26 @@ export class DynamoConversationStore implements ConversationStore {
     sets.push("#ttl = :ttl", "phoneId = :phoneId", "customerId = :customerId");
     values[":phoneId"] = c.phoneId;
     values[":customerId"] = c.customerId;
-    await this.#t.db.send(
-      new UpdateCommand({
-        TableName: this.#t.tableName,
-        Key: key.conversation(c.phoneId, c.customerId),
-        UpdateExpression: `SET ${sets.join(", ")}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key.conversation(c.phoneId, c.customerId),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          // The window only moves forward: a redelivered or reordered older message leaves it as it is
+          // (ISO times of one format compare as strings). Meta stamps seconds: a message of the same
+          // second, later in the conversation's order, still becomes the last one (the one to mark read).
+          ConditionExpression:
+            c.lastInboundAt === undefined
+              ? undefined
+              : "attribute_not_exists(#lastInboundAt) OR #lastInboundAt <= :lastInboundAt",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined> {

@@ -227,6 +227,7 @@ export class DynamoStore implements Store {
       subscribed: item.subscribed === true,
       subscribeError: (item.subscribeError as WabaRecord["subscribeError"]) ?? null,
       tokenStatus: (item.tokenStatus as WabaRecord["tokenStatus"]) ?? "unknown",
+      ...(typeof item.businessId === "string" ? { businessId: item.businessId } : {}),
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),
     };

@@ -146,7 +146,7 @@ export function isConditionFailure(error: unknown): boolean {
   return (error as { name?: string }).name === "ConditionalCheckFailedException";
 }
 
-function encodeCursor(lastKey: Item | undefined): string | undefined {
+export function encodeCursor(lastKey: Item | undefined): string | undefined {
   return lastKey ? Buffer.from(JSON.stringify(lastKey)).toString("base64url") : undefined;
 }
 
@@ -154,7 +154,7 @@ function encodeCursor(lastKey: Item | undefined): string | undefined {
  * A cursor is only ever one this API returned for the same list: the last key of a page, all strings,
  * with this list's index partition. Anything else would reach DynamoDB as a malformed start key.
  */
-function decodeCursor(cursor: string | undefined, type: string): Item | undefined {
+export function decodeCursor(cursor: string | undefined, type: string): Item | undefined {
   if (!cursor) return undefined;
   try {
     const parsed: unknown = parseUntrustedJson(Buffer.from(cursor, "base64url").toString("utf8"), 2);

@@ -57,10 +57,56 @@ describe("describeInboundMessage: text", () => {
       context: { from: "15550783881", id: "wamid.QUOTED" },
     });
     expect(describeInboundMessage(reply)).toEqual({
-      text: "yes",
+      text: "[i]Reply to an earlier message[/i]\nyes",
       replyToWamid: "wamid.QUOTED",
       kind: "text",
     });
+    // With what we kept of the quoted message: its text, else its time.
+    expect(describeInboundMessage(reply, [], { text: "Is it in blue?", at: 1750000000 }).text).toBe(
+      "[i]Reply to “Is it in blue?”[/i]\nyes",
+    );
+    expect(describeInboundMessage(reply, [], { at: 1750000000 }).text).toBe(
+      "[i]Reply to the message of 2025-06-15 15:06 UTC[/i]\nyes",
+    );
+  });
+});
+
+describe("describeInboundMessage: what third-party payloads showed getting lost", () => {
+  it("keeps an image's caption when Meta attached an error to it", () => {
+    // Meta's documented image webhook with a message-level error (meta-whatsapp.md §1: errors on inbound
+    // messages), as recorded payloads of 131052 media download errors show.
+    const image = {
+      ...messageOf("webhook_image"),
+      errors: [{ code: 131052, title: "Media download error" }],
+    };
+    const text = describeInboundMessage(image).text;
+    expect(text.split("\n")[0]).toBe(messageOf("webhook_image").image.caption);
+    expect(text).toContain("131052");
+  });
+
+  it("shows a value-level error for an interactive reply that came without its body, not 'unknown'", () => {
+    const errors = fixtureJson<any>("meta/webhook_errors_value_level.json").entry[0].changes[0].value.errors;
+    const text = describeInboundMessage(msg("interactive"), errors).text;
+    expect(text).not.toContain("unknown");
+    expect(text).toContain(String(errors[0].code));
+  });
+
+  it("shows no literal null for a flow reply with response_json: null", () => {
+    const text = describeInboundMessage(
+      msg("interactive", {
+        interactive: { type: "nfm_reply", nfm_reply: { name: "flow", body: "Sent", response_json: null } },
+      }),
+    ).text;
+    expect(text).not.toContain("null");
+    expect(text).toBe("[b]Form submitted[/b]\nSent");
+  });
+
+  it("names the message a reaction reacts to by its text", () => {
+    // pywa tests/data/updates/message.json "reaction"
+    const reaction = msg("reaction", { reaction: { message_id: "wamid.yzxyzx=", emoji: "😮" } });
+    expect(describeInboundMessage(reaction, [], { text: "Your order shipped" }).text).toBe(
+      "Reacted 😮 [i](to “Your order shipped”)[/i]",
+    );
   });
 });
 
