@@ -8,8 +8,8 @@ import type { FunctionName } from "../shared/resources.ts";
  */
 
 /**
- * What each function may do to the table. Nothing scans (every read is by key or by gsi1's entity type),
- * nothing batch-writes, so neither is granted to anyone.
+ * What each function may do to the table. Nothing scans (every read is by key or by gsi1's entity type);
+ * only the workers batch, to read and write a customer's aliases (phone and BSUID) together.
  */
 export interface TableAccess {
   readonly actions: readonly string[];
@@ -30,6 +30,9 @@ const readWrite = [
   "dynamodb:DeleteItem",
 ] as const;
 
+/** A customer's aliases (phone and BSUID) are read and written together (shared/adapters/dynamodb/customer-store.ts). */
+const aliasBatches = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] as const;
+
 export const tableAccess: Record<FunctionName, TableAccess> = {
   // Public and unauthenticated until the signature is checked: it reads the app (by id, host or verify
   // token) and the WABAs and numbers that app owns, and writes nothing.
@@ -48,8 +51,8 @@ export const tableAccess: Record<FunctionName, TableAccess> = {
     index: false,
     leadingKeys: ["PHONE#*", "WABA#*", "APP#*"],
   },
-  "inbound-worker": { actions: readWrite, index: true },
-  "outbound-worker": { actions: readWrite, index: true },
+  "inbound-worker": { actions: [...readWrite, ...aliasBatches], index: true },
+  "outbound-worker": { actions: [...readWrite, ...aliasBatches], index: true },
 };
 
 /** Object rights in the media bucket: `actions` on the keys starting with `keyPrefix` ("" for all). */

@@ -153,8 +153,23 @@ function dynamoAuthorizations(command: string, input: unknown): Authorization[] 
         ),
       );
     }
+    case "BatchGetItem":
+    case "BatchWriteItem": {
+      // One authorization per table, naming the partition key of every item it reads or writes.
+      const tables = (req as { RequestItems?: Record<string, unknown> }).RequestItems ?? {};
+      return Object.entries(tables).map(([TableName, items]) => {
+        const requests = name === "BatchGetItem" ? ((items as Req & { Keys?: Req["Key"][] }).Keys ?? []) : [];
+        const writes =
+          name === "BatchWriteItem" ? ((items as { PutRequest?: Req; DeleteRequest?: Req }[]) ?? []) : [];
+        const keys = [
+          ...requests.map((k) => text(k?.[table.partitionKey])),
+          ...writes.map((w) => text((w.PutRequest?.Item ?? w.DeleteRequest?.Key)?.[table.partitionKey])),
+        ].filter((k): k is string => k !== undefined);
+        return { action: `dynamodb:${name}`, resource: dynamoTableArn(TableName), leadingKeys: keys };
+      });
+    }
     default:
-      // Scans, batches, table management: granted to no function.
+      // Scans, table management: granted to no function.
       return [one(name, req)];
   }
 }

@@ -280,13 +280,18 @@ describe("least privilege", () => {
     expect(json(table?.Resource)).not.toContain("index");
   });
 
-  it("grants no function Scan, batch writes, wildcard actions or the table's streams", () => {
+  it("grants no function Scan, wildcard actions or the table's streams, and batches only to the workers", () => {
+    const batching = ["inbound-worker", "outbound-worker"];
     for (const name of Object.keys(functions) as (keyof typeof functions)[]) {
       const actions = [...actionsOf(statementsOf(base.stateless, name))];
       expect(
-        actions.filter((a) => /Scan|Batch|Stream|Shard|Records|\*/.test(a)),
+        actions.filter((a) => /Scan|Stream|Shard|Records|\*/.test(a)),
         name,
       ).toEqual([]);
+      // Their customer aliases (phone and BSUID) are read and written together.
+      expect(actions.filter((a) => a.startsWith("dynamodb:Batch")).sort(), name).toEqual(
+        batching.includes(name) ? ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] : [],
+      );
     }
   });
 

@@ -46,7 +46,7 @@ describe("local IAM: the grants of infra/grants.ts, judged as AWS would", () => 
     expect(refusal(as("calling-api"), "dynamodb", "QueryCommand", listing)).toContain("/index/gsi1");
   });
 
-  it("authorizes each item of a transaction as its own action, and grants scans and batches to nobody", () => {
+  it("authorizes each item of a transaction as its own action, and grants scans to nobody and batches to no HTTP function", () => {
     const transact = (pk: string) => ({
       TransactItems: [{ Update: key("PHONE#1") }, { ConditionCheck: key(pk) }],
     });
@@ -61,9 +61,9 @@ describe("local IAM: the grants of infra/grants.ts, judged as AWS would", () => 
     expect(refusal(as("admin-api"), "dynamodb", "ScanCommand", { TableName: "t-table" })).toContain(
       "dynamodb:Scan",
     );
-    expect(refusal(as("admin-api"), "dynamodb", "BatchWriteItemCommand", { RequestItems: {} })).toContain(
-      "dynamodb:BatchWriteItem",
-    );
+    expect(
+      refusal(as("admin-api"), "dynamodb", "BatchWriteItemCommand", { RequestItems: { "t-table": [] } }),
+    ).toContain("dynamodb:BatchWriteItem");
   });
 
   it("holds S3 calls to the function's actions and key prefix, multipart parts counting as PutObject", () => {
@@ -93,5 +93,27 @@ describe("local IAM: the grants of infra/grants.ts, judged as AWS would", () => 
         UploadId: "u",
       }),
     ).toBeUndefined();
+  });
+
+  it("lets the workers read and write customer aliases in batches, each key held to the grant", () => {
+    const alias = (id: string) => ({ pk: { S: `ALIAS#waba:1#${id}` }, sk: { S: "ALIAS" } });
+    const get = { RequestItems: { "t-table": { Keys: [alias("1"), alias("2")], ConsistentRead: true } } };
+    const write = {
+      RequestItems: { "t-table": [{ PutRequest: { Item: { ...alias("1"), customer: { S: "c" } } } }] },
+    };
+    for (const fn of ["inbound-worker", "outbound-worker"] as const) {
+      expect(refusal(as(fn), "dynamodb", "BatchGetItemCommand", get)).toBeUndefined();
+      expect(refusal(as(fn), "dynamodb", "BatchWriteItemCommand", write)).toBeUndefined();
+    }
+    expect(refusal(as("waba-webhook"), "dynamodb", "BatchGetItemCommand", get)).toContain(
+      "dynamodb:BatchGetItem",
+    );
+    expect(refusal(as("admin-api"), "dynamodb", "BatchWriteItemCommand", write)).toContain(
+      "dynamodb:BatchWriteItem",
+    );
+    const elsewhere = { RequestItems: { other: { Keys: [alias("1")] } } };
+    expect(refusal(as("inbound-worker"), "dynamodb", "BatchGetItemCommand", elsewhere)).toContain(
+      "table/other",
+    );
   });
 });
