@@ -171,3 +171,35 @@ describe("no authenticated Bitrix24 call answers 500 to odd data", () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe("no public route answers 500 to odd hosts and query strings", () => {
+  const hosts = [
+    "",
+    ",",
+    "[::1",
+    "[::1]:x",
+    "a".repeat(4000),
+    "%00",
+    "xn--",
+    "a..b",
+    "UPPER.Example.COM:443",
+  ];
+  const queries = ["?app_id=", "?app_id=%00", `?app_id=${"9".repeat(5000)}`, "?app_id[]=1", "?h=&h=", "?%=1"];
+  for (const path of ["/api/waba", "/api/bitrix/", "/api/bitrix/app/", "/api/bitrix/sms/"]) {
+    it(`POST ${path}`, async () => {
+      const failures: string[] = [];
+      for (const host of hosts) {
+        for (const query of queries) {
+          const res = await fetch(`${world.stack.url}${path}${query}`, {
+            method: "POST",
+            headers: { "x-forwarded-host": host, "content-type": "application/json" },
+            body: '{"object":"whatsapp_business_account","entry":[]}',
+          });
+          await res.text();
+          if (res.status >= 500) failures.push(`${host.slice(0, 20)} ${query.slice(0, 20)}: ${res.status}`);
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+  }
+});
