@@ -43,6 +43,10 @@ export async function startDynamoDbLocal(
     ...(dataDir ? ["-dbPath", dataDir] : ["-inMemory"]),
   ];
   const child = spawn("java", args, { cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+  let spawnError: Error | undefined;
+  child.once("error", (error: NodeJS.ErrnoException) => {
+    spawnError = error.code === "ENOENT" ? new Error(JAVA_MISSING) : error;
+  });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => {
     output += d.toString();
@@ -51,11 +55,25 @@ export async function startDynamoDbLocal(
     output += d.toString();
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  await waitUntilReady(endpoint, child, () => output);
+  try {
+    const ready = await waitUntilReady(endpoint, () => {
+      if (spawnError) return spawnError;
+      if (child.exitCode !== null) return new Error(`DynamoDB Local exited (${child.exitCode}): ${output}`);
+      return undefined;
+    });
+    if (!ready) throw new Error(`DynamoDB Local did not start within 60 s: ${output}`);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
   return { endpoint, stop: () => stopChild(child) };
 }
 
-async function waitUntilReady(endpoint: string, child: ChildProcess, output: () => string): Promise<void> {
+export const JAVA_MISSING =
+  "Java not found: DynamoDB Local needs Java 17 or later on PATH (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)";
+
+/** True once DynamoDB Local answers; false after 60 s; throws what `failed` reports. */
+async function waitUntilReady(endpoint: string, failed: () => Error | undefined): Promise<boolean> {
   const client = new DynamoDBClient({
     endpoint,
     region: "us-east-1",
@@ -64,22 +82,25 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   const deadline = Date.now() + 60_000;
   try {
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited (${child.exitCode}): ${output()}`);
+      const failure = failed();
+      if (failure) throw failure;
       try {
         await client.send(new ListTablesCommand({}));
-        return;
+        return true;
       } catch {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    throw new Error(`DynamoDB Local did not start within 60 s: ${output()}`);
+    return false;
   } finally {
     client.destroy();
   }
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+  // Never started (no java) or already gone.
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)
+    return Promise.resolve();
   return new Promise((resolve) => {
     child.once("exit", () => resolve());
     child.kill("SIGTERM");
@@ -96,10 +117,18 @@ export async function startSqsS3Emulator(
 }
 
 export async function startEmulators(dataDir?: string): Promise<Emulators> {
-  const [dynamo, aws] = await Promise.all([
+  const starts = [
     startDynamoDbLocal(dataDir && join(dataDir, "dynamodb")),
     startSqsS3Emulator(dataDir && join(dataDir, "sqs-s3")),
-  ]);
+  ] as const;
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) {
+    // One of them started: stop it, or it stays behind on the data directory.
+    await Promise.all(settled.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  const [dynamo, aws] = await Promise.all(starts);
   return {
     dynamoEndpoint: dynamo.endpoint,
     awsEndpoint: aws.endpoint,

@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
-import { startBitrixFake } from "../test/fakes/bitrix24.ts";
+import { type BitrixFakeSnapshot, startBitrixFake } from "../test/fakes/bitrix24.ts";
 import { startHttpFake } from "../test/fakes/http-fake.ts";
 import { signWebhook, startMetaGraphFake } from "../test/fakes/meta-graph.ts";
 import { fixtureJson } from "../test/fixtures.ts";
@@ -10,14 +10,15 @@ import { fixtureJson } from "../test/fixtures.ts";
  * `npm run fakes` — Meta's Graph API, a Bitrix24 portal and the two regional Bitrix24 OAuth servers as loopback fakes on
  * fixed ports, for trying the whole flow by hand next to `npm start` (real Meta and Bitrix24 need public
  * HTTPS callbacks), plus a small control server that plays the customer and the operator. The same
- * fakes drive the integration tests.
+ * fakes drive the integration tests. The portal (its tokens, lines, bindings, ids) is kept in
+ * `.local/fakes.json`, so a set-up saved in `npm start`'s data keeps working after a restart of either.
  */
 const metaPort = Number(process.env.FAKE_META_PORT ?? 4001);
 const bitrixPort = Number(process.env.FAKE_BITRIX_PORT ?? 4002);
 const controlPort = Number(process.env.FAKE_CONTROL_PORT ?? 4003);
 const oauthWestPort = Number(process.env.FAKE_OAUTH_WEST_PORT ?? 4004);
 const oauthEastPort = Number(process.env.FAKE_OAUTH_EAST_PORT ?? 4005);
-const api = process.env.API ?? "http://127.0.0.1:3000";
+const api = process.env.API ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
 const clientId = "local.demo0000000000.00000000";
 const clientSecret = "demo-bitrix-client-secret";
 const wabaToken = "EAAG-demo-waba-token";
@@ -31,14 +32,40 @@ meta.setTemplates(
   "102290129340398",
   fixtureJson<{ data: unknown[] }>("meta/message_templates_list_response.json").data,
 );
+const dir = join(process.cwd(), ".local");
+mkdirSync(dir, { recursive: true });
+const stateFile = join(dir, "fakes.json");
 const bitrix = await startBitrixFake({
   port: bitrixPort,
   oauthPorts: { west: oauthWestPort, east: oauthEastPort },
 });
-const portal = bitrix.addPortal({ clientId, clientSecret, installed: true });
+const kept = existsSync(stateFile)
+  ? (JSON.parse(readFileSync(stateFile, "utf8")) as { bitrix: BitrixFakeSnapshot; counter: number })
+  : undefined;
+if (kept) bitrix.restore(kept.bitrix);
+const portal = bitrix.portals[0] ?? bitrix.addPortal({ clientId, clientSecret, installed: true });
+// Operator message ids go on from where they were: the bridge sends a Bitrix24 message id only once.
+let counter = kept?.counter ?? 0;
+let saved = "";
+const save = () => {
+  const now = JSON.stringify({ bitrix: bitrix.snapshot(), counter });
+  if (now !== saved) writeFileSync(stateFile, now, { mode: 0o600 });
+  saved = now;
+};
+save();
+// Tokens refresh and lines appear while the stack works: written down within a second, and at the end.
+setInterval(save, 1000).unref();
 const demoFile = Buffer.alloc(2048, 7);
 
-let counter = 0;
+/** The part of Meta's text webhook the customer's message is written into. */
+interface TextWebhook {
+  entry: Array<{
+    changes: Array<{
+      value: { metadata: { phone_number_id: string }; messages: Array<Record<string, unknown>> };
+    }>;
+  }>;
+}
+
 const control = await startHttpFake(
   async (req) => {
     // curl -d sends a form content type; the body is JSON all the same.
@@ -50,13 +77,15 @@ const control = await startHttpFake(
       return { status: 200, body: demoFile, headers: { "content-type": "image/jpeg" } };
     }
     if (req.method === "POST" && req.path === "/customer-writes") {
-      const payload = fixtureJson<any>("meta/webhook_text.json");
-      Object.assign(payload.entry[0].changes[0].value.messages[0], {
+      const payload = fixtureJson<TextWebhook>("meta/webhook_text.json");
+      const value = payload.entry[0]?.changes[0]?.value;
+      if (!value?.messages[0]) throw new Error("meta/webhook_text.json has no message");
+      Object.assign(value.messages[0], {
         id: `wamid.demo-${++counter}-${Date.now()}`,
         timestamp: String(Math.floor(Date.now() / 1000)),
         text: { body: body.text ?? "Hello!" },
       });
-      payload.entry[0].changes[0].value.metadata.phone_number_id = phoneId;
+      value.metadata.phone_number_id = phoneId;
       const raw = JSON.stringify(payload);
       const res = await fetch(`${api}/api/waba/?app_id=1234`, {
         method: "POST",
@@ -108,8 +137,6 @@ const control = await startHttpFake(
   { port: controlPort },
 );
 
-const dir = join(process.cwd(), ".local");
-mkdirSync(dir, { recursive: true });
 // As real portals send it: the install page without an application token, then ONAPPINSTALL with it.
 const pageFile = join(dir, "fake-bitrix-install-page.txt");
 writeFileSync(pageFile, bitrix.installPageBody(portal.memberId));
@@ -146,6 +173,9 @@ Fakes are running:  Meta Graph API ${meta.url}   Bitrix24 portal ${bitrix.url}
 
 Ctrl-C stops the fakes.`);
 
-process.on("SIGINT", () => {
-  Promise.all([meta.close(), bitrix.close(), control.close()]).then(() => process.exit(0));
-});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    save();
+    Promise.all([meta.close(), bitrix.close(), control.close()]).then(() => process.exit(0));
+  });
+}

@@ -73,12 +73,18 @@ async function pollLoop(options: PollerOptions, signal: AbortSignal): Promise<vo
     }
     const done = messages.filter((m) => !failed.has(m.MessageId ?? ""));
     if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queue.url,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
-        }),
-      );
+      try {
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queue.url,
+            Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? "" })),
+          }),
+        );
+      } catch (error) {
+        // As with Lambda: what was not deleted comes back after the visibility timeout (handled twice,
+        // never lost); the loop goes on.
+        options.log(`${queue.def.consumer}: delete failed: ${(error as Error).message}`);
+      }
     }
     options.log(`${queue.def.consumer}: ${messages.length} record(s), ${failed.size} failed`);
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
+import { routeLogLines } from "#shared/logger.ts";
 import { type FunctionName, functions, routes } from "#shared/resources.ts";
-import { startEmulators } from "./emulators.ts";
+import { type Emulators, startEmulators } from "./emulators.ts";
 import { createGateway, type HttpHandler } from "./gateway.ts";
 import { installIamGuard, runAs } from "./iam-guard.ts";
 import { type SqsHandler, startPoller } from "./poller.ts";
@@ -43,8 +44,19 @@ const repoRoot = new URL("../", import.meta.url);
  * reaches the handlers the way Lambda gives it: environment variables, read at their cold start.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const log = options.log ?? ((line: string) => console.log(line));
   const started = options.emulators ? undefined : await startEmulators(options.dataDir);
+  try {
+    return await startOn(options, started);
+  } catch (error) {
+    // A failed start (busy port, unreachable emulator) leaves no DynamoDB Local behind on the data.
+    await started?.stop();
+    throw error;
+  }
+}
+
+async function startOn(options: LocalStackOptions, started: Emulators | undefined): Promise<LocalStack> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  if (options.log) routeLogLines(options.log);
   const endpoints = options.emulators ?? {
     dynamoEndpoint: started?.dynamoEndpoint ?? "",
     awsEndpoint: started?.awsEndpoint ?? "",
@@ -103,7 +115,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     }),
     log,
   });
-  await new Promise<void>((resolve) => gateway.listen(options.port, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    gateway.once("error", reject);
+    gateway.listen(options.port, "127.0.0.1", () => {
+      gateway.off("error", reject);
+      resolve();
+    });
+  });
   const port = (gateway.address() as AddressInfo).port;
 
   const sqs = makeSqsClient();

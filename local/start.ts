@@ -1,13 +1,47 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateSecret, startLocalStack } from "./stack.ts";
+import { settingProblems } from "#shared/config.ts";
+import { generateSecret, type LocalStack, startLocalStack } from "./stack.ts";
 
 /**
  * `npm start` — the whole system on this machine: DynamoDB Local, the SQS/S3 emulator, the API gateway
  * on PORT and the queue pollers. Data lives under .local/ between runs; `npm start -- --fresh` empties it.
  */
 const { values } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
+
+// Checked before anything starts: a bad value stops here with one line per problem, not a banner
+// followed by failing requests.
+const port = Number(process.env.PORT ?? 3000);
+const problems = settingProblems(process.env);
+if (!Number.isInteger(port) || port < 0 || port > 65_535)
+  problems.unshift("PORT must be a whole number from 0 to 65535");
+if (problems.length) {
+  for (const problem of problems) console.error(`Invalid configuration: ${problem}`);
+  process.exit(1);
+}
+
+// Installed before the start, so a signal during it still stops what has started.
+let stack: LocalStack | undefined;
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("Stopping…");
+    if (stack) void stopAndExit(stack, 0);
+  });
+}
+
+async function stopAndExit(running: LocalStack, code: number): Promise<never> {
+  try {
+    await running.stop();
+  } catch (error) {
+    console.error(error);
+    process.exit(1);
+  }
+  process.exit(code);
+}
 const home = join(process.cwd(), ".local");
 const dataDir = join(home, "data");
 if (values.fresh) rmSync(dataDir, { recursive: true, force: true });
@@ -27,12 +61,19 @@ if (!existsSync(secretsFile)) {
 const saved = JSON.parse(readFileSync(secretsFile, "utf8")) as { adminToken: string; encryptionKey: string };
 const adminToken = process.env.ADMIN_TOKEN ?? saved.adminToken;
 
-const stack = await startLocalStack({
-  port: Number(process.env.PORT ?? 3000),
-  dataDir,
-  adminToken,
-  encryptionKey: saved.encryptionKey,
-});
+try {
+  stack = await startLocalStack({ port, dataDir, adminToken, encryptionKey: saved.encryptionKey });
+} catch (error) {
+  // startLocalStack has stopped whatever it started; say why in one line.
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(
+    code === "EADDRINUSE"
+      ? `PORT ${port} is in use: stop what listens there or set PORT to another port`
+      : `npm start failed: ${(error as Error).message}`,
+  );
+  process.exit(1);
+}
+if (stopping) await stopAndExit(stack, 0);
 
 const base = process.env.PUBLIC_BASE_URL ?? `http://localhost:${stack.port}`;
 console.log(`
@@ -57,19 +98,3 @@ separator-waba is running (data: ${dataDir}${values.fresh ? ", started fresh" : 
   DynamoDB Local ${stack.endpoints.dynamoEndpoint}   SQS/S3 ${stack.endpoints.awsEndpoint}
 Press Ctrl-C to stop.
 `);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log("Stopping…");
-    stack.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  });
-}

@@ -45,6 +45,23 @@ const schema = z.object({
   DELIVERY_LEASE_SECONDS: z._default(z.coerce.number().check(z.positive()), 60),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
+  LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
+});
+
+/** What an operator sets by hand (README "Configuration"); the stack sets the rest. */
+const settable = z.pick(schema, {
+  GRAPH_API_BASE_URL: true,
+  BITRIX_OAUTH_URL: true,
+  BITRIX_OAUTH_URLS: true,
+  PUBLIC_BASE_URL: true,
+  LINE_PREFIX: true,
+  ADMIN_TOKEN: true,
+  HTTP_TIMEOUT_MS: true,
+  RETRY_BASE_SECONDS: true,
+  RETRY_MAX_SECONDS: true,
+  DELIVERY_LEASE_SECONDS: true,
+  MEDIA_URL_TTL_SECONDS: true,
+  LOG_LEVEL: true,
 });
 
 export type Config = z.infer<typeof schema>;
@@ -78,17 +95,34 @@ export function bitrixOAuthServers(config: Pick<Config, "BITRIX_OAUTH_URLS" | "B
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${describe(i)}`).join("; ");
-    throw new Error(`Invalid configuration: ${problems}`);
-  }
+  if (!parsed.success)
+    throw new Error(`Invalid configuration: ${problemsOf(parsed.error.issues).join("; ")}`);
   return parsed.data;
 }
 
+/**
+ * The problems of the hand-set variables, one sentence each naming the variable and its rule (never its
+ * value: it may be a secret). `npm start` checks these before it starts anything.
+ */
+export function settingProblems(env: NodeJS.ProcessEnv = process.env): string[] {
+  const parsed = settable.safeParse(env);
+  return parsed.success ? [] : problemsOf(parsed.error.issues);
+}
+
+function problemsOf(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((i) => `${i.path.join(".")} ${describe(i)}`);
+}
+
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === "invalid_format") return `not a valid ${issue.format}`;
-  if (issue.code === "too_small") return `shorter than ${String(issue.minimum)}`;
-  if (issue.code === "invalid_type") return `missing or not a ${issue.expected}`;
+  if (issue.code === "invalid_format")
+    return `must be a valid ${issue.format === "url" ? "URL" : issue.format}`;
+  if (issue.code === "too_small")
+    return issue.origin === "string"
+      ? `must be at least ${String(issue.minimum)} characters long`
+      : `must be ${issue.inclusive ? "at least" : "greater than"} ${String(issue.minimum)}`;
   if (issue.code === "custom") return issue.message;
-  return issue.code;
+  if (issue.code === "invalid_value") return `must be one of ${issue.values.map(String).join(", ")}`;
+  if (issue.code === "invalid_type")
+    return issue.expected === "int" ? "must be a whole number" : `must be a ${issue.expected}`;
+  return `is invalid (${issue.code})`;
 }

@@ -52,8 +52,20 @@ export interface LoggerOptions {
   readonly level?: Level;
 }
 
+let sink = (line: string) => {
+  process.stdout.write(`${line}\n`);
+};
+
+/**
+ * Where loggers without their own `write` put their lines from now on (stdout until then): a local stack
+ * given a log of its own keeps the handlers' lines there too, so a test run prints none of them.
+ */
+export function routeLogLines(write: (line: string) => void): void {
+  sink = write;
+}
+
 export function makeLogger(service: string, options: LoggerOptions = {}): Logger {
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = options.write ?? ((line: string) => sink(line));
   const level = options.level ?? ((process.env.LOG_LEVEL ?? "info").toLowerCase() as Level);
   const min = RANK[level] ?? RANK.info;
   const log = (level: Level, message: string, data?: Record<string, unknown>) => {

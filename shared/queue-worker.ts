@@ -1,4 +1,8 @@
-import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { type ClaimStore, checkOut } from "./claim-check.ts";
 import type { Logger } from "./logger.ts";
@@ -47,48 +51,95 @@ export async function runQueueBatch(
   const { queue, logger } = deps;
   const reserveMs = queue.stopTakingRecordsWithinSeconds * 1000;
   const outOfTime = () => (context ? context.getRemainingTimeInMillis() < reserveMs : false);
+  const pending = new Set(event.Records);
+  const heartbeat = await startHeartbeat(deps, pending);
+  const runRecord = async (record: SQSRecord): Promise<void> => {
+    const attempt = { number: receiveCount(record), last: receiveCount(record) >= queue.maxReceiveCount };
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      await giveUp(deps, record, "the queue message is not JSON");
+      return;
+    }
+    // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
+    body = await checkOut(body, deps.claims);
+    const portal = deps.metrics?.portalOf?.(body);
+    try {
+      const outcome = await work(body, attempt);
+      logger.info(`${queue.name} record done`, {
+        messageId: record.messageId,
+        outcome,
+        attempt: attempt.number,
+      });
+      const counted = deps.metrics?.outcomes[outcome];
+      if (counted) deps.metrics?.sink.count(counted, 1, { portal });
+    } catch (error) {
+      const permanent = (error as { transient?: boolean }).transient === false;
+      if (!permanent && !attempt.last) {
+        if (deps.metrics) deps.metrics.sink.count(deps.metrics.failed, 1, { portal });
+        throw error;
+      }
+      await giveUp(
+        deps,
+        record,
+        `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
+        portal,
+      );
+    }
+  };
   const result = await processFifoBatch(
     event,
     async (record) => {
-      const attempt = { number: receiveCount(record), last: receiveCount(record) >= queue.maxReceiveCount };
-      let body: unknown;
-      try {
-        body = JSON.parse(record.body);
-      } catch {
-        await giveUp(deps, record, "the queue message is not JSON");
-        return;
-      }
-      // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
-      body = await checkOut(body, deps.claims);
-      const portal = deps.metrics?.portalOf?.(body);
-      try {
-        const outcome = await work(body, attempt);
-        logger.info(`${queue.name} record done`, {
-          messageId: record.messageId,
-          outcome,
-          attempt: attempt.number,
-        });
-        const counted = deps.metrics?.outcomes[outcome];
-        if (counted) deps.metrics?.sink.count(counted, 1, { portal });
-      } catch (error) {
-        const permanent = (error as { transient?: boolean }).transient === false;
-        if (!permanent && !attempt.last) {
-          if (deps.metrics) deps.metrics.sink.count(deps.metrics.failed, 1, { portal });
-          throw error;
-        }
-        await giveUp(
-          deps,
-          record,
-          `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
-          portal,
-        );
-      }
+      await runRecord(record);
+      // Done with (delivered or given up). A failed one stays invisible until its backoff is set below.
+      pending.delete(record);
     },
     logger,
     outOfTime,
-  );
+  ).finally(() => heartbeat.stop());
   await backOff(deps, event, result);
   return result;
+}
+
+/** The queue's visibility timeout, read once per cold start (the local stack's test queues use 5 s). */
+const visibilityOf = new Map<string, Promise<number | undefined>>();
+
+/**
+ * While a batch runs, its unfinished records stay invisible: every third of the queue's visibility
+ * timeout they get a full one again. So the timeout can be short — a crashed worker's messages come back
+ * within it — without a long batch being handed to a second worker while the first still works on it
+ * (which would send twice, or report a status after a later one).
+ */
+async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): Promise<{ stop(): void }> {
+  const url = process.env[deps.queue.urlEnv];
+  if (!url) return { stop: () => undefined };
+  let visibility = visibilityOf.get(url);
+  if (!visibility) {
+    visibility = deps.sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }))
+      .then((out) => Number(out.Attributes?.VisibilityTimeout) || undefined)
+      .catch(() => undefined);
+    visibilityOf.set(url, visibility);
+  }
+  const seconds = (await visibility) ?? deps.queue.visibilityTimeoutSeconds;
+  const timer = setInterval(
+    () => {
+      const entries = [...pending].map((r, i) => ({
+        Id: String(i),
+        ReceiptHandle: r.receiptHandle,
+        VisibilityTimeout: seconds,
+      }));
+      if (entries.length === 0) return;
+      deps.sqs
+        .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries }))
+        .catch((error) => {
+          deps.logger.warn("could not extend the batch's visibility", { error });
+        });
+    },
+    Math.max(1, seconds / 3) * 1000,
+  );
+  return { stop: () => clearInterval(timer) };
 }
 
 async function giveUp(

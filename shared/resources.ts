@@ -121,10 +121,13 @@ export const queues: readonly QueueDef[] = [
     name: "inbound",
     urlEnv: "INBOUND_QUEUE_URL",
     dlqUrlEnv: "INBOUND_DLQ_URL",
-    // Six times the consumer's timeout, as AWS advises for Lambda event sources.
-    visibilityTimeoutSeconds: 6 * functions["inbound-worker"].timeoutSeconds,
-    // With backoff from 2 s doubling to 5 min, ten receives ride out about 15 minutes of Bitrix24 trouble.
-    maxReceiveCount: 10,
+    // Covers the consumer's whole run (AWS's rule) and no more than that plus 30 s: a crashed worker's
+    // messages come back within 90 s. A batch that runs long keeps its records invisible by heartbeat
+    // (shared/queue-worker.ts), so this need not be AWS's suggested six times the timeout.
+    visibilityTimeoutSeconds: functions["inbound-worker"].timeoutSeconds + 30,
+    // With backoff from 2 s doubling to 5 min, 300 receives ride out about 24 hours of Bitrix24 (or Meta)
+    // trouble before anything becomes a dead letter; meanwhile each conversation waits in order.
+    maxReceiveCount: 300,
     consumer: "inbound-worker",
     batchSize: 10,
     producers: ["waba-webhook", "admin-api"],
@@ -137,8 +140,8 @@ export const queues: readonly QueueDef[] = [
     name: "outbound",
     urlEnv: "OUTBOUND_QUEUE_URL",
     dlqUrlEnv: "OUTBOUND_DLQ_URL",
-    visibilityTimeoutSeconds: 6 * functions["outbound-worker"].timeoutSeconds,
-    maxReceiveCount: 10,
+    visibilityTimeoutSeconds: functions["outbound-worker"].timeoutSeconds + 30,
+    maxReceiveCount: 300,
     consumer: "outbound-worker",
     batchSize: 10,
     producers: ["bitrix-events", "bitrix-sms", "admin-api"],

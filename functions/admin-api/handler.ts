@@ -40,6 +40,7 @@ const useCases = lazy(async (): Promise<AdminUseCases> => {
       clock: systemClock,
     }),
     templates: makeTemplateCatalog({ store, cache: conversations, graph, clock: systemClock, logger }),
+    unrouted: conversations,
     accountEvents: makeAccountEventQueries({ accountEvents: runtime.accountEvents }),
     history: makeHistorySwitch({ history: runtime.history, bitrixStore, clock: systemClock }),
   };

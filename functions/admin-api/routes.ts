@@ -1,6 +1,7 @@
 import type { ZodType } from "zod";
 import { NotFoundError, ValidationError } from "#shared/errors.ts";
 import { type HttpResult, json, noContent, parseWith } from "#shared/http.ts";
+import type { ConversationStore } from "#shared/ports/conversations.ts";
 import type { Page } from "#shared/ports/store.ts";
 import {
   accountEventQuery,
@@ -22,6 +23,7 @@ import {
   portalView,
   templateList,
   templateListQuery,
+  unroutedView,
   wabaCreateBody,
   wabaPatchBody,
   wabaView,
@@ -51,6 +53,7 @@ export interface AdminUseCases {
   readonly phones: ReturnType<typeof makeManagePhones>;
   readonly deadLetters: ReturnType<typeof makeDeadLetters>;
   readonly templates: TemplateCatalog;
+  readonly unrouted: Pick<ConversationStore, "listUnrouted">;
   readonly accountEvents: ReturnType<typeof makeAccountEventQueries>;
   readonly history: ReturnType<typeof makeHistorySwitch>;
 }
@@ -372,6 +375,15 @@ export const adminRoutes: readonly AdminRoute[] = [
     response: deadLetterView,
     list: (uc, cursor, limit) => uc.deadLetters.list(cursor, limit),
     view: toDeadLetterView,
+  }),
+  listRoute({
+    path: "/api/admin/unrouted",
+    summary:
+      "Phone numbers Meta sends webhooks for that no phone is configured for, with how many events came (acknowledged, not delivered)",
+    tag: "dead-letters",
+    response: unroutedView,
+    list: (uc, cursor, limit) => uc.unrouted.listUnrouted(cursor, limit),
+    view: (item) => item,
   }),
   {
     method: "POST",

@@ -64,6 +64,7 @@ const deps = lazy(async () => {
       limiter: new DynamoRateLimiter(runtime.tableClient, systemClock, { metrics }),
       clock: systemClock,
       logger,
+      metrics,
       fetchFromOutside: fromOutside,
       options: {
         leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,

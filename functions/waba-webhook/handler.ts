@@ -22,7 +22,7 @@ const logger = makeLogger("waba-webhook");
 const metrics = makeEmfMetrics("waba-webhook");
 
 const useCases = lazy(async () => {
-  const { config, store, bitrixStore } = await getRuntime();
+  const { config, store, bitrixStore, conversations } = await getRuntime();
   const apps = new CachedAppDirectory(store, bitrixStore);
   return {
     ingest: makeIngestWebhook({
@@ -35,6 +35,7 @@ const useCases = lazy(async () => {
         ),
       ),
       metrics,
+      unrouted: conversations,
       logger,
     }),
     verify: makeVerifySubscription({ apps }),

@@ -30,7 +30,7 @@ const KNOWN: ReadonlyMap<number, Known> = new Map<number, Known>([
     0,
     {
       title: "Unable to authenticate the app user",
-      advice: `The access token expired or was revoked. ${REPLACE_TOKEN}`,
+      advice: `Meta does not accept the access token (invalid, expired or revoked). ${REPLACE_TOKEN}`,
     },
   ],
   [
@@ -92,8 +92,10 @@ const KNOWN: ReadonlyMap<number, Known> = new Map<number, Known>([
   [
     190,
     {
-      title: "Access token has expired",
-      advice: `Temporary tokens last 24 hours; use a permanent system-user token. ${REPLACE_TOKEN}`,
+      // Meta's page titles 190 "expired", but 190 is every token it refuses (mistyped, revoked, expired):
+      // its own message says "Invalid OAuth access token".
+      title: "Invalid access token",
+      advice: `Meta refused the WABA's access token: mistyped, revoked or expired (temporary tokens last 24 hours; use a permanent system-user token). ${REPLACE_TOKEN}`,
     },
   ],
   [

@@ -365,7 +365,7 @@ function namedValues(parsed: ParsedShortcode, shape: TemplateShape, problems: st
   const given = Object.keys(parsed.named);
   if (parsed.positional.length > 0) {
     problems.push(
-      `it takes named variables (name:value), got ${count(parsed.positional.length, "unnamed value")}`,
+      `it takes named variables (name:value), but ${wereGiven(count(parsed.positional.length, "unnamed value"), parsed.positional.length)}`,
     );
   }
   const missing = required.filter((name) => !Object.hasOwn(parsed.named, name));
@@ -395,7 +395,9 @@ function positionalValues(parsed: ParsedShortcode, shape: TemplateShape, problem
       ...(shape.bodyVars.length > 0 ? [`${shape.bodyVars.length} for the body`] : []),
     ];
     const detail = parts.length > 1 ? ` (${parts.join(" + ")})` : "";
-    problems.push(`it expects ${count(expected, "value")}${detail}, got ${parsed.positional.length}`);
+    problems.push(
+      `it expects ${count(expected, "value")}${detail}, but ${wereGiven(String(parsed.positional.length), parsed.positional.length)}`,
+    );
   }
   parsed.positional.forEach((value, i) => {
     checkText(`value ${i + 1}`, value, problems);
@@ -483,6 +485,11 @@ function decodeSafely(text: string): string {
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** "1 was given", "0 were given": the problem reads as a sentence. */
+function wereGiven(what: string, n: number): string {
+  return `${what} ${n === 1 ? "was" : "were"} given`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,6 +1,16 @@
 import type { Readable } from "node:stream";
 import type { Status } from "../domain/message-status.ts";
 import type { MetaTemplate } from "../domain/template-shortcode.ts";
+import type { Page } from "./store.ts";
+
+/** Webhooks that named a phone number no phone is configured for: what Meta sends that nobody takes. */
+export interface UnroutedPhone {
+  readonly phoneNumberId: string;
+  readonly wabaId?: string;
+  readonly events: number;
+  readonly lastEventId: string;
+  readonly lastAt: string;
+}
 
 /** A customer's conversation with one of our numbers: what the 24-hour window and replies need. */
 export interface Conversation {
@@ -33,7 +43,18 @@ export interface OutboundRecord {
   readonly snippet?: string;
 }
 
-export type ClaimOutcome = "claimed" | "delivered" | "busy";
+/** The Open Lines session a message went into (`session {ID, CHAT_ID}` of Bitrix24's answer). */
+export interface LineSession {
+  readonly ID: string;
+  readonly CHAT_ID: string;
+}
+
+/**
+ * `uncertain`: claimed, but an earlier send of this message failed in a way that may have landed it
+ * (no answer, connection dropped); `session` is where it would be, when known. It is looked for there
+ * before it is sent again, and sent alone if it has to go again.
+ */
+export type ClaimOutcome = "claimed" | "delivered" | "busy" | { uncertain: { session?: LineSession } };
 
 /** A WABA's template list as last read from Meta. */
 export interface CachedTemplates {
@@ -56,8 +77,15 @@ export interface ConversationStore {
    */
   claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome>;
   markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
-  /** Gives up our claim (only ours: the one with this lease), so a retry can claim it at once. */
-  releaseInbound(wamid: string, leaseUntilMs: number): Promise<void>;
+  /**
+   * Gives up our claim (only ours: the one with this lease), so a retry can claim it at once; `uncertain`
+   * when the send may have landed all the same (the next claim says so).
+   */
+  releaseInbound(
+    wamid: string,
+    leaseUntilMs: number,
+    options?: { uncertain?: boolean; session?: LineSession },
+  ): Promise<void>;
   /** What we kept of a message (ours or the customer's) to quote it: its text snippet and time. */
   getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined>;
   /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
@@ -73,7 +101,27 @@ export interface ConversationStore {
   recordUnmatchedStatus(eventId: string, event: unknown): Promise<void>;
   /** The wamid a part of an operator's message was sent as, so a retry does not send it again. */
   getOutboundPart(partId: string): Promise<string | undefined>;
+  /**
+   * Takes a lease on sending a part: `sent` when its wamid is recorded, `busy` while another worker's
+   * lease holds (a queue message redelivered while the first worker still sends must not send it too).
+   */
+  claimOutboundPart(
+    partId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<"claimed" | "sent" | "busy">;
+  /** Drops our lease (only ours) after a failed send, so the retry may claim it at once. */
+  releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void>;
   putOutboundPart(partId: string, wamid: string): Promise<void>;
+
+  /** Counts a webhook for a phone number no phone is configured for, per number (admin API: unrouted). */
+  recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void>;
+  listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>>;
 
   /** Forgets a WABA's cached templates, so the next look-up reads Meta's current list. */
   invalidateTemplates(wabaId: string): Promise<void>;

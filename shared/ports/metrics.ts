@@ -10,6 +10,10 @@ export const metricNames = {
   outboundFailed: "OutboundFailed",
   deadLettered: "DeadLettered",
   bitrixTimeouts: "BitrixTimeouts",
+  /** Messages of such sends found in their Open Lines session afterwards, so not sent again. */
+  bitrixFoundLanded: "BitrixFoundLanded",
+  /** Sends to Meta whose answer was lost: Meta may have taken them, and their retry may go twice. */
+  graphTimeouts: "GraphTimeouts",
   tokenRefreshes: "TokenRefreshes",
   rateLimitWaits: "RateLimitWaits",
   webhookSignatureFailures: "WebhookSignatureFailures",

@@ -260,6 +260,16 @@ export const deadLetterView = z.object({
   body: z.string().optional().describe("The queue message body as text, when it is not JSON"),
 });
 
+export const unroutedView = z.object({
+  phoneNumberId: z
+    .string()
+    .describe("The phone_number_id Meta's webhooks named; no phone is configured for it"),
+  wabaId: z.string().optional(),
+  events: z.number().int().describe("Webhook changes received for it (dropped at the webhook, never queued)"),
+  lastEventId: z.string().describe("The last one's webhook field (messages, …)"),
+  lastAt: z.string(),
+});
+
 export const deadLetterRedriveBody = z.strictObject({
   ids: z
     .array(z.string().trim().min(1).max(256))

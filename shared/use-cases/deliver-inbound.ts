@@ -453,6 +453,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     if (typeof route === "string") {
       logger.warn("inbound event not routed", { id: event.id, reason: route });
+      // Counted where the admin sees it (GET /api/admin/unrouted): Meta sends for a number nobody set up.
+      if (event.phoneNumberId)
+        await conversations.recordUnrouted({
+          phoneNumberId: event.phoneNumberId,
+          wabaId: event.wabaId,
+          eventId: event.id,
+          at: clock.now().toISOString(),
+        });
       return "unrouted";
     }
     if (!who.known) {

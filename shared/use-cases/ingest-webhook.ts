@@ -6,6 +6,7 @@ import { verifyWebhookSignature } from "../domain/webhook-signature.ts";
 import { idsNamedBy, keepOwnParts, type RefusedPart } from "../domain/webhook-tenancy.ts";
 import { ForbiddenError, PayloadTooLargeError, UnauthorizedError, ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { ConversationStore } from "../ports/conversations.ts";
 import { type Metrics, metricNames } from "../ports/metrics.ts";
 import type { InboundQueue } from "../ports/queue.ts";
 import type { AppRecord } from "../ports/store.ts";
@@ -36,12 +37,15 @@ export function makeIngestWebhook({
   apps,
   queue,
   metrics,
+  unrouted,
   logger,
 }: {
   apps: AppDirectory;
   queue: InboundQueue;
   /** Counts what the webhook refused, so an operator sees a tenant naming ids that are not its own. */
   metrics: Metrics;
+  /** Where a number of the app's own WABA that no phone is set up for is counted (GET /api/admin/unrouted). */
+  unrouted?: Pick<ConversationStore, "recordUnrouted">;
   logger: Logger;
 }) {
   async function candidates(req: WebhookRequest, fresh: boolean): Promise<AppRecord[]> {
@@ -101,13 +105,26 @@ export function makeIngestWebhook({
       lookUpAll(phoneNumberIds, (id) => apps.wabaOfPhone(id)),
     ]);
     const kept = keepOwnParts(envelope, appId, { appOfWaba, wabaOfPhone });
-    if (kept.refused.length > 0) reportRefused(appId, kept.refused);
+    if (kept.refused.length > 0) await reportRefused(appId, kept.refused);
     return kept.envelope;
   }
 
-  function reportRefused(appId: string, refused: RefusedPart[]): void {
+  async function reportRefused(appId: string, refused: RefusedPart[]): Promise<void> {
     logger.warn("webhook parts naming another tenant's ids were dropped", { appId, refused });
     metrics.count(metricNames.webhookForeignParts, refused.length);
+    // The app's own WABA naming a number nobody set up: Meta sends for it, nobody takes it.
+    const at = new Date().toISOString();
+    for (const part of refused) {
+      if (part.reason !== "unknown-phone" || !part.phoneNumberId) continue;
+      await unrouted
+        ?.recordUnrouted({
+          phoneNumberId: part.phoneNumberId,
+          wabaId: part.wabaId,
+          eventId: part.field ?? "",
+          at,
+        })
+        .catch((error: unknown) => logger.warn("unrouted webhook not counted", { error }));
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ConversationStore } from "../ports/conversations.ts";
+import type { ConversationStore, LineSession } from "../ports/conversations.ts";
 import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
@@ -63,11 +63,27 @@ export interface LineSenderDeps {
 /** How long a send waits for others to the same line before going out, and how many go in one call. */
 const BATCH_WINDOW_MS = 25;
 const BATCH_MAX = 20;
+/**
+ * Bitrix24 has no idempotency key for `imconnector.send.messages`, so a call that lands and then times
+ * out would duplicate every message in it on retry. Its messages are first looked for in their Open
+ * Lines session (`imopenlines.session.history.get` lists the session's messages with the connector's own
+ * id in `params.connectorMid`); what is not found (or whose session is not known yet: the first message
+ * of a chat) goes again one per call. After such a failure a portal counts as slow for a while (in this
+ * worker) and its calls carry few messages.
+ */
+const SLOW_FOR_MS = 60_000;
+const SLOW_BATCH_MAX = 2;
 
 interface Waiting {
   readonly id: string;
   readonly payload: Json;
   readonly attempt: Attempt;
+  /** The chat (`chat.id`) it goes to: sessions are remembered per chat. */
+  readonly chatId: string;
+  /** An earlier send may have landed it: looked for first, then sent in a call of its own. */
+  uncertain?: boolean;
+  /** Where that earlier send would have put it, as recorded with the uncertain claim. */
+  session?: LineSession;
   readonly resolve: (outcome: "delivered" | "duplicate") => void;
   readonly reject: (error: unknown) => void;
 }
@@ -85,6 +101,12 @@ export function makeLineSender({
   metrics = noMetrics,
 }: LineSenderDeps) {
   const batches = new Map<string, { route: Route; items: Waiting[] }>();
+  const slowUntil = new Map<string, number>();
+  /** The last session Bitrix24 reported per chat (`memberId:lineId:chatId`), for looking messages up. */
+  const sessions = new Map<string, LineSession>();
+  const chatKey = (route: Route, item: Waiting) => `${route.portal.memberId}:${route.lineId}:${item.chatId}`;
+  const batchMaxFor = (memberId: string) =>
+    (slowUntil.get(memberId) ?? 0) > clock.now().getTime() ? SLOW_BATCH_MAX : BATCH_MAX;
 
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
@@ -116,6 +138,11 @@ export function makeLineSender({
     items = items.filter((item, i) => {
       const claim = claims[i];
       if (claim === "claimed") return true;
+      if (typeof claim === "object" && claim !== null && "uncertain" in claim) {
+        item.uncertain = true;
+        item.session = (claim as { uncertain: { session?: LineSession } }).uncertain.session;
+        return true;
+      }
       if (claim === "delivered") item.resolve("duplicate");
       else if (claim === "busy")
         item.reject(new RetryLaterError(`message ${item.id} is being delivered by another worker`));
@@ -123,7 +150,75 @@ export function makeLineSender({
       return false;
     });
     if (items.length === 0) return;
-    await send(route, items, leaseUntil);
+    const found = await landedEarlier(
+      route,
+      items.filter((item) => item.uncertain),
+    );
+    if (found.size > 0) {
+      metrics.count(metricNames.bitrixFoundLanded, found.size, { portal: route.portal.memberId });
+      await Promise.all(
+        items
+          .filter((item) => found.has(item.id))
+          .map((item) => recordDelivered(route, item, { foundInSession: true })),
+      );
+      items = items.filter((item) => !found.has(item.id));
+      if (items.length === 0) return;
+    }
+    const alone = items.filter((item) => item.uncertain);
+    const together = items.filter((item) => !item.uncertain);
+    const calls: Waiting[][] = [...(together.length ? [together] : []), ...alone.map((item) => [item])];
+    if (calls.length > 1) {
+      // The extra calls are requests too: taken from the portal's budget before any goes out.
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route), calls.length - 1);
+      } catch (error) {
+        await failAll(route, items, leaseUntil, error);
+        return;
+      }
+    }
+    await Promise.all(calls.map((call) => send(route, call, leaseUntil)));
+  }
+
+  /**
+   * The ids of `items` already in their Open Lines session: one `imopenlines.session.history.get` per
+   * session (from the portal's budget). A failed look-up finds nothing: the message is sent again.
+   */
+  async function landedEarlier(route: Route, items: Waiting[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const bySession = new Map<string, LineSession>();
+    for (const item of items) {
+      const session = item.session ?? sessions.get(chatKey(route, item));
+      if (session) bySession.set(`${session.CHAT_ID}:${session.ID}`, session);
+    }
+    for (const session of bySession.values()) {
+      try {
+        await limiter.acquire(route.portal.memberId, profileOf(route));
+        const history = await bitrix.call<{ message?: Record<string, { params?: unknown }> }>(
+          route.portal.memberId,
+          "imopenlines.session.history.get",
+          { CHAT_ID: session.CHAT_ID, SESSION_ID: session.ID },
+        );
+        for (const message of Object.values(history?.message ?? {})) {
+          const mids = (message?.params as { connectorMid?: unknown } | null | undefined)?.connectorMid;
+          if (Array.isArray(mids)) for (const mid of mids) found.add(String(mid));
+        }
+      } catch {
+        // Not known to have landed: it goes again, alone.
+      }
+    }
+    return found;
+  }
+
+  /** Bitrix24 has it: the claim is never released now; recording that is retried once if it fails. */
+  async function recordDelivered(route: Route, item: Waiting, extra: Json = {}): Promise<void> {
+    const detail = { session: item.session, line: route.lineId, attempt: item.attempt.number, ...extra };
+    await conversations
+      .markInboundDelivered(item.id, detail)
+      .catch(() => conversations.markInboundDelivered(item.id, detail))
+      .then(
+        () => item.resolve("delivered"),
+        (error: unknown) => item.reject(error),
+      );
   }
 
   /** One call for the claimed items; a refusal retrying cannot fix is tried message by message. */
@@ -167,25 +262,19 @@ export function makeLineSender({
           item.reject(new PermanentDeliveryError(`Bitrix24 did not accept message ${item.id}: ${errors}`));
           return;
         }
-        // Bitrix24 has it: the claim is never released now; recording that is retried once if it fails.
+        const session = result.session as LineSession | undefined;
+        if (session?.ID && session.CHAT_ID) {
+          sessions.set(chatKey(route, item), { ID: String(session.ID), CHAT_ID: String(session.CHAT_ID) });
+          item.session = session;
+        }
         // A capped snippet of the text rides in the record written anyway, so a later reply or reaction
         // to this message can quote it (it expires with the record).
         const message = (item.payload.message ?? {}) as Json;
         const snippet = snippetOf(typeof message.text === "string" ? message.text : undefined);
-        const detail = {
-          session: result.session,
-          line: route.lineId,
-          attempt: item.attempt.number,
+        await recordDelivered(route, item, {
           ...(snippet ? { snippet } : {}),
           ...(typeof message.date === "number" ? { date: message.date } : {}),
-        };
-        await conversations
-          .markInboundDelivered(item.id, detail)
-          .catch(() => conversations.markInboundDelivered(item.id, detail))
-          .then(
-            () => item.resolve("delivered"),
-            (error: unknown) => item.reject(error),
-          );
+        });
       }),
     );
   }
@@ -195,11 +284,18 @@ export function makeLineSender({
    * expires with its lease, and each item is rejected whatever happens here.
    */
   async function failAll(route: Route, items: Waiting[], leaseUntil: number, error: unknown): Promise<void> {
+    const uncertain = mayHaveLanded(error);
     await Promise.all(
-      items.map((item) => conversations.releaseInbound(item.id, leaseUntil).catch(() => undefined)),
+      items.map((item) =>
+        conversations
+          .releaseInbound(item.id, leaseUntil, { uncertain, session: sessions.get(chatKey(route, item)) })
+          .catch(() => undefined),
+      ),
     );
-    if (error instanceof BitrixApiError && error.httpStatus === 0 && /no answer/.test(error.message)) {
-      // Bitrix24 may have taken the messages before the timeout; their retry may then show them twice.
+    if (uncertain) {
+      // Bitrix24 may have taken the messages before the answer was lost; their retry may then show them
+      // twice. Counted, and the portal's next calls stay small for a while.
+      slowUntil.set(route.portal.memberId, clock.now().getTime() + SLOW_FOR_MS);
       metrics.count(metricNames.bitrixTimeouts, items.length, { portal: route.portal.memberId });
     }
     let reason = error;
@@ -254,8 +350,18 @@ export function makeLineSender({
         batches.set(key, batch);
         setTimeout(() => flushSafely(key), BATCH_WINDOW_MS);
       }
-      batch.items.push({ id: message.id, payload, attempt, resolve, reject });
-      if (batch.items.length >= BATCH_MAX) flushSafely(key);
+      batch.items.push({ id: message.id, chatId: user.id, payload, attempt, resolve, reject });
+      if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key);
     });
   };
+}
+
+/**
+ * A call that failed after the request may have reached Bitrix24: no answer in time, or the connection
+ * dropped (not refused: then nothing was sent).
+ */
+function mayHaveLanded(error: unknown): boolean {
+  return (
+    error instanceof BitrixApiError && error.httpStatus === 0 && !/ECONNREFUSED|ENOTFOUND/.test(error.message)
+  );
 }

@@ -28,6 +28,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { ConversationStore, OutboundRecord } from "../ports/conversations.ts";
 import type { CustomerStore } from "../ports/customers.ts";
 import type { GraphTarget, MetaGraph } from "../ports/meta-graph.ts";
+import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import {
   BodyTooLargeError,
   type FetchFromOutside,
@@ -58,6 +59,7 @@ export interface SendOperatorMessageDeps {
   readonly limiter: RateLimiter;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics?: Metrics;
   /** Operator file links come from Bitrix24 events: fetched only where they may lead. */
   readonly fetchFromOutside: FetchFromOutside;
   readonly options: {
@@ -389,7 +391,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     if (!found.ok) return { ok: false as const, problem: found.problem };
     const built = buildTemplateMessage(shortcode, found.template);
     if (!built.ok)
-      return { ok: false as const, problem: `${built.problem}. Write it as: ${built.expectedForm}` };
+      return { ok: false as const, problem: `${built.problem} Write it as: ${built.expectedForm}` };
     return { ok: true as const, template: built.template, category: found.template.category };
   }
 
@@ -441,7 +443,11 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     let sent = 0;
     for (const part of parts) {
       const partId = `${ctx.jobId}:${part.key}`;
-      if (await conversations.getOutboundPart(partId)) continue;
+      const now = clock.now().getTime();
+      const leaseUntil = now + options.leaseMs;
+      const claim = await conversations.claimOutboundPart(partId, leaseUntil, now);
+      if (claim === "sent") continue;
+      if (claim === "busy") throw new RetryLaterError(`part ${partId} is being sent by another worker`);
       try {
         const built = await part.build();
         const wamid = await graph.sendMessage(ctx.phoneId, { ...ctx.recipient, ...built }, ctx.target);
@@ -459,6 +465,17 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         });
         sent++;
       } catch (error) {
+        // Best effort: a lease left behind expires by itself.
+        await conversations.releaseOutboundPart(partId, leaseUntil).catch(() => undefined);
+        if (
+          error instanceof GraphApiError &&
+          error.graphCode === undefined &&
+          /unreachable/.test(error.message)
+        ) {
+          // Meta may have taken it before the answer was lost, and it offers no way to ask: the retry
+          // may reach the customer twice. Counted, like Bitrix24's ambiguous sends.
+          (deps.metrics ?? noMetrics).count(metricNames.graphTimeouts, 1, { portal: ctx.memberId });
+        }
         // A file we may not or cannot fetch is the operator's to know about, like Meta's refusals —
         // also one that kept failing until the last attempt.
         if (error instanceof PermanentDeliveryError) return { sent: "failed", error, part: part.key };

@@ -189,6 +189,23 @@ export interface BitrixPortal {
   diskFiles: Map<string, { name: string; bytes: Buffer; downloadToken: string }>;
 }
 
+type Entries<M> = M extends Map<infer K, infer V> ? Array<[K, V]> : never;
+
+export interface BitrixFakeSnapshot {
+  counter: number;
+  internalUsers: Array<[string, string]>;
+  sessions: Array<[string, { ID: string; CHAT_ID: string }]>;
+  portals: Array<
+    Omit<BitrixPortal, "connectors" | "lines" | "lineStatus" | "senders" | "smsMessages"> & {
+      connectors: Entries<BitrixPortal["connectors"]>;
+      lines: Entries<BitrixPortal["lines"]>;
+      lineStatus: Entries<BitrixPortal["lineStatus"]>;
+      senders: Entries<BitrixPortal["senders"]>;
+      smsMessages: Entries<BitrixPortal["smsMessages"]>;
+    }
+  >;
+}
+
 export interface QueryLimit {
   /** Drain rate of the leaky bucket (docs: 2/s; Enterprise 5/s). */
   perSecond: number;
@@ -439,6 +456,47 @@ export class BitrixFake extends HttpFake {
     if (this.#defaultLimit) this.queryLimit(memberId, this.#defaultLimit);
     this.#issueTokens(portal, input.accessToken, input.refreshToken);
     return this.#tokensOf(portal);
+  }
+
+  /**
+   * Everything a restarted fake needs to go on where it stopped (`npm run fakes` keeps it in `.local/`):
+   * the portals with their current tokens, lines, connectors, bindings and senders, and the id counter.
+   * JSON-safe: Maps become entry lists.
+   */
+  snapshot(): BitrixFakeSnapshot {
+    return {
+      counter: this.#counter,
+      internalUsers: [...this.#internalUsers],
+      sessions: [...this.#sessions],
+      portals: [...this.#portals.values()].map((p) => ({
+        ...p,
+        connectors: [...p.connectors],
+        lines: [...p.lines],
+        lineStatus: [...p.lineStatus],
+        senders: [...p.senders],
+        smsMessages: [...p.smsMessages],
+      })),
+    };
+  }
+
+  /** Takes back what `snapshot` returned (into a fake with no portals yet); the tokens keep working. */
+  restore(saved: BitrixFakeSnapshot): void {
+    this.#counter = saved.counter;
+    for (const [k, v] of saved.internalUsers) this.#internalUsers.set(k, v);
+    for (const [k, v] of saved.sessions) this.#sessions.set(k, v);
+    for (const p of saved.portals) {
+      const portal: BitrixPortal = {
+        ...p,
+        connectors: new Map(p.connectors),
+        lines: new Map(p.lines),
+        lineStatus: new Map(p.lineStatus),
+        senders: new Map(p.senders),
+        smsMessages: new Map(p.smsMessages),
+      };
+      this.#portals.set(portal.memberId, portal);
+      if (this.#defaultLimit) this.queryLimit(portal.memberId, this.#defaultLimit);
+      this.#registerTokens(portal);
+    }
   }
 
   /** Live state of a portal (throws for an unknown member id). */
@@ -934,6 +992,11 @@ export class BitrixFake extends HttpFake {
     portal.accessToken = accessToken ?? hex(16);
     portal.refreshToken = refreshToken ?? hex(16);
     portal.accessExpiresAt = this.now() + this.#ttlMs;
+    this.#registerTokens(portal);
+  }
+
+  /** Makes the portal's current pair valid: its access token until `accessExpiresAt`, its refresh token once. */
+  #registerTokens(portal: BitrixPortal): void {
     this.#accessTokens.set(portal.accessToken, {
       memberId: portal.memberId,
       userId: portal.userId,
@@ -1442,6 +1505,53 @@ export class BitrixFake extends HttpFake {
         const { connector, line, raw } = this.#messagesCall(portal, params, false);
         portal.readingStatuses.push({ connector, line, items: raw, at: this.now() });
         return { result: { SUCCESS: true, DATA: [] } };
+      },
+
+      // https://apidocs.bitrix24.com/api-reference/imopenlines/openlines/sessions/imopenlines-session-history-get.html
+      // (bitrix24/b24restdocs, same path .md): CHAT_ID + SESSION_ID give the session's messages keyed by
+      // id; a message that came through a connector carries the connector's own id in
+      // params.connectorMid. Errors per the docs' table: CHAT_ID (bad chat id), ACCESS_DENIED.
+      "imopenlines.session.history.get": ({ portal }, params) => {
+        const chatId = str(params.CHAT_ID);
+        const sessionId = str(params.SESSION_ID);
+        if (!chatId || !/^\d+$/.test(chatId)) throw new BitrixError(400, "CHAT_ID", "Chat ID is incorrect");
+        const inSession = portal.messages.filter((m) => {
+          const session = m.result.session as { ID?: string; CHAT_ID?: string } | undefined;
+          return (
+            m.result.SUCCESS === true &&
+            session?.CHAT_ID === chatId &&
+            (!sessionId || session.ID === sessionId)
+          );
+        });
+        if (!sessionId && inSession.length === 0)
+          throw new BitrixError(
+            400,
+            "ACCESS_DENIED",
+            "You cannot open this conversation because you do not have sufficient rights.",
+          );
+        const message: Params = {};
+        inSession.forEach((m) => {
+          const id = String(20_000 + portal.messages.indexOf(m));
+          message[id] = {
+            id,
+            chatid: chatId,
+            senderid: String(m.result.user),
+            recipientid: `chat${chatId}`,
+            date: new Date(m.at).toISOString().replace(/\.\d{3}Z$/, "+00:00"),
+            text: str(m.message.text),
+            textlegacy: str(m.message.text),
+            params: { connectorMid: [str(m.message.id)] },
+          };
+        });
+        return {
+          result: {
+            chatId: Number(chatId),
+            sessionId: Number(sessionId || 0),
+            userId: `chat${chatId}`,
+            message,
+            usersMessage: { [`chat${chatId}`]: Object.keys(message).reverse() },
+          },
+        };
       },
 
       // docs api-reference/imopenlines/openlines/imopenlines-config-* (fixture imopenlines_config_add_request).

@@ -146,6 +146,19 @@ describe("dead letters", () => {
     );
     expect(second.body.items).toHaveLength(1);
     expect(second.body.items[0].id).not.toBe("worker-letter-1");
+
+    // A page that ends exactly at the last item is the last page: no cursor to an empty one.
+    const whole = await stack.admin("GET", `/api/admin/dead-letters?limit=${items.length}`);
+    expect(whole.body.items).toHaveLength(items.length);
+    expect(whole.body).not.toHaveProperty("nextCursor");
+    const last = await stack.admin(
+      "GET",
+      `/api/admin/dead-letters?limit=${items.length - 1}&cursor=${encodeURIComponent(
+        (await stack.admin("GET", "/api/admin/dead-letters?limit=1")).body.nextCursor,
+      )}`,
+    );
+    expect(last.body.items).toHaveLength(items.length - 1);
+    expect(last.body).not.toHaveProperty("nextCursor");
   });
 
   it("redrives dead letters to the inbound queue, where the worker processes them, and forgets them", async () => {

@@ -154,7 +154,7 @@ describe("exactly once, in order", () => {
       messages().filter((m) => String(m.message.id).startsWith("wamid.b-")).length === 18 ? true : undefined,
     );
     expect((await world.postWebhook(payload)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    await world.stack.settled();
     const batch = messages().filter((m) => String(m.message.id).startsWith("wamid.b-"));
     expect(batch).toHaveLength(18);
     expect(new Set(batch.map((m) => m.message.id)).size).toBe(18);
@@ -249,7 +249,7 @@ describe("statuses of messages we sent", () => {
       (await conversations.getOutbound("wamid.out-1"))?.status === "read" ? true : undefined,
     );
     await world.postWebhook(statusWebhook("wamid.out-1", "sent"));
-    await new Promise((r) => setTimeout(r, 1000));
+    await world.stack.settled();
     expect((await conversations.getOutbound("wamid.out-1"))?.status).toBe("read");
     const ours = portal.deliveryStatuses.filter((s) => JSON.stringify(s).includes("wamid.out-1"));
     expect(ours).toHaveLength(1);
@@ -281,7 +281,7 @@ describe("statuses of messages we sent", () => {
     await eventually(async () =>
       world.stack.logs.some((l) => l.includes("inbound-worker")) ? true : undefined,
     );
-    await new Promise((r) => setTimeout(r, 2500));
+    await world.stack.settled();
     const letters = await deadLetters.list();
     expect(letters.items.filter((l) => l.body.includes("wamid.elsewhere"))).toHaveLength(0);
   });
@@ -318,7 +318,7 @@ describe("calls, other fields and unrouted events", () => {
   ])("records %s without touching Bitrix24", async (name) => {
     const before = messages().length;
     expect((await world.postWebhook(fixtureJson(`meta/${name}.json`))).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 500));
+    await world.stack.settled();
     expect(messages().length).toBe(before);
   });
 
@@ -326,10 +326,26 @@ describe("calls, other fields and unrouted events", () => {
     const payload = textWebhook("wamid.unrouted", "16505559999", "hello");
     payload.entry[0]!.changes[0]!.value.metadata.phone_number_id = "999999";
     expect((await world.postWebhook(payload)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1500));
+    await world.stack.settled();
     const { deadLetters } = await getRuntime();
     expect((await deadLetters.list()).items.filter((l) => l.body.includes("wamid.unrouted"))).toHaveLength(0);
     expect(messages().some((m) => m.message.id === "wamid.unrouted")).toBe(false);
+  });
+
+  it("counts webhooks for a number that is not configured where the admin API shows them", async () => {
+    for (const id of ["wamid.nobody-1", "wamid.nobody-2"]) {
+      const payload = textWebhook(id, "16505559998", "hello?");
+      payload.entry[0]!.changes[0]!.value.metadata.phone_number_id = "888888";
+      expect((await world.postWebhook(payload)).status).toBe(200);
+    }
+    await world.stack.settled();
+    const listed = await world.stack.admin("GET", "/api/admin/unrouted");
+    expect(listed.status).toBe(200);
+    expect(listed.body.items.find((i: any) => i.phoneNumberId === "888888")).toMatchObject({
+      events: 2,
+      lastEventId: "messages",
+      lastAt: expect.any(String),
+    });
   });
 });
 

@@ -132,12 +132,29 @@ describe("operator text", () => {
     for (const m of sent) expect(((m.body.text as any).body as string).length).toBeLessThanOrEqual(4096);
   });
 
+  it("sends once when the queue hands the message to a second worker while the first still waits on Meta", async () => {
+    const text = "slow answer from Meta";
+    const isOurs = (req: { method: string; path: string; json?: unknown }) =>
+      req.method === "POST" &&
+      req.path.endsWith("/messages") &&
+      (req.json as { text?: { body?: string } } | undefined)?.text?.body === text;
+    // Meta takes the send but answers after the queue's visibility timeout (5 s in tests) has passed.
+    world.meta.inject({
+      match: isOurs,
+      response: { status: 200, body: fixtureJson("meta/send_message_response.json"), delayMs: 6_500 },
+    });
+    await operatorWrites(text);
+    await eventually(async () => (world.meta.requests.some(isOurs) ? true : undefined));
+    await world.stack.settled(30_000);
+    expect(world.meta.requests.filter(isOurs)).toHaveLength(1);
+  });
+
   it("sends the same Bitrix24 message once even when the event arrives twice", async () => {
     const before = sentTo().length;
     const id = await operatorWrites("only once please");
     await waitForSends(before + 1);
     await operatorWrites("only once please", { imId: id });
-    await new Promise((r) => setTimeout(r, 1500));
+    await world.stack.settled();
     expect(sentTo().length).toBe(before + 1);
   });
 
@@ -308,6 +325,14 @@ describe("template shortcodes", () => {
     expect(note?.message.text).toMatch(pattern);
     expect(sentTo().length).toBe(before);
   });
+
+  it("writes the template problem and the form to use as sentences", async () => {
+    const notesBefore = notes().length;
+    await operatorWrites("template-order_update+en_US+only-one");
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
+    expect(note?.message.text).not.toMatch(/\.\./);
+    expect(note?.message.text).toMatch(/, but 1 was given[.;].* Write it as: template-order_update\+en_US\+/);
+  });
 });
 
 describe("24-hour window and Meta's errors", () => {
@@ -332,7 +357,7 @@ describe("24-hour window and Meta's errors", () => {
       world.meta.failNext(isSend, code);
       await operatorWrites(`after ${code}`);
       await waitForSends(before + 1);
-      await new Promise((r) => setTimeout(r, 1200));
+      await world.stack.settled();
       expect(sentTo().filter((m) => (m.body.text as any)?.body === `after ${code}`)).toHaveLength(1);
     },
   );
@@ -346,7 +371,7 @@ describe("24-hour window and Meta's errors", () => {
     await operatorWrites(`fails with ${code}`);
     const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect(note?.message.text).toMatch(pattern);
-    await new Promise((r) => setTimeout(r, 1200));
+    await world.stack.settled();
     expect(notes().length).toBe(notesBefore + 1);
   });
 
@@ -354,8 +379,10 @@ describe("24-hour window and Meta's errors", () => {
     const notesBefore = notes().length;
     world.meta.failNext(isSend, 190);
     await operatorWrites("token trouble");
-    await eventually(async () => (notes().length > notesBefore ? true : undefined));
+    const note = await eventually(async () => (notes().length > notesBefore ? notes().at(-1) : undefined));
     expect((await world.stack.admin("GET", `/api/admin/wabas/${WABA_ID}`)).body.tokenStatus).toBe("invalid");
+    expect(note?.message.text).toMatch(/190: Invalid access token/);
+    expect(note?.message.text).not.toMatch(/has expired/);
   });
 
   it("tells the operator WhatsApp cannot edit a sent message", async () => {

@@ -82,7 +82,7 @@ describe('CRM robot "Send WhatsApp template"', () => {
     ).toBe(200);
     const result = await eventually(async () => world.bitrix.portal(world.memberId).robotResults.at(1));
     expect(result.returnValues.status).toBe("failed");
-    expect(result.returnValues.error).toMatch(/expects 2 values, got 1/);
+    expect(result.returnValues.error).toMatch(/expects 2 values, but 1 was given/);
     expect(world.meta.sentMessages.length).toBe(before);
   });
 

@@ -57,6 +57,14 @@ async function queueDepth(): Promise<number> {
   );
 }
 
+/**
+ * Waits until earlier tests' messages have left the queue (a worker records an event before its message
+ * is deleted), so a depth read afterwards counts only what the request under test enqueued.
+ */
+async function drained(): Promise<void> {
+  await eventually(async () => ((await queueDepth()) === 0 ? true : undefined));
+}
+
 function post(body: string, signature: string | undefined, query = "", host?: string) {
   return fetch(`${stack.url}/api/waba/${query}`, {
     method: "POST",
@@ -274,7 +282,7 @@ describe("POST /api/waba/", () => {
   it("stores nothing new when the same webhook is posted again", async () => {
     const before = await storedEvents();
     expect((await post(TEXT_WEBHOOK, signWebhook(TEXT_WEBHOOK, SECRET), "?app_id=1111")).status).toBe(200);
-    await eventually(async () => ((await queueDepth()) === 0 ? true : undefined));
+    await drained();
     expect(await storedEvents()).toEqual(before);
   });
 
@@ -299,6 +307,7 @@ describe("POST /api/waba/", () => {
     ["a wrong signature", signWebhook(TEXT_WEBHOOK, "not-the-secret")],
     ["no signature", undefined],
   ])("answers 401 to %s and enqueues nothing", async (_name, signature) => {
+    await drained();
     const body = TEXT_WEBHOOK.replace(WAMID, "wamid.unsigned");
     const res = await post(body, signature, "?app_id=1111");
     expect(res.status).toBe(401);
@@ -326,6 +335,7 @@ describe("POST /api/waba/", () => {
   });
 
   it("answers 401 to an unknown app id and to an unknown host", async () => {
+    await drained();
     const body = TEXT_WEBHOOK.replace(WAMID, "wamid.unknownapp");
     expect((await post(body, signWebhook(body, SECRET), "?app_id=999")).status).toBe(401);
     expect((await post(body, signWebhook(body, SECRET), "", "nobody.example.org")).status).toBe(401);
@@ -381,7 +391,7 @@ describe("POST /api/waba/", () => {
 
   it("answers 400 to a signed body that is not a WhatsApp webhook, and enqueues nothing", async () => {
     // The earlier tests' events first leave the queue (the registered number has no portal: dead letters).
-    await eventually(async () => ((await queueDepth()) === 0 ? true : undefined));
+    await drained();
     for (const body of ['{"object":"page","entry":[]}', "not json"]) {
       const res = await post(body, signWebhook(body, SECRET), "?app_id=1111");
       expect(res.status).toBe(400);
@@ -414,6 +424,8 @@ describe("POST /api/waba/", () => {
 
 describe("POST /api/waba/ when the queue refuses", () => {
   it("answers 5xx so Meta redelivers, instead of acknowledging what was not enqueued", async () => {
+    // Nothing of earlier tests in flight: the poller is not halfway through a batch of a deleted queue.
+    await drained();
     const queue = stack.resources.queues[0]!;
     const { DeleteQueueCommand } = await import("@aws-sdk/client-sqs");
     await makeSqsClient().send(new DeleteQueueCommand({ QueueUrl: queue.url }));

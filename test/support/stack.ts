@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
+import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-not-a-secret";
@@ -7,8 +9,13 @@ export const TEST_ADMIN_TOKEN = "test-admin-token-not-a-secret";
 export interface TestStack extends LocalStack {
   /** Calls the admin API with the bearer token; `body` is sent as JSON. */
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  /** Log lines of gateway and pollers, for assertions and for failure output. */
+  /** Log lines of gateway, pollers and handlers, for assertions and for failure output. */
   readonly logs: string[];
+  /**
+   * Resolves once no queue of the stack holds a message (waiting, in flight or delayed): everything sent
+   * so far has been handled. Tests that assert something did not happen wait for this, not for a time.
+   */
+  settled(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -28,9 +35,33 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     env,
     log: (line) => logs.push(line),
   });
+  const sqs = makeSqsClient();
+  const held = async (queueUrl: string) => {
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: [
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+          "ApproximateNumberOfMessagesDelayed",
+        ],
+      }),
+    );
+    return Object.values(out.Attributes ?? {}).reduce((sum, n) => sum + Number(n), 0);
+  };
   return {
     ...stack,
     logs,
+    async settled(timeoutMs = 15_000) {
+      await eventually(async () => {
+        const counts = await Promise.all(stack.resources.queues.map((q) => held(q.url)));
+        return counts.every((n) => n === 0) ? true : undefined;
+      }, timeoutMs);
+    },
+    async stop() {
+      sqs.destroy();
+      await stack.stop();
+    },
     async admin(method, path, body) {
       const res = await fetch(`${stack.url}${path}`, {
         method,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { makeLogger, withRequestId } from "#shared/logger.ts";
+
+import { makeLogger, routeLogLines, withRequestId } from "#shared/logger.ts";
 
 describe("logger", () => {
   it("redacts secrets at any depth and keeps the rest", () => {
@@ -58,5 +59,20 @@ describe("logger", () => {
     expect(line.error).toMatchObject({ name: "Error", message: "Meta answered 500" });
     expect(line.error.stack).toMatch(/logger\.test\.ts/);
     expect(lines[0]).not.toContain("EAAG-secret");
+  });
+});
+
+describe("routeLogLines", () => {
+  it("sends the lines of loggers made without a writer to the route, even loggers made before it", () => {
+    const early = makeLogger("early", { level: "info" });
+    const lines: string[] = [];
+    routeLogLines((l) => lines.push(l));
+    try {
+      early.info("one");
+      makeLogger("late", { level: "info" }).warn("two");
+    } finally {
+      routeLogLines((l) => process.stdout.write(`${l}\n`));
+    }
+    expect(lines.map((l) => JSON.parse(l).service)).toEqual(["early", "late"]);
   });
 });

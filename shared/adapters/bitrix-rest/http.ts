@@ -20,16 +20,24 @@ export async function bitrixFetch(
       : await fetch(url, { ...init, redirect: "manual", signal });
   } catch (error) {
     if (error instanceof UnsafeUrlError) throw new BitrixApiError(400, "UNSAFE_ENDPOINT", error.message);
+    // The cause's code (ECONNREFUSED, ECONNRESET …) tells whether the request can have reached Bitrix24.
+    const code = ((error as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? "";
     const reason =
       // fetch() rejects with the signal's TimeoutError; node:http (the safe fetch) with an AbortError
       // whose cause it is.
       (error as Error).name === "TimeoutError" ||
       (error as { cause?: { name?: string } }).cause?.name === "TimeoutError"
         ? `no answer within ${timeoutMs} ms`
-        : (error as Error).message;
+        : `${(error as Error).message}${code ? ` (${code})` : ""}`;
     throw new BitrixApiError(0, "CONNECTION_ERROR", reason);
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    // Bitrix24 answered and the connection dropped mid-answer: the call may well have been carried out.
+    throw new BitrixApiError(0, "CONNECTION_ERROR", `answer cut off: ${(error as Error).message}`);
+  }
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;

@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
@@ -8,14 +8,18 @@ import type {
   ClaimOutcome,
   Conversation,
   ConversationStore,
+  LineSession,
   OutboundRecord,
   TemplateCacheWrite,
+  UnroutedPhone,
 } from "../../ports/conversations.ts";
+import type { Page } from "../../ports/store.ts";
 import { table } from "../../resources.ts";
 import { isConditionFailure, type TableClient } from "./table-client.ts";
 
 const DAY_S = 86_400;
 const RETAIN_DAYS = 30;
+const UNROUTED = "unrouted";
 
 const key = {
   inbound: (wamid: string) => ({ pk: `INMSG#${wamid}`, sk: "INMSG" }),
@@ -25,6 +29,7 @@ const key = {
   }),
   outbound: (wamid: string) => ({ pk: `OUT#${wamid}`, sk: "OUT" }),
   unmatched: (eventId: string) => ({ pk: `UNMATCHED#${eventId}`, sk: "UNMATCHED" }),
+  unrouted: (phoneNumberId: string) => ({ pk: `UNROUTED#${phoneNumberId}`, sk: "UNROUTED" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
 
@@ -52,13 +57,24 @@ export class DynamoConversationStore implements ConversationStore {
   }
 
   async claimInbound(wamid: string, leaseUntilMs: number, nowMs: number): Promise<ClaimOutcome> {
-    const claimed = await this.#t.put(
-      { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
-      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
-      { "#state": "state" },
-      { ":sending": "sending", ":now": nowMs },
-    );
-    if (claimed) return "claimed";
+    try {
+      const out = await this.#t.db.send(
+        new PutCommand({
+          TableName: this.#t.tableName,
+          Item: { ...key.inbound(wamid), state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR #state = :uncertain OR (#state = :sending AND leaseUntil < :now)",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":sending": "sending", ":uncertain": "uncertain", ":now": nowMs },
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      const old = out.Attributes;
+      if (old?.state !== "uncertain") return "claimed";
+      return { uncertain: old.session ? { session: old.session as LineSession } : {} };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
     const item = await this.#t.get(key.inbound(wamid));
     return item?.state === "delivered" ? "delivered" : "busy";
   }
@@ -73,16 +89,37 @@ export class DynamoConversationStore implements ConversationStore {
     });
   }
 
-  async releaseInbound(wamid: string, leaseUntilMs: number): Promise<void> {
+  async releaseInbound(
+    wamid: string,
+    leaseUntilMs: number,
+    options: { uncertain?: boolean; session?: LineSession } = {},
+  ): Promise<void> {
+    const mine = {
+      Key: key.inbound(wamid),
+      ConditionExpression: "#state = :sending AND leaseUntil = :mine",
+      ExpressionAttributeNames: { "#state": "state" },
+    };
     try {
+      // An uncertain send leaves a claimable marker rather than nothing: the next claim learns of it.
       await this.#t.db.send(
-        new DeleteCommand({
-          TableName: this.#t.tableName,
-          Key: key.inbound(wamid),
-          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
-        }),
+        options.uncertain
+          ? new UpdateCommand({
+              TableName: this.#t.tableName,
+              ...mine,
+              UpdateExpression: "SET #state = :uncertain, #session = :session",
+              ExpressionAttributeNames: { ...mine.ExpressionAttributeNames, "#session": "session" },
+              ExpressionAttributeValues: {
+                ":sending": "sending",
+                ":mine": leaseUntilMs,
+                ":uncertain": "uncertain",
+                ":session": options.session ?? null,
+              },
+            })
+          : new DeleteCommand({
+              TableName: this.#t.tableName,
+              ...mine,
+              ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
+            }),
       );
     } catch (error) {
       // Someone else's claim (ours expired and was taken over) or already delivered: not ours to drop.
@@ -191,7 +228,38 @@ export class DynamoConversationStore implements ConversationStore {
 
   async getOutboundPart(partId: string): Promise<string | undefined> {
     const item = await this.#t.get({ pk: `OUTPART#${partId}`, sk: "OUTPART" });
-    return item ? String(item.wamid) : undefined;
+    return typeof item?.wamid === "string" ? item.wamid : undefined;
+  }
+
+  async claimOutboundPart(
+    partId: string,
+    leaseUntilMs: number,
+    nowMs: number,
+  ): Promise<"claimed" | "sent" | "busy"> {
+    const claimed = await this.#t.put(
+      { pk: `OUTPART#${partId}`, sk: "OUTPART", state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
+      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
+      { "#state": "state" },
+      { ":sending": "sending", ":now": nowMs },
+    );
+    if (claimed) return "claimed";
+    return (await this.getOutboundPart(partId)) ? "sent" : "busy";
+  }
+
+  async releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void> {
+    try {
+      await this.#t.db.send(
+        new DeleteCommand({
+          TableName: this.#t.tableName,
+          Key: { pk: `OUTPART#${partId}`, sk: "OUTPART" },
+          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async putOutboundPart(partId: string, wamid: string): Promise<void> {
@@ -205,6 +273,44 @@ export class DynamoConversationStore implements ConversationStore {
       recordedAt: new Date().toISOString(),
       ...expiry(),
     });
+  }
+
+  async recordUnrouted(event: {
+    phoneNumberId: string;
+    wabaId?: string;
+    eventId: string;
+    at: string;
+  }): Promise<void> {
+    await this.#t.db.send(
+      new UpdateCommand({
+        TableName: this.#t.tableName,
+        Key: key.unrouted(event.phoneNumberId),
+        UpdateExpression:
+          "ADD events :one SET gsi1pk = :type, gsi1sk = :phone, phoneNumberId = :phone, wabaId = :waba, lastEventId = :event, lastAt = :at",
+        ExpressionAttributeValues: {
+          ":one": 1,
+          ":type": `TYPE#${UNROUTED}`,
+          ":phone": event.phoneNumberId,
+          ":waba": event.wabaId ?? null,
+          ":event": event.eventId,
+          ":at": event.at,
+        },
+      }),
+    );
+  }
+
+  async listUnrouted(cursor: string | undefined, limit: number): Promise<Page<UnroutedPhone>> {
+    const page = await this.#t.listType(UNROUTED, cursor, limit);
+    return {
+      items: page.items.map((i) => ({
+        phoneNumberId: String(i.phoneNumberId),
+        ...(typeof i.wabaId === "string" ? { wabaId: i.wabaId } : {}),
+        events: Number(i.events),
+        lastEventId: String(i.lastEventId),
+        lastAt: String(i.lastAt),
+      })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   /**

@@ -96,11 +96,23 @@ export class TableClient {
         KeyConditionExpression: "gsi1pk = :t",
         ExpressionAttributeValues: { ":t": `TYPE#${type}` },
         ScanIndexForward: options.scanIndexForward ?? true,
-        Limit: limit,
+        // One more than asked: DynamoDB hands a LastEvaluatedKey whenever it stops at Limit, even when
+        // nothing follows, and the last page must carry no cursor.
+        Limit: limit + 1,
         ExclusiveStartKey: decodeCursor(cursor, type),
       }),
     );
-    return { items: out.Items ?? [], nextCursor: encodeCursor(out.LastEvaluatedKey) };
+    const items = out.Items ?? [];
+    if (items.length <= limit) return { items };
+    const page = items.slice(0, limit);
+    const last = page[page.length - 1] as Item;
+    const key = Object.fromEntries(
+      [table.partitionKey, table.sortKey, table.gsi1.partitionKey, table.gsi1.sortKey].map((k) => [
+        k,
+        last[k],
+      ]),
+    );
+    return { items: page, nextCursor: encodeCursor(key) };
   }
 
   async allOfType(type: string): Promise<Item[]> {

@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { DeadLetter, DeadLetterStore } from "#shared/ports/dead-letters.ts";
+import { runQueueBatch } from "#shared/queue-worker.ts";
+import type { QueueDef } from "#shared/resources.ts";
+
+/**
+ * A batch that runs longer than the queue's visibility timeout keeps its records: the worker's heartbeat
+ * keeps them invisible, so no second worker gets them while the first still works (against fauxqs).
+ */
+const sqs = new SQSClient({
+  endpoint: inject("emulators").awsEndpoint,
+  region: "us-east-1",
+  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+});
+const VISIBILITY = 2;
+let url: string;
+const def: QueueDef = {
+  name: "heartbeat",
+  urlEnv: "HEARTBEAT_TEST_QUEUE_URL",
+  dlqUrlEnv: "HEARTBEAT_TEST_DLQ_URL",
+  visibilityTimeoutSeconds: VISIBILITY,
+  maxReceiveCount: 10,
+  consumer: "inbound-worker",
+  batchSize: 10,
+  producers: [],
+  maximumConcurrency: 2,
+  stopTakingRecordsWithinSeconds: 0,
+};
+
+beforeAll(async () => {
+  const out = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `hb${randomBytes(4).toString("hex")}.fifo`,
+      Attributes: {
+        FifoQueue: "true",
+        ContentBasedDeduplication: "true",
+        VisibilityTimeout: String(VISIBILITY),
+      },
+    }),
+  );
+  url = out.QueueUrl ?? "";
+  process.env[def.urlEnv] = url;
+});
+
+afterAll(async () => {
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+  sqs.destroy();
+});
+
+const noDeadLetters: DeadLetterStore = {
+  record: async (letter: DeadLetter) => {
+    throw new Error(`unexpected dead letter ${letter.id}`);
+  },
+} as unknown as DeadLetterStore;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+function toRecord(m: Message): SQSRecord {
+  return {
+    messageId: m.MessageId ?? "",
+    receiptHandle: m.ReceiptHandle ?? "",
+    body: m.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
+      SentTimestamp: "0",
+      SenderId: "local",
+      ApproximateFirstReceiveTimestamp: "0",
+      MessageGroupId: m.Attributes?.MessageGroupId,
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:heartbeat",
+    awsRegion: "us-east-1",
+  };
+}
+
+describe("a queue batch's heartbeat", () => {
+  it("keeps a record invisible for as long as its work runs, past the visibility timeout", async () => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"n":1}', MessageGroupId: "g" }));
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ["All"],
+      }),
+    );
+    expect(received.Messages).toHaveLength(1);
+    const seenMeanwhile: string[] = [];
+    const result = await runQueueBatch(
+      { Records: (received.Messages ?? []).map(toRecord) },
+      {
+        queue: def,
+        sqs,
+        deadLetters: noDeadLetters,
+        retry: { baseSeconds: 1, maxSeconds: 1 },
+        logger: quiet,
+      },
+      async () => {
+        // Three visibility timeouts of work, looking for a second delivery all along.
+        for (let i = 0; i < 3; i++) {
+          const again = await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: url,
+              WaitTimeSeconds: VISIBILITY,
+              MaxNumberOfMessages: 10,
+            }),
+          );
+          for (const m of again.Messages ?? []) seenMeanwhile.push(m.Body ?? "");
+        }
+        return "done";
+      },
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(seenMeanwhile).toEqual([]);
+  }, 30_000);
+});
