@@ -20,6 +20,8 @@ export interface TableAccess {
    * keys are few and known; a GSI query names no table partition key, so `index` functions get none.
    */
   readonly leadingKeys?: readonly string[];
+  /** A second, narrower statement: these actions only on items under these partition-key prefixes. */
+  readonly narrow?: { readonly actions: readonly string[]; readonly leadingKeys: readonly string[] };
 }
 
 const readWrite = [
@@ -35,11 +37,13 @@ const aliasBatches = ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] as con
 
 export const tableAccess: Record<FunctionName, TableAccess> = {
   // Public and unauthenticated until the signature is checked: it reads the app (by id, host or verify
-  // token) and the WABAs and numbers that app owns, and writes nothing.
+  // token) and the WABAs and numbers that app owns, and writes only the count of a signed webhook for a
+  // number of the app's own WABA that nobody set up (GET /api/admin/unrouted).
   "waba-webhook": {
     actions: ["dynamodb:GetItem", "dynamodb:Query"],
     index: false,
     leadingKeys: ["APP#*", "DOMAIN#*", "VERIFY#*", "WABA#*", "PHONE#*"],
+    narrow: { actions: ["dynamodb:UpdateItem"], leadingKeys: ["UNROUTED#*"] },
   },
   "admin-api": { actions: readWrite, index: true },
   "bitrix-events": { actions: readWrite, index: true },

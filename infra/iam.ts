@@ -20,6 +20,15 @@ export function grantTableAccess(table: TableV2, fn: IFunction, access: TableAcc
         : {}),
     }),
   );
+  if (access.narrow) {
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: [...access.narrow.actions],
+        resources: [table.tableArn],
+        conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [...access.narrow.leadingKeys] } },
+      }),
+    );
+  }
 }
 
 export function grantBucketAccess(bucket: IBucket, fn: IFunction, access: BucketAccess): void {

@@ -78,15 +78,28 @@ function allowed(caller: Caller, service: AwsService, auth: Authorization): bool
     const grant = tableAccess[caller.fn];
     const tableArn = dynamoTableArn(caller.tableName);
     const resources = [tableArn, ...(grant.index ? [`${tableArn}/index/${table.gsi1.indexName}`] : [])];
-    if (!grant.actions.includes(auth.action) || !resources.includes(auth.resource)) return false;
-    const patterns = grant.leadingKeys;
-    // ForAllValues: every key the request touches matches a pattern (a request naming none passes).
-    return !patterns || (auth.leadingKeys ?? []).every((key) => patterns.some((p) => stringLike(p, key)));
+    // Either statement may allow it: the main one, or the narrow one on the table alone.
+    return (
+      statementAllows(grant.actions, resources, grant.leadingKeys, auth) ||
+      (grant.narrow !== undefined &&
+        statementAllows(grant.narrow.actions, [tableArn], grant.narrow.leadingKeys, auth))
+    );
   }
   const grant = bucketAccess[caller.fn];
   if (!grant || !grant.actions.includes(auth.action)) return false;
   const objects = `arn:aws:s3:::${caller.bucketName}/${grant.keyPrefix}`;
   return auth.resource.startsWith(objects);
+}
+
+function statementAllows(
+  actions: readonly string[],
+  resources: readonly string[],
+  patterns: readonly string[] | undefined,
+  auth: Authorization,
+): boolean {
+  if (!actions.includes(auth.action) || !resources.includes(auth.resource)) return false;
+  // ForAllValues: every key the request touches matches a pattern (a request naming none passes).
+  return !patterns || (auth.leadingKeys ?? []).every((key) => patterns.some((p) => stringLike(p, key)));
 }
 
 /** IAM's StringLike: `*` any run of characters, `?` any one. */

@@ -268,16 +268,25 @@ describe("least privilege", () => {
   const dynamoActions = (name: keyof typeof functions) =>
     [...actionsOf(statementsOf(base.stateless, name))].filter((a) => a.startsWith("dynamodb:"));
 
-  it("lets the public webhook only read apps, WABAs and numbers by key: no Scan, no writes", () => {
+  it("lets the public webhook only read apps, WABAs and numbers by key, and update only unrouted counts", () => {
     const statements = statementsOf(base.stateless, "waba-webhook");
-    expect(new Set(dynamoActions("waba-webhook"))).toEqual(new Set(["dynamodb:GetItem", "dynamodb:Query"]));
-    const table = statements.find((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
-    expect(table?.Condition).toEqual({
+    expect(new Set(dynamoActions("waba-webhook"))).toEqual(
+      new Set(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]),
+    );
+    const tables = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    const reads = tables.find((s) => [s.Action].flat().includes("dynamodb:GetItem"));
+    expect(reads?.Condition).toEqual({
       "ForAllValues:StringLike": {
         "dynamodb:LeadingKeys": ["APP#*", "DOMAIN#*", "VERIFY#*", "WABA#*", "PHONE#*"],
       },
     });
-    expect(json(table?.Resource)).not.toContain("index");
+    expect(json(reads?.Resource)).not.toContain("index");
+    const writes = tables.find((s) => [s.Action].flat().includes("dynamodb:UpdateItem"));
+    expect(writes?.Action).toBe("dynamodb:UpdateItem");
+    expect(writes?.Condition).toEqual({
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["UNROUTED#*"] },
+    });
+    expect(json(writes?.Resource)).not.toContain("index");
   });
 
   it("grants no function Scan, wildcard actions or the table's streams, and batches only to the workers", () => {

@@ -116,4 +116,20 @@ describe("local IAM: the grants of infra/grants.ts, judged as AWS would", () => 
       "table/other",
     );
   });
+
+  it("lets the webhook count a number nobody set up, and write nothing else", () => {
+    expect(refusal(as("waba-webhook"), "dynamodb", "UpdateItemCommand", key("UNROUTED#1"))).toBeUndefined();
+    expect(
+      refusal(as("waba-webhook"), "dynamodb", "PutItemCommand", {
+        TableName: "t-table",
+        Item: key("UNROUTED#1").Key,
+      }),
+    ).toBeDefined();
+    expect(refusal(as("waba-webhook"), "dynamodb", "UpdateItemCommand", key("PHONE#1"))).toContain(
+      "dynamodb:UpdateItem",
+    );
+    expect(refusal(as("waba-webhook"), "dynamodb", "GetItemCommand", key("UNROUTED#1"))).toContain(
+      "dynamodb:GetItem",
+    );
+  });
 });
