@@ -16,6 +16,7 @@ let stack: World["stack"];
 beforeAll(async () => {
   world = await startWorld();
   stack = world.stack;
+  stack.expectIamRefusals();
 });
 
 afterAll(async () => {
