@@ -4,6 +4,7 @@ import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hooked } from "#shared/adapters/aws-client-hooks.ts";
 import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
+import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
 import type { FunctionName } from "#shared/resources.ts";
 import { type TableAccess, tableAccess } from "../../infra/grants.ts";
 import { runAs } from "../../local/iam-guard.ts";
@@ -83,6 +84,12 @@ describe("the local stack holds each function to its IAM grants", () => {
       s3().send(new GetObjectCommand({ Bucket, Key: "claims/x" })),
     );
     expect(await read.Body?.transformToString()).toBe("x");
+    // A presigned GET works in AWS only if its signer may GetObject: it is judged when signed.
+    const media = new S3MediaStore(Bucket);
+    await expect(as("waba-webhook", () => media.presignedGetUrl("m1", 60, "a.jpg"))).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+    expect(await as("inbound-worker", () => media.presignedGetUrl("m1", 60, "a.jpg"))).toContain("m1");
   });
 
   it("runs every gateway invocation as its function: a narrowed grant turns the admin API's listing down", async () => {
