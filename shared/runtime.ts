@@ -6,7 +6,6 @@ import { DynamoConversationStore } from "./adapters/dynamodb/conversation-store.
 import { DynamoCustomerStore } from "./adapters/dynamodb/customer-store.ts";
 import { DynamoDeadLetterStore } from "./adapters/dynamodb/dead-letter-store.ts";
 import { DynamoHistoryStore } from "./adapters/dynamodb/history-store.ts";
-import { DynamoMetaStatusStore } from "./adapters/dynamodb/meta-status-store.ts";
 import { DynamoStore, makeDocumentClient } from "./adapters/dynamodb/store.ts";
 import { TableClient } from "./adapters/dynamodb/table-client.ts";
 import { SecretBox } from "./adapters/secret-box.ts";
@@ -24,7 +23,6 @@ export interface Runtime {
   readonly customers: DynamoCustomerStore;
   readonly accountEvents: DynamoAccountEventStore;
   readonly history: DynamoHistoryStore;
-  readonly metaStatus: DynamoMetaStatusStore;
   readonly tableClient: TableClient;
 }
 
@@ -61,7 +59,6 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
     customers: new DynamoCustomerStore(tableClient),
     accountEvents: new DynamoAccountEventStore(tableClient),
     history: new DynamoHistoryStore(tableClient),
-    metaStatus: new DynamoMetaStatusStore(tableClient),
     tableClient,
   };
 });

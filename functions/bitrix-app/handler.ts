@@ -43,7 +43,7 @@ const useCases = lazy(async () => {
     app: makeAppPage({
       bitrixStore,
       wabas: store,
-      metaStatus: runtime.metaStatus,
+      accountEvents: runtime.accountEvents,
       installer,
       oauth,
       calling: makeCallingSettings({ store, bitrixStore, graph, clock: systemClock }),

@@ -50,7 +50,6 @@ const deps = lazy(async () => {
       customers: runtime.customers,
       accountEvents: runtime.accountEvents,
       history: runtime.history,
-      metaStatus: runtime.metaStatus,
       bitrix,
       graph: new GraphClient({
         baseUrl: config.GRAPH_API_BASE_URL,

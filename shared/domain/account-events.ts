@@ -35,10 +35,22 @@ export interface AccountEvent {
   readonly detail: Json;
 }
 
-/** The latest account status, quality and restrictions of a WABA or a number. */
+/** One part of the latest state: Meta's `event`, the sentence for people, and when Meta stamped it. */
+export interface AccountStateEntry {
+  readonly event: string;
+  readonly summary: string;
+  /** The short fact beside the event on the app's page: a violation type, a ban state, the messaging limit. */
+  readonly detail?: string;
+  readonly at: string;
+}
+
+/**
+ * The latest account status, quality and restrictions of a WABA or a number: what the admin API shows and
+ * the Bitrix24 app's numbers page lists next to each number.
+ */
 export interface AccountState {
-  readonly status?: { event: string; summary: string; at: string };
-  readonly quality?: { event: string; summary: string; at: string };
+  readonly status?: AccountStateEntry;
+  readonly quality?: AccountStateEntry;
   readonly restrictions?: { items: unknown[]; at: string };
 }
 
@@ -86,7 +98,7 @@ export function readAccountEvent(input: {
     }
     case "phone_number_quality_update": {
       const event = str(value.event) ?? "UNKNOWN";
-      const limit = str(value.max_daily_conversations_per_business) ?? str(value.current_limit);
+      const limit = messagingLimitOf(value);
       const display = str(value.display_phone_number);
       return {
         ...base,
@@ -148,7 +160,8 @@ export function readAccountEvent(input: {
 export function stateChangeOf(
   event: AccountEvent,
 ): { subject: "waba" | "phone"; id: string; patch: AccountState } | undefined {
-  const entry = { event: event.event, summary: event.summary, at: event.at };
+  const detail = stateDetailOf(event);
+  const entry = { event: event.event, summary: event.summary, ...(detail ? { detail } : {}), at: event.at };
   if (event.type === "account_update") {
     const restrictions = objects(event.detail.restriction_info);
     return {
@@ -168,6 +181,22 @@ export function stateChangeOf(
       : { subject: "waba", id: event.wabaId, patch: { quality: entry } };
   }
   return undefined;
+}
+
+function stateDetailOf(event: AccountEvent): string | undefined {
+  const value = event.detail;
+  if (event.type === "account_update")
+    return str(obj(value.violation_info)?.violation_type) ?? str(obj(value.ban_info)?.waba_ban_state);
+  if (event.type === "phone_number_quality_update") {
+    const limit = messagingLimitOf(value) ?? str(value.old_limit);
+    return limit ? `limit ${limit}` : undefined;
+  }
+  return undefined;
+}
+
+/** The number's messaging limit: a daily count in newer payloads, a tier (`TIER_1K`…) in older ones. */
+function messagingLimitOf(value: Json): string | undefined {
+  return str(value.max_daily_conversations_per_business) ?? str(value.current_limit);
 }
 
 /** The marketing preference a `user_preferences` change carries, for the customer it names. */

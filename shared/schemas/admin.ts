@@ -68,7 +68,12 @@ export const wabaPatchBody = z.strictObject({
   accessToken: secret.optional(),
 });
 
-const stateEntry = z.object({ event: z.string(), summary: z.string(), at: z.string() });
+const stateEntry = z.object({
+  event: z.string(),
+  summary: z.string(),
+  detail: z.string().optional().describe("violation type, ban state or messaging limit, when Meta named one"),
+  at: z.string(),
+});
 
 /** The latest account status, quality and restrictions Meta reported (account and quality webhooks). */
 export const accountStateView = z

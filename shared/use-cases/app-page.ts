@@ -1,9 +1,10 @@
+import type { AccountStateEntry } from "../domain/account-events.ts";
 import { type AppSession, issueAppSession, readAppSession } from "../domain/app-session.ts";
 import { BitrixApiError, ForbiddenError, NotFoundError, UnauthorizedError } from "../errors.ts";
+import type { AccountEventStore } from "../ports/account-events.ts";
 import type { BitrixOAuth } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { MetaStatus, MetaStatusStore } from "../ports/meta-status.ts";
 import type { WabaStore } from "../ports/store.ts";
 import type { CallingSettingsBody, CallingSettingsView } from "../schemas/admin.ts";
 import { type makeCallingSettings, toCallingView } from "./calling-settings.ts";
@@ -13,7 +14,7 @@ import type { makeInstallPortal } from "./install-portal.ts";
 export interface AppPageDeps {
   readonly bitrixStore: Pick<BitrixStore, "getPortal" | "getPhone" | "listPhonesOfPortal">;
   readonly wabas: Pick<WabaStore, "getWaba">;
-  readonly metaStatus: Pick<MetaStatusStore, "statusesOf">;
+  readonly accountEvents: Pick<AccountEventStore, "getAccountState">;
   readonly installer: Pick<ReturnType<typeof makeInstallPortal>, "verify">;
   readonly oauth: Pick<BitrixOAuth, "isAdmin">;
   readonly calling: Pick<ReturnType<typeof makeCallingSettings>, "put">;
@@ -33,9 +34,12 @@ export interface NumberView {
   readonly smsService: boolean;
   readonly smsSender: PhoneRecord["smsSender"];
   readonly calling: CallingSettingsView;
-  /** Meta's latest `account_update` of the WABA and `phone_number_quality_update` of the number. */
-  readonly account: MetaStatus | null;
-  readonly quality: MetaStatus | null;
+  /**
+   * Meta's latest `account_update` of the WABA and `phone_number_quality_update` of the number: the
+   * `accountState` the admin API shows on `GET /api/admin/wabas/{id}` and `/phones/{id}`.
+   */
+  readonly account: AccountStateEntry | null;
+  readonly quality: AccountStateEntry | null;
 }
 
 /**
@@ -45,7 +49,7 @@ export interface NumberView {
 export function makeAppPage({
   bitrixStore,
   wabas,
-  metaStatus,
+  accountEvents,
   installer,
   oauth,
   calling,
@@ -101,14 +105,14 @@ export function makeAppPage({
       const found = new Map(
         await Promise.all(wabaIds.map(async (id) => [id, await wabas.getWaba(id)] as const)),
       );
-      const reports = new Map(
-        await Promise.all(wabaIds.map(async (id) => [id, await metaStatus.statusesOf(id)] as const)),
-      );
+      const [wabaStates, phoneStates] = await Promise.all([
+        Promise.all(wabaIds.map((id) => accountEvents.getAccountState("waba", id))),
+        Promise.all(phones.map((p) => accountEvents.getAccountState("phone", p.phoneId))),
+      ]);
+      const accountOf = new Map(wabaIds.map((id, i) => [id, wabaStates[i]?.status ?? null]));
       return phones
-        .map((phone) => {
+        .map((phone, i) => {
           const waba = found.get(phone.wabaId);
-          const reported = reports.get(phone.wabaId) ?? [];
-          const digits = phone.phone.replace(/\D/g, "");
           return {
             phoneId: phone.phoneId,
             phone: phone.phone,
@@ -120,8 +124,8 @@ export function makeAppPage({
             smsService: phone.smsService,
             smsSender: phone.smsSender,
             calling: toCallingView(phone.calling),
-            account: reported.find((s) => s.kind === "account") ?? null,
-            quality: reported.find((s) => s.kind === "quality" && s.phoneDigits === digits) ?? null,
+            account: accountOf.get(phone.wabaId) ?? null,
+            quality: phoneStates[i]?.quality ?? null,
           };
         })
         .sort((a, b) => a.phone.localeCompare(b.phone));

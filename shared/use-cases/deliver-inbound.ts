@@ -12,7 +12,6 @@ import { describeInboundMessage, type InboundMedia } from "../domain/inbound-con
 import type { InboundEvent } from "../domain/inbound-event.ts";
 import { nextStatus, parseStatus, type Status } from "../domain/message-status.ts";
 import { failedStatusNote } from "../domain/meta-errors.ts";
-import { metaStatusOf } from "../domain/meta-status.ts";
 import type { Logger } from "../logger.ts";
 import type { AccountEventStore } from "../ports/account-events.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
@@ -22,7 +21,6 @@ import type { ConversationStore, MediaStore, OutboundRecord } from "../ports/con
 import type { CustomerStore } from "../ports/customers.ts";
 import type { HistoryStore } from "../ports/history.ts";
 import type { MetaGraph } from "../ports/meta-graph.ts";
-import type { MetaStatusStore } from "../ports/meta-status.ts";
 import type { Metrics } from "../ports/metrics.ts";
 import { BodyTooLargeError } from "../ports/outbound-fetch.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
@@ -53,8 +51,6 @@ export interface DeliverInboundDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics?: Metrics;
-  /** Where the latest account and quality reports go (the app's page shows them). */
-  readonly metaStatus?: MetaStatusStore;
   readonly options: {
     /** How long a delivery claim holds before another worker may take the message over. */
     readonly leaseMs: number;
@@ -410,8 +406,6 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
       // Only for a WABA of the app that signed the webhook: nobody else's templates or reports change.
       if (await ownWaba(event)) {
         if (event.field.startsWith("message_template")) await conversations.invalidateTemplates(event.wabaId);
-        const reported = metaStatusOf(event.field, event.wabaId, event.value as Json, event.timestamp);
-        if (reported) await deps.metaStatus?.recordStatus(reported);
         if (await recordAccountEvent(event)) return "recorded";
       }
       logger.info("field event", {
