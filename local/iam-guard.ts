@@ -86,7 +86,7 @@ function allowed(caller: Caller, service: AwsService, auth: Authorization): bool
     );
   }
   const grant = bucketAccess[caller.fn];
-  if (!grant || !grant.actions.includes(auth.action)) return false;
+  if (!grant?.actions.includes(auth.action)) return false;
   const objects = `arn:aws:s3:::${caller.bucketName}/${grant.keyPrefix}`;
   return auth.resource.startsWith(objects);
 }
