@@ -29,7 +29,6 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
-import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -45,7 +44,7 @@ import {
   routes,
 } from "../shared/resources.ts";
 import { bundling } from "./bundling.ts";
-import { grantTableAccess, tableAccess } from "./iam.ts";
+import { type BucketAccess, bucketAccess, grantBucketAccess, grantTableAccess, tableAccess } from "./iam.ts";
 import { acknowledge, acknowledgeBasicExecutionRole } from "./nag.ts";
 import type { QueuePair, StatefulStack } from "./stateful-stack.ts";
 
@@ -194,24 +193,12 @@ export class StatelessStack extends Stack {
     this.functions = created;
     this.logGroups = logGroups;
 
-    // Claim check: the webhook stores events too large for SQS under claims/, and writes nothing else.
-    this.functions["waba-webhook"].addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:PutObject"],
-        resources: [stateful.mediaBucket.arnForObjects(`${CLAIM_KEY_PREFIX}*`)],
-      }),
-    );
+    for (const [name, access] of Object.entries(bucketAccess) as [FunctionName, BucketAccess][])
+      grantBucketAccess(stateful.mediaBucket, this.functions[name], access);
     acknowledge(
       this.functions["waba-webhook"],
       `AwsSolutions-IAM5[Resource::${stateful.stackName}:ExportsOutputFnGetAttMediaBucketBCBB02BAArnB94B784B/${CLAIM_KEY_PREFIX}*]`,
       "Claim objects are named by the event they hold, known only when it arrives",
-    );
-    // Media: objects written and presigned for Bitrix24 to fetch (and claims read); nothing is listed or deleted.
-    this.functions["inbound-worker"].addToRolePolicy(
-      new PolicyStatement({
-        actions: ["s3:PutObject", "s3:GetObject"],
-        resources: [stateful.mediaBucket.arnForObjects("*")],
-      }),
     );
     acknowledge(
       this.functions["inbound-worker"],

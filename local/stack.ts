@@ -5,6 +5,7 @@ import { routeLogLines } from "#shared/logger.ts";
 import { type FunctionName, functions, routes } from "#shared/resources.ts";
 import { type Emulators, startEmulators } from "./emulators.ts";
 import { createGateway, type HttpHandler } from "./gateway.ts";
+import { installIamGuard, runAs } from "./iam-guard.ts";
 import { type SqsHandler, startPoller } from "./poller.ts";
 import { type Provisioned, provision } from "./provision.ts";
 
@@ -89,6 +90,15 @@ async function startOn(options: LocalStackOptions, started: Emulators | undefine
     else process.env[k] = v;
   }
 
+  // Each function's calls are held to its IAM grants, as in AWS (before any handler creates a client).
+  installIamGuard();
+  const asFunction =
+    <E, C, R>(fn: FunctionName, handler: (event: E, context: C) => R) =>
+    (event: E, context: C): R =>
+      runAs({ fn, tableName: resources.tableName, bucketName: resources.bucketName, log }, () =>
+        handler(event, context),
+      );
+
   const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
   const load = (name: FunctionName) => {
     let mod = modules.get(name);
@@ -104,7 +114,7 @@ async function startOn(options: LocalStackOptions, started: Emulators | undefine
   const gateway = createGateway({
     routes,
     handlerFor: async (name) => ({
-      handler: (await load(name)).handler as HttpHandler,
+      handler: asFunction(name, (await load(name)).handler as HttpHandler),
       timeoutSeconds: functions[name].timeoutSeconds,
     }),
     log,
@@ -124,7 +134,7 @@ async function startOn(options: LocalStackOptions, started: Emulators | undefine
       startPoller({
         sqs,
         queue,
-        handler: (await load(queue.def.consumer)).handler as SqsHandler,
+        handler: asFunction(queue.def.consumer, (await load(queue.def.consumer)).handler as SqsHandler),
         timeoutSeconds: functions[queue.def.consumer].timeoutSeconds,
         concurrency: options.pollerConcurrency ?? 2,
         waitTimeSeconds: options.pollWaitSeconds ?? 5,

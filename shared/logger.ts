@@ -64,8 +64,16 @@ export function routeLogLines(write: (line: string) => void): void {
   sink = write;
 }
 
+/**
+ * Writes one line where log lines go: stdout in Lambda (where CloudWatch reads log and metric lines
+ * alike), the local stack's own log when it was given one.
+ */
+export function writeLogLine(line: string): void {
+  sink(line);
+}
+
 export function makeLogger(service: string, options: LoggerOptions = {}): Logger {
-  const write = options.write ?? ((line: string) => sink(line));
+  const write = options.write ?? writeLogLine;
   const level = options.level ?? ((process.env.LOG_LEVEL ?? "info").toLowerCase() as Level);
   const min = RANK[level] ?? RANK.info;
   const log = (level: Level, message: string, data?: Record<string, unknown>) => {

@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { hooked } from "./adapters/aws-client-hooks.ts";
 import { DynamoAccountEventStore } from "./adapters/dynamodb/account-event-store.ts";
 import { DynamoBitrixStore } from "./adapters/dynamodb/bitrix-store.ts";
 import { CachedBitrixStore, WORKER_RECORD_TTL_MS } from "./adapters/dynamodb/cached-bitrix-store.ts";
@@ -57,7 +58,7 @@ export const getRuntime = lazy(async (): Promise<Runtime> => {
   const config = loadConfig();
   const encryptionKey = await loadEncryptionKey(config);
   const tableClient = new TableClient(
-    makeDocumentClient(new DynamoDBClient({})),
+    makeDocumentClient(hooked(new DynamoDBClient({}), "dynamodb")),
     config.TABLE_NAME,
     new SecretBox(encryptionKey),
   );

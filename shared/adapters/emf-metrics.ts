@@ -1,10 +1,12 @@
+import { writeLogLine } from "../logger.ts";
 import { type Metrics, metricDimensions } from "../ports/metrics.ts";
 
 /**
  * Counts written as CloudWatch embedded-metric-format lines: one JSON line on stdout per count, which
  * CloudWatch Logs turns into a metric with no API call. The shape is AWS's "Embedded metric format
  * specification": an `_aws` member naming the namespace, dimension sets and metrics, the values as
- * top-level members of the same line.
+ * top-level members of the same line. Lines go where log lines go (stdout in Lambda), so a local stack
+ * with a log of its own keeps them there too.
  * Written by hand rather than with Powertools Metrics, which adds about 15 KB to a bundle for this.
  */
 export interface EmfMetricsOptions {
@@ -15,7 +17,7 @@ export interface EmfMetricsOptions {
 
 export function makeEmfMetrics(service: string, options: EmfMetricsOptions = {}): Metrics {
   const namespace = options.namespace ?? process.env.METRICS_NAMESPACE ?? "SeparatorWaba";
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const write = options.write ?? writeLogLine;
   const now = options.now ?? Date.now;
   return {
     count(name, value = 1, { portal } = {}) {

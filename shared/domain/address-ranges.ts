@@ -3,7 +3,7 @@ import { BlockList, isIP, isIPv4 } from "node:net";
 /**
  * Addresses a fetch of a URL from outside must never reach: everything that is not the public internet
  * (RFC 6890 special-purpose registries, IANA). The IPv6 forms that embed an IPv4 address (mapped,
- * NAT64, 6to4, Teredo) are refused whole, since they can carry any internal IPv4 address.
+ * translated, NAT64, 6to4, Teredo) are refused whole, since they can carry any internal IPv4 address.
  */
 const NOT_PUBLIC: readonly [string, number, "ipv4" | "ipv6"][] = [
   ["0.0.0.0", 8, "ipv4"], // "this network", unspecified
@@ -24,6 +24,7 @@ const NOT_PUBLIC: readonly [string, number, "ipv4" | "ipv6"][] = [
   ["::", 128, "ipv6"], // unspecified
   ["::1", 128, "ipv6"], // loopback
   ["::ffff:0:0", 96, "ipv6"], // IPv4-mapped
+  ["::ffff:0:0:0", 96, "ipv6"], // IPv4-translated (SIIT, RFC 2765): a translator on the path reaches the IPv4 inside
   ["::", 96, "ipv6"], // IPv4-compatible (deprecated)
   ["64:ff9b::", 96, "ipv6"], // NAT64
   ["64:ff9b:1::", 48, "ipv6"], // local NAT64

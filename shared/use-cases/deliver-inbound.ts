@@ -506,9 +506,3 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     return note ? deliverNote(event, route, who, note, attempt) : "ignored";
   };
 }
-
-/** The wamid of an inbound message: what an operator's reply marks as read. */
-function messageIdOf(event: InboundEvent): string | undefined {
-  const id = (event.value.messages as Json[] | undefined)?.[0]?.id;
-  return typeof id === "string" && id ? id : undefined;
-}

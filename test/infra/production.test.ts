@@ -268,31 +268,45 @@ describe("least privilege", () => {
   const dynamoActions = (name: keyof typeof functions) =>
     [...actionsOf(statementsOf(base.stateless, name))].filter((a) => a.startsWith("dynamodb:"));
 
-  it("lets the public webhook only read apps, WABAs and numbers by key: no Scan, no writes", () => {
+  it("lets the public webhook only read apps, WABAs and numbers by key, and update only unrouted counts", () => {
     const statements = statementsOf(base.stateless, "waba-webhook");
-    expect(new Set(dynamoActions("waba-webhook"))).toEqual(new Set(["dynamodb:GetItem", "dynamodb:Query"]));
-    const table = statements.find((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
-    expect(table?.Condition).toEqual({
+    expect(new Set(dynamoActions("waba-webhook"))).toEqual(
+      new Set(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]),
+    );
+    const tables = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    const reads = tables.find((s) => [s.Action].flat().includes("dynamodb:GetItem"));
+    expect(reads?.Condition).toEqual({
       "ForAllValues:StringLike": {
         "dynamodb:LeadingKeys": ["APP#*", "DOMAIN#*", "VERIFY#*", "WABA#*", "PHONE#*"],
       },
     });
-    expect(json(table?.Resource)).not.toContain("index");
+    expect(json(reads?.Resource)).not.toContain("index");
+    const writes = tables.find((s) => [s.Action].flat().includes("dynamodb:UpdateItem"));
+    expect(writes?.Action).toBe("dynamodb:UpdateItem");
+    expect(writes?.Condition).toEqual({
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["UNROUTED#*"] },
+    });
+    expect(json(writes?.Resource)).not.toContain("index");
   });
 
-  it("grants no function Scan, batch writes, wildcard actions or the table's streams", () => {
+  it("grants no function Scan, wildcard actions or the table's streams, and batches only to the workers", () => {
+    const batching = ["inbound-worker", "outbound-worker"];
     for (const name of Object.keys(functions) as (keyof typeof functions)[]) {
       const actions = [...actionsOf(statementsOf(base.stateless, name))];
       expect(
-        actions.filter((a) => /Scan|Batch|Stream|Shard|Records|\*/.test(a)),
+        actions.filter((a) => /Scan|Stream|Shard|Records|\*/.test(a)),
         name,
       ).toEqual([]);
+      // Their customer aliases (phone and BSUID) are read and written together.
+      expect(actions.filter((a) => a.startsWith("dynamodb:Batch")).sort(), name).toEqual(
+        batching.includes(name) ? ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"] : [],
+      );
     }
   });
 
-  it("lets the inbound worker put and get media, the webhook only put claims, and nothing list or delete", () => {
+  it("lets the inbound worker put, get and abort uploads of media, the webhook only put claims, and nothing list or delete", () => {
     const expected: Partial<Record<keyof typeof functions, string[]>> = {
-      "inbound-worker": ["s3:GetObject", "s3:PutObject"],
+      "inbound-worker": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
       "waba-webhook": ["s3:PutObject"],
     };
     for (const name of Object.keys(functions) as (keyof typeof functions)[]) {

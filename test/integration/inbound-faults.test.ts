@@ -6,7 +6,7 @@ import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
 
 import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
-import { captureMetricLines, metricSum } from "../support/metric-lines.ts";
+import { metricLines, metricSum } from "../support/metric-lines.ts";
 
 import { eventually } from "../support/stack.ts";
 import { startWorld, textWebhook, type World } from "../support/world.ts";
@@ -22,8 +22,6 @@ const PER_CUSTOMER = FULL ? 20 : 10;
 const MAX_RUN = 3;
 
 let world: World;
-/** Send timeouts are counted as a metric line (BitrixTimeouts), no longer as a table item. */
-const metrics = captureMetricLines();
 
 beforeAll(async () => {
   world = await startWorld(
@@ -34,7 +32,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  metrics.stop();
   await world?.stop();
 });
 
@@ -232,7 +229,7 @@ describe("a total Bitrix24 outage", () => {
 
 describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
   it("delivers every message once, in order per customer; only sends that landed before timing out may show twice", async () => {
-    const timeoutsBefore = metricSum(metrics.lines(), "BitrixTimeouts");
+    const timeoutsBefore = metricSum(metricLines(world.stack.logs), "BitrixTimeouts");
     const tally = installSchedule(20_261_126);
     const portalRecord = await (await getRuntime()).bitrixStore.getPortal(world.memberId);
     expect(portalRecord?.licenseFamily).toBe("ent");
@@ -296,10 +293,10 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
     await world.stack.settled(60_000);
     const duplicates = ours().length - new Set(ours().map((m) => m.message.id)).size;
     const { deadLetters } = await getRuntime();
-    const timeouts = metricSum(metrics.lines(), "BitrixTimeouts") - timeoutsBefore;
+    const timeouts = metricSum(metricLines(world.stack.logs), "BitrixTimeouts") - timeoutsBefore;
     console.log(
-      `fault schedule: $JSON.stringify(tally); $ours().lengthdeliveries for ${sent.length} messages; ` +
-        `$duplicatesduplicates; $timeoutssend timeouts counted`,
+      `fault schedule: ${JSON.stringify(tally)}; ${ours().length} deliveries for ${sent.length} messages; ` +
+        `${duplicates} duplicates; ${timeouts} send timeouts counted`,
     );
     // Sends carry several conversations' messages at once, so there are fewer calls to fail; every kind
     // of fault must still have happened.
@@ -318,7 +315,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       .filter((r) => r.fault === "timeout" || r.fault === "landed-then-hung")
       .map(messagesIn);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    console.log(`Bitrix24 send calls: $sends.lengthfor ${ours().length} deliveries`);
+    console.log(`Bitrix24 send calls: ${sends.length} for ${ours().length} deliveries`);
     const byCustomer = (ids: string[]) => {
       const map = new Map<string, string[]>();
       for (const id of ids) {

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONNECTOR_ID } from "#shared/domain/bitrix-connector.ts";
 import { getRuntime } from "#shared/runtime.ts";
+import { seededRandom } from "../fakes/http-fake.ts";
 import { graphError } from "../fakes/meta-graph.ts";
+import { fixtureJson } from "../fixtures.ts";
 import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
-import { captureMetricLines, metricSum } from "../support/metric-lines.ts";
+import { metricLines, metricSum } from "../support/metric-lines.ts";
 import { eventually } from "../support/stack.ts";
-import { PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
+import { forOurNumber, PHONE_ID, startWorld, textWebhook, type World } from "../support/world.ts";
 
 /**
  * Operators write while Meta's Graph API fails 30% of sends on a seeded schedule — HTTP 500, 130429
@@ -17,8 +19,6 @@ const CUSTOMERS = FULL ? 50 : 10;
 const PER_CUSTOMER = FULL ? 20 : 10;
 const MAX_RUN = 3;
 
-/** Sends whose answer was lost are counted as a metric line (GraphTimeouts). */
-const metrics = captureMetricLines();
 let world: World;
 let lineId: number;
 
@@ -45,7 +45,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  metrics.stop();
   await world?.stop();
 });
 
@@ -132,7 +131,81 @@ describe("outbound under a seeded 30% Graph API failure schedule", () => {
     expect(verdict.duplicated).toBe(verdict.afterAmbiguous);
     const { deadLetters } = await getRuntime();
     // Every send whose answer was lost is counted (each may have gone twice).
-    expect(metricSum(metrics.lines(), "GraphTimeouts")).toBe(tally.timeout + tally.landed);
+    expect(metricSum(metricLines(world.stack.logs), "GraphTimeouts")).toBe(tally.timeout + tally.landed);
     expect((await deadLetters.list()).items).toHaveLength(0);
+  }, 600_000);
+});
+
+/**
+ * Meta's statuses for those messages arrive out of order and repeated — read before delivered, each
+ * posted twice — while Bitrix24 fails 30% of the delivery reports (QUERY_LIMIT_EXCEEDED, 500, no answer
+ * before the timeout). Each message is reported delivered exactly once and its stored status never moves
+ * back from read. Reports that landed and then timed out are left out: resending a report Bitrix24 took
+ * is the at-least-once case, not a status going backwards.
+ */
+describe("read-before-delivered statuses under a Bitrix24 fault schedule", () => {
+  it("reports each message delivered once and never moves a status back", async () => {
+    const { conversations } = await getRuntime();
+    const sample = FULL ? 200 : 40;
+    const recorded: { wamid: string; to: string }[] = [];
+    for (const m of world.meta.sentMessages) {
+      if (recorded.length === sample) break;
+      const out = await conversations.getOutbound(m.wamid);
+      if (out && out.status !== "read") recorded.push({ wamid: m.wamid, to: m.to.replace(/^\+/, "") });
+    }
+    expect(recorded).toHaveLength(sample);
+    const tally = installFaultSchedule(world.bitrix, {
+      seed: 20_261_202,
+      share: 0.3,
+      maxRun: MAX_RUN,
+      applies: (req) => req.path.endsWith("imconnector.send.status.delivery"),
+      responses: {
+        limit: {
+          status: 503,
+          body: { error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests" },
+        },
+        server: { status: 500, body: { error: "INTERNAL_SERVER_ERROR", error_description: "x" } },
+        timeout: { timeout: true },
+      },
+    });
+    const statusWebhook = (wamid: string, to: string, status: string) => {
+      const payload = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+      const item = payload.entry[0].changes[0].value.statuses[0];
+      Object.assign(item, {
+        id: wamid,
+        recipient_id: to,
+        status,
+        timestamp: String(Math.floor(Date.now() / 1000)),
+      });
+      return payload;
+    };
+    // Per message: read, delivered, then both again; messages interleaved on a seeded shuffle.
+    const random = seededRandom(20_261_203);
+    const pending = recorded.map((r) => ({ ...r, left: ["read", "delivered", "read", "delivered"] }));
+    while (pending.length) {
+      const i = Math.floor(random() * pending.length);
+      const next = pending[i] as (typeof pending)[number];
+      const status = next.left.shift() as string;
+      if (!next.left.length) pending.splice(i, 1);
+      expect((await world.postWebhook(statusWebhook(next.wamid, next.to, status))).status).toBe(200);
+    }
+    await world.stack.settled(FULL ? 300_000 : 120_000);
+
+    const portal = world.bitrix.portal(world.memberId);
+    const reports = (wamid: string) =>
+      portal.deliveryStatuses.filter((s) => JSON.stringify(s.items).includes(wamid)).length;
+    const counts = recorded.map((r) => reports(r.wamid));
+    const statuses = await Promise.all(
+      recorded.map(async (r) => (await conversations.getOutbound(r.wamid))?.status),
+    );
+    console.log(
+      `statuses: ${recorded.length} messages read before delivered, ` +
+        `${counts.filter((n) => n > 1).length} reported twice, ${counts.filter((n) => n === 0).length} never, ` +
+        `${statuses.filter((s) => s !== "read").length} moved back (faults ${Object.values(tally).reduce((a, b) => a + b, 0)})`,
+    );
+    for (const count of Object.values(tally)) expect(count).toBeGreaterThan(0);
+    expect(counts).toEqual(recorded.map(() => 1));
+    expect(statuses).toEqual(recorded.map(() => "read"));
+    expect(portal.readingStatuses).toHaveLength(0);
   }, 600_000);
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
@@ -9,21 +10,28 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { DeadLetter, DeadLetterStore } from "#shared/ports/dead-letters.ts";
+import { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
+import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
+import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
+import { SecretBox } from "#shared/adapters/secret-box.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import type { QueueDef } from "#shared/resources.ts";
+import { provision } from "../../local/provision.ts";
 
 /**
  * A batch that runs longer than the queue's visibility timeout keeps its records: the worker's heartbeat
  * keeps them invisible, so no second worker gets them while the first still works (against fauxqs).
  */
+const emulators = inject("emulators");
 const sqs = new SQSClient({
-  endpoint: inject("emulators").awsEndpoint,
+  endpoint: emulators.awsEndpoint,
   region: "us-east-1",
   credentials: { accessKeyId: "local", secretAccessKey: "local" },
 });
 const VISIBILITY = 2;
 let url: string;
+let deadLetters: DynamoDeadLetterStore;
+let dynamo: DynamoDBClient;
 const def: QueueDef = {
   name: "heartbeat",
   urlEnv: "HEARTBEAT_TEST_QUEUE_URL",
@@ -50,18 +58,28 @@ beforeAll(async () => {
   );
   url = out.QueueUrl ?? "";
   process.env[def.urlEnv] = url;
+  // A real dead-letter store on DynamoDB Local: a record that ran out of time would land there.
+  const { tableName } = await provision({ ...emulators, prefix: `hb${randomBytes(4).toString("hex")}-` });
+  dynamo = new DynamoDBClient({
+    endpoint: emulators.dynamoEndpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  deadLetters = new DynamoDeadLetterStore(
+    new TableClient(
+      makeDocumentClient(dynamo),
+      tableName,
+      new SecretBox("heartbeat-test-key-0123456789abcdef"),
+    ),
+  );
 });
 
 afterAll(async () => {
   await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
   sqs.destroy();
+  dynamo?.destroy();
 });
 
-const noDeadLetters: DeadLetterStore = {
-  record: async (letter: DeadLetter) => {
-    throw new Error(`unexpected dead letter ${letter.id}`);
-  },
-} as unknown as DeadLetterStore;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 function toRecord(m: Message): SQSRecord {
@@ -101,7 +119,7 @@ describe("a queue batch's heartbeat", () => {
       {
         queue: def,
         sqs,
-        deadLetters: noDeadLetters,
+        deadLetters,
         retry: { baseSeconds: 1, maxSeconds: 1 },
         logger: quiet,
       },
@@ -122,5 +140,6 @@ describe("a queue batch's heartbeat", () => {
     );
     expect(result.batchItemFailures).toEqual([]);
     expect(seenMeanwhile).toEqual([]);
+    expect((await deadLetters.list()).items).toEqual([]);
   }, 30_000);
 });

@@ -87,7 +87,7 @@ function toB<T>(payload: T): T {
 
 /** The WebhookForeignParts metric lines (CloudWatch embedded metric format) written so far, summed. */
 async function foreignPartsCounted(): Promise<number> {
-  return logLines
+  return [...world.stack.logs, ...logLines]
     .flatMap((chunk) => chunk.split("\n"))
     .filter((line) => line.includes('"WebhookForeignParts"'))
     .reduce((sum, line) => sum + Number(JSON.parse(line).WebhookForeignParts ?? 0), 0);

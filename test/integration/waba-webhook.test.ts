@@ -7,7 +7,7 @@ import { makeSqsClient } from "#shared/adapters/sqs/fifo-queue.ts";
 import { getRuntime } from "#shared/runtime.ts";
 import { type MetaGraphFake, signWebhook, startMetaGraphFake } from "../fakes/meta-graph.ts";
 import { fixtureText } from "../fixtures.ts";
-import { captureMetricLines } from "../support/metric-lines.ts";
+import { metricLines } from "../support/metric-lines.ts";
 import { eventually, startTestStack, type TestStack } from "../support/stack.ts";
 
 const TEXT_WEBHOOK = fixtureText("meta/webhook_text.json");
@@ -316,22 +316,18 @@ describe("POST /api/waba/", () => {
   });
 
   it("counts each refused signature as a WebhookSignatureFailures metric line (what the alarm watches)", async () => {
-    const capture = captureMetricLines();
-    try {
-      const body = TEXT_WEBHOOK.replace(WAMID, "wamid.metric");
-      expect((await post(body, signWebhook(body, "rotated-secret"), "?app_id=1111")).status).toBe(401);
-      expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
-    } finally {
-      capture.stop();
-    }
-    const metricLines = capture.lines().filter((l) => "WebhookSignatureFailures" in l);
-    expect(metricLines).toHaveLength(1);
-    expect(metricLines[0]).toMatchObject({
+    const from = stack.logs.length;
+    const body = TEXT_WEBHOOK.replace(WAMID, "wamid.metric");
+    expect((await post(body, signWebhook(body, "rotated-secret"), "?app_id=1111")).status).toBe(401);
+    expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
+    const counted = metricLines(stack.logs, from).filter((l) => "WebhookSignatureFailures" in l);
+    expect(counted).toHaveLength(1);
+    expect(counted[0]).toMatchObject({
       Service: "waba-webhook",
       WebhookSignatureFailures: 1,
       _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: "WebhookSignatureFailures", Unit: "Count" }] }] },
     });
-    expect(JSON.stringify(metricLines)).not.toContain(SECRET);
+    expect(JSON.stringify(counted)).not.toContain(SECRET);
   });
 
   it("answers 401 to an unknown app id and to an unknown host", async () => {

@@ -1,24 +1,14 @@
 /**
- * Collects the embedded-metric-format lines the functions write to stdout (what CloudWatch Logs turns
- * into metrics), while still letting every line through.
+ * The embedded-metric-format lines (what CloudWatch Logs turns into metrics) among a local stack's log
+ * lines: the functions write them where their log lines go, stdout in Lambda, the stack's log here.
+ * `from` skips the lines logged before a point of the test.
  */
-export function captureMetricLines(): { readonly lines: () => Record<string, unknown>[]; stop(): void } {
-  const chunks: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    chunks.push(String(chunk));
-    return write(chunk, ...rest);
-  }) as typeof process.stdout.write;
-  return {
-    lines: () =>
-      chunks
-        .flatMap((chunk) => chunk.split("\n"))
-        .filter((line) => line.includes('"_aws"'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    stop: () => {
-      process.stdout.write = write;
-    },
-  };
+export function metricLines(logs: readonly string[], from = 0): Record<string, unknown>[] {
+  return logs
+    .slice(from)
+    .flatMap((chunk) => chunk.split("\n"))
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** The sum of one metric over the captured lines. */

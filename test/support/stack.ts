@@ -16,6 +16,11 @@ export interface TestStack extends LocalStack {
    * so far has been handled. Tests that assert something did not happen wait for this, not for a time.
    */
   settled(timeoutMs?: number): Promise<void>;
+  /**
+   * Lets this stack's functions be refused AWS calls by their IAM grants. Otherwise `stop()` fails the
+   * test file on any refusal, also one the code caught and logged away (it would fail the same in AWS).
+   */
+  expectIamRefusals(): void;
 }
 
 /**
@@ -49,9 +54,13 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     );
     return Object.values(out.Attributes ?? {}).reduce((sum, n) => sum + Number(n), 0);
   };
+  let refusalsExpected = false;
   return {
     ...stack,
     logs,
+    expectIamRefusals() {
+      refusalsExpected = true;
+    },
     async settled(timeoutMs = 15_000) {
       await eventually(async () => {
         const counts = await Promise.all(stack.resources.queues.map((q) => held(q.url)));
@@ -61,6 +70,10 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     async stop() {
       sqs.destroy();
       await stack.stop();
+      const refused = logs.filter((line) => line.startsWith("iam: "));
+      if (refused.length > 0 && !refusalsExpected) {
+        throw new Error(`AWS calls the functions' IAM grants refuse:\n${refused.join("\n")}`);
+      }
     },
     async admin(method, path, body) {
       const res = await fetch(`${stack.url}${path}`, {

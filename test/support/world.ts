@@ -39,6 +39,43 @@ export async function startWorld(
     RETRY_MAX_SECONDS: "1",
     ...env,
   });
+  const memberId = await connectBusiness(stack, bitrix, portalInput);
+  return {
+    stack,
+    meta,
+    bitrix,
+    memberId,
+    postWebhook(payload: unknown) {
+      const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+      return fetch(`${stack.url}/api/waba/?app_id=${APP_ID}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-hub-signature-256": signWebhook(body, APP_SECRET) },
+        body,
+      });
+    },
+    async stop() {
+      await stack.stop();
+      await Promise.all([meta.close(), bitrix.close()]);
+    },
+  };
+}
+
+/** What `connectBusiness` needs of a running stack: its address and its admin API. */
+export interface AdminTarget {
+  readonly url: string;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+/**
+ * Sets a business up on a running stack, through its admin API and the Bitrix24 install as a portal
+ * sends it: the Meta app and WABA, the Bitrix24 app installed on a new portal of the fake, our number
+ * connected to its open line. Returns the portal's member id.
+ */
+export async function connectBusiness(
+  stack: AdminTarget,
+  bitrix: BitrixFake,
+  portalInput: BitrixPortalInput = {},
+): Promise<string> {
   const ok = (what: string, res: { status: number; body: unknown }) => {
     if (res.status >= 300) throw new Error(`${what} failed: ${res.status} ${JSON.stringify(res.body)}`);
   };
@@ -82,24 +119,7 @@ export async function startWorld(
   if ((phone.body as { connector: { status: string } }).connector.status !== "active") {
     throw new Error(`phone not connected: ${JSON.stringify(phone.body)}`);
   }
-  return {
-    stack,
-    meta,
-    bitrix,
-    memberId,
-    postWebhook(payload: unknown) {
-      const body = typeof payload === "string" ? payload : JSON.stringify(payload);
-      return fetch(`${stack.url}/api/waba/?app_id=${APP_ID}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-hub-signature-256": signWebhook(body, APP_SECRET) },
-        body,
-      });
-    },
-    async stop() {
-      await stack.stop();
-      await Promise.all([meta.close(), bitrix.close()]);
-    },
-  };
+  return memberId;
 }
 
 /** A fixture webhook re-addressed to our number (fixtures use Meta's placeholder ids). */

@@ -2,7 +2,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
-import { makeLogger } from "#shared/logger.ts";
+import { makeLogger, routeLogLines } from "#shared/logger.ts";
 import { metricNames } from "#shared/ports/metrics.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
@@ -50,6 +50,29 @@ describe("embedded-metric-format lines", () => {
         Service: "outbound-worker",
         RateLimitWaits: 3,
       },
+    ]);
+  });
+});
+
+describe("where metric lines go", () => {
+  it("to stdout until the log lines are routed elsewhere, then beside them (a local stack's own log)", () => {
+    const stdout: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => stdout.push(String(chunk)) > 0) as typeof process.stdout.write;
+    const routed: string[] = [];
+    try {
+      makeEmfMetrics("inbound-worker").count(metricNames.outboundSent);
+      routeLogLines((line) => routed.push(line));
+      makeEmfMetrics("inbound-worker").count(metricNames.rateLimitWaits);
+      makeLogger("inbound-worker").error("beside it");
+    } finally {
+      routeLogLines((line) => write.call(process.stdout, `${line}\n`));
+      process.stdout.write = write;
+    }
+    expect(stdout.map((l) => Object.keys(JSON.parse(l)))).toEqual([expect.arrayContaining(["OutboundSent"])]);
+    expect(routed.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ RateLimitWaits: 1 }),
+      expect.objectContaining({ message: "beside it" }),
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { hooked } from "../aws-client-hooks.ts";
 
 /**
  * The S3 calls of the claim store, in a module of their own so that `S3ClaimStore` can load it on
@@ -8,7 +9,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 export function makeClaimObjects(bucket: string) {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3;
   // The local emulator serves buckets by path, not by virtual host.
-  const s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
+  const s3 = hooked(new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}), "s3");
   return {
     async put(key: string, body: string): Promise<void> {
       await s3.send(

@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { MediaStore } from "../../ports/conversations.ts";
+import { hooked } from "../aws-client-hooks.ts";
 
 /** WhatsApp media kept in the media bucket (lifecycle-expired) and handed to Bitrix24 as presigned URLs. */
 export class S3MediaStore implements MediaStore {
@@ -19,7 +20,7 @@ export class S3MediaStore implements MediaStore {
   constructor(bucket: string) {
     const endpoint = process.env.AWS_ENDPOINT_URL_S3;
     // The local emulator serves buckets by path, not by virtual host.
-    this.#s3 = new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {});
+    this.#s3 = hooked(new S3Client(endpoint ? { endpoint, forcePathStyle: true } : {}), "s3");
     this.#bucket = bucket;
   }
 
