@@ -16,11 +16,17 @@ const dir = mkdtempSync(join(tmpdir(), "waba-fakes-"));
 let stack: Server;
 let stackPort: number;
 const webhooks: string[] = [];
-let ports: { meta: number; bitrix: number; control: number };
+let ports: { meta: number; bitrix: number; control: number; oauthWest: number; oauthEast: number };
 
 beforeAll(async () => {
   stackPort = await freePort();
-  ports = { meta: await freePort(), bitrix: await freePort(), control: await freePort() };
+  ports = {
+    meta: await freePort(),
+    bitrix: await freePort(),
+    control: await freePort(),
+    oauthWest: await freePort(),
+    oauthEast: await freePort(),
+  };
   // Stands in for npm start's gateway: records what the customer's webhook reached.
   stack = createServer((req, res) => {
     webhooks.push(`${req.method} ${req.url}`);
@@ -43,6 +49,8 @@ async function startFakes(): Promise<{ child: ChildProcess; output: () => string
       FAKE_META_PORT: String(ports.meta),
       FAKE_BITRIX_PORT: String(ports.bitrix),
       FAKE_CONTROL_PORT: String(ports.control),
+      FAKE_OAUTH_WEST_PORT: String(ports.oauthWest),
+      FAKE_OAUTH_EAST_PORT: String(ports.oauthEast),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
