@@ -18,6 +18,13 @@ import { startWorld, textWebhook, type World } from "../support/world.ts";
  * repeats shuffled in among later ones. No run of failures is longer than three.
  */
 const CUSTOMERS = FULL ? 50 : 20;
+
+/** The WhatsApp message ids one `imconnector.send.messages` request carried. */
+function carriedIds(r: Pick<RecordedRequest, "json">): string[] {
+  return ((r.json as { MESSAGES?: Array<{ message: { id: string } }> } | undefined)?.MESSAGES ?? []).map(
+    (m) => m.message.id,
+  );
+}
 const PER_CUSTOMER = FULL ? 20 : 10;
 const MAX_RUN = 3;
 
@@ -57,16 +64,12 @@ function installSchedule(seed: number) {
 describe("a send that landed and then timed out", () => {
   it("re-sends its messages one per call, so a second such failure duplicates one message at most", async () => {
     const ids = Array.from({ length: 10 }, (_, i) => `wamid.amb-${i}`);
-    const carries = (r: RecordedRequest) =>
-      ((r.json as { MESSAGES?: Array<{ message: { id: string } }> } | undefined)?.MESSAGES ?? []).map(
-        (m) => m.message.id,
-      );
     let first = true;
     world.bitrix.inject({
       match: (req) => {
         if (!req.path.endsWith("imconnector.send.messages") || !first) return false;
         // The first call that carries several of them (a batch may be split between workers).
-        if (carries(req).filter((id) => ids.includes(id)).length < 2) return false;
+        if (carriedIds(req).filter((id) => ids.includes(id)).length < 2) return false;
         first = false;
         return true;
       },
@@ -86,11 +89,11 @@ describe("a send that landed and then timed out", () => {
     await world.stack.settled();
     const calls = world.bitrix.requests
       .filter((r) => r.path.endsWith("imconnector.send.messages"))
-      .map(carries)
+      .map(carriedIds)
       .filter((carried) => carried.some((id) => ids.includes(id)));
     const failedAt = world.bitrix.requests
       .filter((r) => r.path.endsWith("imconnector.send.messages"))
-      .filter((r) => carries(r).some((id) => ids.includes(id)))
+      .filter((r) => carriedIds(r).some((id) => ids.includes(id)))
       .findIndex((r) => r.fault === "landed-then-hung");
     const failed = calls[failedAt] ?? [];
     expect(failed.length).toBeGreaterThan(1);
@@ -117,9 +120,7 @@ describe("a send that landed and then timed out, in chats Bitrix24 already has a
     world.bitrix.inject({
       match: (req) => {
         if (hung || !req.path.endsWith("imconnector.send.messages")) return false;
-        const carried = ((req.json as { MESSAGES?: Array<{ message: { id: string } }> })?.MESSAGES ?? []).map(
-          (m) => m.message.id,
-        );
+        const carried = carriedIds(req);
         hung = carried.filter((id) => ids.includes(id)).length >= 2;
         return hung;
       },
@@ -160,9 +161,7 @@ describe("a send that got no answer, in a conversation with more messages behind
     world.bitrix.inject({
       match: (req) => {
         if (hung || !req.path.endsWith("imconnector.send.messages")) return false;
-        const carried = ((req.json as { MESSAGES?: Array<{ message: { id: string } }> })?.MESSAGES ?? []).map(
-          (m) => m.message.id,
-        );
+        const carried = carriedIds(req);
         hung = carried.some((id) => ids.includes(id));
         return hung;
       },
@@ -304,9 +303,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
     // One call may carry several messages (one per conversation); counts are per message. A send that
     // "landed" with a token another worker had just refreshed away did not land after all.
     const messagesIn = (r: RecordedRequest) =>
-      ((r.json as { MESSAGES?: Array<{ message: { id: string } }> } | undefined)?.MESSAGES ?? []).filter(
-        (m) => m.message.id.startsWith("wamid.fault-"),
-      ).length;
+      carriedIds(r).filter((id) => id.startsWith("wamid.fault-")).length;
     const sends = world.bitrix.requests.filter((r) => r.path.endsWith("imconnector.send.messages"));
     const landed = sends
       .filter((r) => r.fault === "landed-then-hung" && r.landedStatus === 200)
@@ -328,13 +325,7 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       byCustomer(sent.map((m) => m.id)),
       byCustomer(ours().map((m) => String(m.message.id))),
       new Set(
-        sends
-          .filter((r) => r.fault === "landed-then-hung" && r.landedStatus === 200)
-          .flatMap((r) =>
-            ((r.json as { MESSAGES?: Array<{ message: { id: string } }> })?.MESSAGES ?? []).map(
-              (m) => m.message.id,
-            ),
-          ),
+        sends.filter((r) => r.fault === "landed-then-hung" && r.landedStatus === 200).flatMap(carriedIds),
       ),
     );
     console.log(verdictLine("inbound", verdict));
