@@ -17,8 +17,8 @@ interface Pending {
 }
 
 /**
- * Delivery and reading reports to Bitrix24 (`imconnector.send.status.delivery` / `.reading`) take a
- * list of messages: reports for the same line that are ready together go in one call, which costs one
+ * Delivery reports to Bitrix24 (`imconnector.send.status.delivery`; `.reading` is a stub and not called)
+ * take a list of messages: reports for the same line that are ready together go in one call, which costs one
  * request of the portal's rate budget. Every report of a call succeeds or fails with it.
  */
 export function makeStatusReporter({ bitrix, limiter }: { bitrix: BitrixGateway; limiter: RateLimiter }) {
