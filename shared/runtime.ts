@@ -47,10 +47,10 @@ export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
  * The runtime as a queue worker uses it: portals and phones read once per few seconds rather than
  * several times per message (see CachedBitrixStore).
  */
-export function forQueueWorker(runtime: Runtime): Runtime {
+export function forQueueWorker(runtime: Runtime, options: { phones?: boolean } = {}): Runtime {
   return {
     ...runtime,
-    bitrixStore: new CachedBitrixStore(runtime.tableClient, systemClock, WORKER_RECORD_TTL_MS),
+    bitrixStore: new CachedBitrixStore(runtime.tableClient, systemClock, WORKER_RECORD_TTL_MS, options),
   };
 }
 

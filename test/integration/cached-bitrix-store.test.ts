@@ -115,4 +115,19 @@ describe("CachedBitrixStore", () => {
     expect((await cached.getPhone(id))?.connector.status).toBe("error");
     expect(reads()).toBe(2);
   });
+
+  it("with phones off, reads every phone afresh (a reply applies the number's settings as they are now)", async () => {
+    const other = new DynamoBitrixStore(
+      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
+    );
+    const id = `p-${randomBytes(4).toString("hex")}`;
+    await other.createPhone(phone(id, true));
+    const { tableClient, reads } = countingClient();
+    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000, { phones: false });
+
+    expect((await cached.getPhone(id))?.readReceipts).toBe(false);
+    await other.putPhone({ ...phone(id, true), readReceipts: true }, phone(id, true));
+    expect((await cached.getPhone(id))?.readReceipts).toBe(true);
+    expect(reads()).toBe(2);
+  });
 });

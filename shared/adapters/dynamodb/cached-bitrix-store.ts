@@ -21,11 +21,17 @@ export class CachedBitrixStore extends DynamoBitrixStore {
   readonly #ttlMs: number;
   readonly #portals = new Map<string, { until: number; value: Promise<PortalRecord | undefined> }>();
   readonly #phones = new Map<string, { until: number; value: Promise<PhoneRecord | undefined> }>();
+  readonly #cachePhones: boolean;
 
-  constructor(tableClient: TableClient, clock: Clock, ttlMs: number) {
+  /**
+   * `phones: false` reads every phone afresh (portals are still kept): for the outbound worker, whose
+   * replies apply the number's settings (read receipts, typing indicator) as they are now.
+   */
+  constructor(tableClient: TableClient, clock: Clock, ttlMs: number, options: { phones?: boolean } = {}) {
     super(tableClient);
     this.#clock = clock;
     this.#ttlMs = ttlMs;
+    this.#cachePhones = options.phones ?? true;
   }
 
   override getPortal(memberId: string): Promise<PortalRecord | undefined> {
@@ -33,6 +39,7 @@ export class CachedBitrixStore extends DynamoBitrixStore {
   }
 
   override getPhone(phoneId: string): Promise<PhoneRecord | undefined> {
+    if (!this.#cachePhones) return super.getPhone(phoneId);
     return this.#cached(this.#phones, phoneId, () => super.getPhone(phoneId), usablePhone);
   }
 
