@@ -41,11 +41,6 @@ const schema = z.object({
   /** Backoff of a failed queue message: base × 2^(attempt − 1) seconds, capped. */
   RETRY_BASE_SECONDS: z._default(z.coerce.number().check(z.nonnegative()), 2),
   RETRY_MAX_SECONDS: z._default(z.coerce.number().check(z.nonnegative()), 300),
-  /**
-   * How long a worker's lease on sending a part of an operator's message holds before another may send
-   * it (crash recovery). Messages into Bitrix24 take no lease.
-   */
-  DELIVERY_LEASE_SECONDS: z._default(z.coerce.number().check(z.positive()), 60),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
   LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
@@ -62,7 +57,6 @@ const settable = z.pick(schema, {
   HTTP_TIMEOUT_MS: true,
   RETRY_BASE_SECONDS: true,
   RETRY_MAX_SECONDS: true,
-  DELIVERY_LEASE_SECONDS: true,
   MEDIA_URL_TTL_SECONDS: true,
   LOG_LEVEL: true,
 });

@@ -51,6 +51,10 @@ export async function runQueueBatch(
   const { queue, logger } = deps;
   const reserveMs = queue.stopTakingRecordsWithinSeconds * 1000;
   const outOfTime = () => (context ? context.getRemainingTimeInMillis() < reserveMs : false);
+  if (!(await stillHeld(deps, event.Records, context))) {
+    // Some record may be another worker's by now: none is touched; those still ours come back later.
+    return { batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })) };
+  }
   const pending = new Set(event.Records);
   const heartbeat = await startHeartbeat(deps, pending);
   const runRecord = async (
@@ -121,15 +125,7 @@ const visibilityOf = new Map<string, Promise<number | undefined>>();
 async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): Promise<{ stop(): void }> {
   const url = process.env[deps.queue.urlEnv];
   if (!url) return { stop: () => undefined };
-  let visibility = visibilityOf.get(url);
-  if (!visibility) {
-    visibility = deps.sqs
-      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }))
-      .then((out) => Number(out.Attributes?.VisibilityTimeout) || undefined)
-      .catch(() => undefined);
-    visibilityOf.set(url, visibility);
-  }
-  const seconds = (await visibility) ?? deps.queue.visibilityTimeoutSeconds;
+  const seconds = await visibilitySecondsOf(deps, url);
   const timer = setInterval(
     () => {
       const entries = [...pending].map((r, i) => ({
@@ -147,6 +143,68 @@ async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): P
     Math.max(1, seconds / 3) * 1000,
   );
   return { stop: () => clearInterval(timer) };
+}
+
+async function visibilitySecondsOf(deps: QueueWorkerDeps, url: string): Promise<number> {
+  let visibility = visibilityOf.get(url);
+  if (!visibility) {
+    visibility = deps.sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }))
+      .then((out) => Number(out.Attributes?.VisibilityTimeout) || undefined)
+      .catch(() => undefined);
+    visibilityOf.set(url, visibility);
+  }
+  return (await visibility) ?? deps.queue.visibilityTimeoutSeconds;
+}
+
+/** Slack for clocks and for the time between SQS stamping a receive and this batch starting. */
+const HELD_MARGIN_MS = 5_000;
+
+/**
+ * Whether every record is this invocation's for as long as it can run, so that no second worker gets
+ * one while this one works on it (which would send a message twice). A record stays invisible for the
+ * queue's visibility timeout from its receive; the function's timeout is shorter (checked at synth), so
+ * a record received just now is ours until this invocation has ended. But the event source may invoke
+ * late (it retries a throttled invoke with the batch it holds, which is why AWS suggests six times the
+ * timeout), and a record received again carries no time of that receive: such records are made
+ * invisible for a full timeout again at once. SQS refuses that for a FIFO receipt handle whose
+ * visibility has run out (another receive may hold the message now): then the batch is not worked on.
+ * In steady state (first receives, invoked at once) this costs no request.
+ */
+async function stillHeld(
+  deps: QueueWorkerDeps,
+  records: readonly SQSRecord[],
+  context: Pick<Context, "getRemainingTimeInMillis"> | undefined,
+): Promise<boolean> {
+  const url = process.env[deps.queue.urlEnv];
+  if (!url || records.length === 0) return true;
+  const seconds = await visibilitySecondsOf(deps, url);
+  const runsUntil = Date.now() + (context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY);
+  const unsure = records.filter(
+    (r) =>
+      receiveCount(r) > 1 ||
+      !(Number(r.attributes.ApproximateFirstReceiveTimestamp) + seconds * 1000 >= runsUntil + HELD_MARGIN_MS),
+  );
+  if (unsure.length === 0) return true;
+  try {
+    const out = await deps.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: unsure.map((r, i) => ({
+          Id: String(i),
+          ReceiptHandle: r.receiptHandle,
+          VisibilityTimeout: seconds,
+        })),
+      }),
+    );
+    if ((out.Failed ?? []).length === 0) return true;
+    deps.logger.warn("batch records may be another worker's now: not worked on", {
+      failed: out.Failed?.map((f) => f.Code),
+    });
+  } catch (error) {
+    deps.logger.warn("could not confirm the batch is still ours: not worked on", { error });
+  }
+  return false;
 }
 
 async function giveUp(

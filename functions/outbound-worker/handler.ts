@@ -12,7 +12,7 @@ import { systemClock } from "#shared/ports/clock.ts";
 import { metricNames } from "#shared/ports/metrics.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
-import { getRuntime, lazy } from "#shared/runtime.ts";
+import { forQueueWorker, getRuntime, lazy } from "#shared/runtime.ts";
 import { makeSendOperatorMessage } from "#shared/use-cases/send-operator-message.ts";
 import { makeTemplateCatalog } from "#shared/use-cases/template-catalog.ts";
 
@@ -20,9 +20,9 @@ const logger = makeLogger("outbound-worker");
 const metrics = makeEmfMetrics("outbound-worker");
 
 const deps = lazy(async () => {
-  // Not the cached phones of forQueueWorker: a reply applies the number's settings (read receipts,
-  // typing indicator) as they are now.
-  const runtime = await getRuntime();
+  // Portals kept for a few seconds, as in every queue worker; phones not: a reply applies the number's
+  // settings (read receipts, typing indicator) as they are now.
+  const runtime = forQueueWorker(await getRuntime(), { phones: false });
   const { config } = runtime;
   const { bitrix } = makeBitrixSide(runtime, logger, [], metrics);
   const fromOutside = makeSafeFetch({ allowLoopback: allowsLoopbackUrls(config) });
@@ -72,7 +72,6 @@ const deps = lazy(async () => {
       metrics,
       fetchFromOutside: fromOutside,
       options: {
-        leaseMs: config.DELIVERY_LEASE_SECONDS * 1000,
         timeoutMs: config.HTTP_TIMEOUT_MS,
       },
     }),

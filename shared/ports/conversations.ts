@@ -103,17 +103,6 @@ export interface ConversationStore {
   recordUnmatchedStatus(eventId: string, event: unknown): Promise<void>;
   /** The wamid a part of an operator's message was sent as, so a retry does not send it again. */
   getOutboundPart(partId: string): Promise<string | undefined>;
-  /**
-   * Takes a lease on sending a part: `sent` when its wamid is recorded, `busy` while another worker's
-   * lease holds (a queue message redelivered while the first worker still sends must not send it too).
-   */
-  claimOutboundPart(
-    partId: string,
-    leaseUntilMs: number,
-    nowMs: number,
-  ): Promise<"claimed" | "sent" | "busy">;
-  /** Drops our lease (only ours) after a failed send, so the retry may claim it at once. */
-  releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void>;
   putOutboundPart(partId: string, wamid: string): Promise<void>;
 
   /** Counts a webhook for a phone number no phone is configured for, per number (admin API: unrouted). */

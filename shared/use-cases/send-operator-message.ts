@@ -63,8 +63,6 @@ export interface SendOperatorMessageDeps {
   /** Operator file links come from Bitrix24 events: fetched only where they may lead. */
   readonly fetchFromOutside: FetchFromOutside;
   readonly options: {
-    /** How long a lease on sending one part holds (`claimOutboundPart`). */
-    readonly leaseMs: number;
     readonly timeoutMs: number;
   };
 }
@@ -443,11 +441,9 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
     let sent = 0;
     for (const part of parts) {
       const partId = `${ctx.jobId}:${part.key}`;
-      const now = clock.now().getTime();
-      const leaseUntil = now + options.leaseMs;
-      const claim = await conversations.claimOutboundPart(partId, leaseUntil, now);
-      if (claim === "sent") continue;
-      if (claim === "busy") throw new RetryLaterError(`part ${partId} is being sent by another worker`);
+      // No lease is written before the send: the queue worker works on a record only while no other
+      // worker can have it (see stillHeld in queue-worker.ts), and a job's copies share one FIFO group.
+      if (await conversations.getOutboundPart(partId)) continue;
       try {
         const built = await part.build();
         const wamid = await graph.sendMessage(ctx.phoneId, { ...ctx.recipient, ...built }, ctx.target);
@@ -465,8 +461,6 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
         });
         sent++;
       } catch (error) {
-        // Best effort: a lease left behind expires by itself.
-        await conversations.releaseOutboundPart(partId, leaseUntil).catch(() => undefined);
         if (
           error instanceof GraphApiError &&
           error.graphCode === undefined &&

@@ -25,7 +25,6 @@ let lineId: number;
 beforeAll(async () => {
   world = await startWorld({
     HTTP_TIMEOUT_MS: "400",
-    DELIVERY_LEASE_SECONDS: "3",
     RETRY_BASE_SECONDS: "1",
     RETRY_MAX_SECONDS: "1",
   });

@@ -142,4 +142,38 @@ describe("a queue batch's heartbeat", () => {
     expect(seenMeanwhile).toEqual([]);
     expect((await deadLetters.list()).items).toEqual([]);
   }, 30_000);
+
+  it("does not work on a record another worker received after its visibility ran out (the event source invoked late)", async () => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"n":2}', MessageGroupId: "late" }));
+    // Only this test's message (the first test's is left in the queue, as the event source would delete it).
+    const receive = async () => {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: VISIBILITY + 1,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      return { Messages: (out.Messages ?? []).filter((m) => m.Body === '{"n":2}') };
+    };
+    const first = await receive();
+    expect(first.Messages).toHaveLength(1);
+    // The batch waits past its visibility timeout before its invoke; meanwhile a second receive takes it.
+    await new Promise((resolve) => setTimeout(resolve, (VISIBILITY + 0.5) * 1000));
+    const second = await receive();
+    expect(second.Messages?.map((m) => m.Body)).toEqual(['{"n":2}']);
+    let worked = 0;
+    const result = await runQueueBatch(
+      { Records: (first.Messages ?? []).map(toRecord) },
+      { queue: def, sqs, deadLetters, retry: { baseSeconds: 1, maxSeconds: 1 }, logger: quiet },
+      async () => {
+        worked++;
+        return "done";
+      },
+      { getRemainingTimeInMillis: () => 1_000 },
+    );
+    expect(worked).toBe(0);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.Messages?.[0]?.MessageId]);
+  }, 30_000);
 });

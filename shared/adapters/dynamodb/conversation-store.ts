@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
@@ -186,37 +186,6 @@ export class DynamoConversationStore implements ConversationStore {
   async getOutboundPart(partId: string): Promise<string | undefined> {
     const item = await this.#t.get({ pk: `OUTPART#${partId}`, sk: "OUTPART" });
     return typeof item?.wamid === "string" ? item.wamid : undefined;
-  }
-
-  async claimOutboundPart(
-    partId: string,
-    leaseUntilMs: number,
-    nowMs: number,
-  ): Promise<"claimed" | "sent" | "busy"> {
-    const claimed = await this.#t.put(
-      { pk: `OUTPART#${partId}`, sk: "OUTPART", state: "sending", leaseUntil: leaseUntilMs, ...expiry() },
-      "attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)",
-      { "#state": "state" },
-      { ":sending": "sending", ":now": nowMs },
-    );
-    if (claimed) return "claimed";
-    return (await this.getOutboundPart(partId)) ? "sent" : "busy";
-  }
-
-  async releaseOutboundPart(partId: string, leaseUntilMs: number): Promise<void> {
-    try {
-      await this.#t.db.send(
-        new DeleteCommand({
-          TableName: this.#t.tableName,
-          Key: { pk: `OUTPART#${partId}`, sk: "OUTPART" },
-          ConditionExpression: "#state = :sending AND leaseUntil = :mine",
-          ExpressionAttributeNames: { "#state": "state" },
-          ExpressionAttributeValues: { ":sending": "sending", ":mine": leaseUntilMs },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
   }
 
   async putOutboundPart(partId: string, wamid: string): Promise<void> {
