@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { ALIAS_CACHE_MS, CachedCustomerStore } from "#shared/adapters/dynamodb/cached-customer-store.ts";
 import { DynamoRateLimiter, WORKER_TOKEN_RESERVE } from "#shared/adapters/dynamodb/rate-limiter.ts";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
 import { GraphClient } from "#shared/adapters/meta-graph/client.ts";
@@ -47,7 +48,7 @@ const deps = lazy(async () => {
       store: runtime.store,
       bitrixStore: runtime.bitrixStore,
       conversations: runtime.conversations,
-      customers: runtime.customers,
+      customers: new CachedCustomerStore(runtime.customers, systemClock, ALIAS_CACHE_MS),
       accountEvents: runtime.accountEvents,
       history: runtime.history,
       bitrix,
