@@ -21,9 +21,24 @@ export interface Conversation {
   readonly name?: string;
   /** Last time the customer wrote or called (ISO): the 24-hour customer service window starts here. */
   readonly lastInboundAt?: string;
-  /** The customer's latest message (wamid): what a reply marks as read, and
-   * whose delivery record names the Bitrix24 chat. */
-  readonly lastInboundWamid?: string;
+}
+
+/**
+ * Where a customer's message sits: its conversation (our number, the customer's key) and Meta's
+ * timestamp of it (seconds). The same message always names the same place, so its marker is found again
+ * on a redelivery.
+ */
+export interface InboundPlace {
+  readonly phoneId: string;
+  readonly customerKey: string;
+  readonly at: number;
+}
+
+/** The customer's latest message we put into the open line: what a reply marks read, and its chat. */
+export interface LatestInbound {
+  readonly wamid: string;
+  /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) it went into, when known. */
+  readonly chatId?: string;
 }
 
 /** A message we sent to WhatsApp, kept to route its statuses back to where it came from. */
@@ -79,19 +94,28 @@ export interface ConversationStore {
    * visibility timeout outlasts the function's, and a long batch's heartbeat keeps it invisible), so the
    * delivered marker alone makes a redelivery a duplicate.
    */
-  inboundState(wamid: string): Promise<InboundState>;
-  /** The message is in the open line; replaces an `uncertain` marker. */
-  markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void>;
+  inboundState(wamid: string, place?: InboundPlace): Promise<InboundState>;
+  /**
+   * The message is in the open line; replaces an `uncertain` marker. With its place (a customer's
+   * message), the marker sits in the conversation, where `latestInbound` finds the newest.
+   */
+  markInboundDelivered(wamid: string, detail: Record<string, unknown>, place?: InboundPlace): Promise<void>;
   /**
    * A send failed in a way that may have landed the message: the retry's `inboundState` says so, with
    * the session it would be in. Written only then (a normal send writes nothing before it); never over
    * a delivered marker.
    */
-  markInboundUncertain(wamid: string, session?: LineSession): Promise<void>;
-  /** What we kept of a message (ours or the customer's) to quote it: its text snippet and time. */
-  getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined>;
-  /** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
-  getDeliveredChatId(wamid: string): Promise<string | undefined>;
+  markInboundUncertain(wamid: string, session?: LineSession, place?: InboundPlace): Promise<void>;
+  /**
+   * What we kept of a message (ours or the customer's) to quote it: its text snippet and time. A
+   * customer's message is looked for in its conversation.
+   */
+  getQuoted(
+    wamid: string,
+    conversation?: { phoneId: string; customerKey: string },
+  ): Promise<{ text?: string; at?: number } | undefined>;
+  /** The customer's latest message marked in this conversation (one query). */
+  latestInbound(phoneId: string, customerKey: string): Promise<LatestInbound | undefined>;
 
   touchConversation(conversation: Conversation): Promise<void>;
   getConversation(phoneId: string, customerId: string): Promise<Conversation | undefined>;

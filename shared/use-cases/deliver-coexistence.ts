@@ -73,12 +73,10 @@ export function makeCoexistence(ctx: CoexistenceContext) {
     const text = lines.join("\n");
     const id = `echo:${wamid}`;
     const key = who.known?.key ?? "";
-    const conversation = event.phoneNumberId
-      ? await conversations.getConversation(event.phoneNumberId, key)
+    // The chat the customer's latest message went into.
+    const chatId = event.phoneNumberId
+      ? (await conversations.latestInbound(event.phoneNumberId, key))?.chatId
       : undefined;
-    const chatId =
-      conversation?.lastInboundWamid &&
-      (await conversations.getDeliveredChatId(conversation.lastInboundWamid));
     const date = event.timestamp ?? Math.floor(clock.now().getTime() / 1000);
     if (!chatId) return sendToLine(route, who, { id, date, text, files }, attempt);
 
@@ -194,6 +192,10 @@ export function makeCoexistence(ctx: CoexistenceContext) {
         id: wamid,
         date: timestamp ?? Math.floor(clock.now().getTime() / 1000),
         text: `[i]From the WhatsApp Business app's history[/i]\n${content.text}`,
+        // The same place as the message had live: one already in the open line is found, not repeated.
+        ...(who.known && timestamp
+          ? { place: { phoneId: route.phone.phoneId, customerKey: who.known.key, at: timestamp } }
+          : {}),
       },
       attempt,
     );

@@ -103,24 +103,16 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
 
   /**
    * When this warm process last wrote each conversation's window (and with which customer details):
-   * a conversation's messages mostly land in the same worker, so most of them need no write at all —
-   * unless its number sends read receipts, which need the customer's latest message id each time.
+   * a conversation's messages mostly land in the same worker, so most of them need no write at all.
+   * (The latest message a reply marks read is found among the delivered markers.)
    */
   const windowsWritten = new Map<string, { atMs: number; details: string }>();
   const MAX_REMEMBERED_WINDOWS = 10_000;
 
-  async function touchWindow(
-    conversation: Parameters<ConversationStore["touchConversation"]>[0],
-    keepLatestMessageId: boolean,
-  ) {
+  async function touchWindow(conversation: Parameters<ConversationStore["touchConversation"]>[0]) {
     const key = `${conversation.phoneId}#${conversation.customerId}`;
     const atMs = Date.parse(conversation.lastInboundAt ?? "");
-    const details = JSON.stringify([
-      conversation.waId,
-      conversation.userId,
-      conversation.name,
-      keepLatestMessageId ? conversation.lastInboundWamid : undefined,
-    ]);
+    const details = JSON.stringify([conversation.waId, conversation.userId, conversation.name]);
     const written = windowsWritten.get(key);
     if (written?.details === details && !windowNeedsWrite(written.atMs, atMs)) return;
     await conversations.touchConversation(conversation);
@@ -233,7 +225,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     let content = describeInboundMessage(message, outside);
     if (content.replyToWamid) {
       // Second pass with what we kept of the quoted message: its text, else its time.
-      content = describeInboundMessage(message, outside, await conversations.getQuoted(content.replyToWamid));
+      const conversation = event.phoneNumberId
+        ? { phoneId: event.phoneNumberId, customerKey: who.known?.key ?? "" }
+        : undefined;
+      content = describeInboundMessage(
+        message,
+        outside,
+        await conversations.getQuoted(content.replyToWamid, conversation),
+      );
     }
     let text = content.text;
     if (event.field === "standby") {
@@ -260,6 +259,11 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
         text,
         files,
         chatUrl: content.chatUrl,
+        // Its marker goes into the conversation (where a reply finds the latest); Meta's timestamp makes
+        // the place the same on every redelivery.
+        ...(who.known && event.timestamp !== undefined
+          ? { place: { phoneId: route.phone.phoneId, customerKey: who.known.key, at: event.timestamp } }
+          : {}),
       },
       attempt,
     );
@@ -460,18 +464,14 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     // Before the message is shown: an operator who answers at once finds the window open and the
     // message to mark read.
     if (event.phoneNumberId && who.known && (event.kind === "message" || event.id.startsWith("call:"))) {
-      await touchWindow(
-        {
-          phoneId: event.phoneNumberId,
-          customerId: who.known.key,
-          waId: who.known.phone,
-          userId: who.known.userId,
-          name: who.seen.name,
-          ...(message?.id ? { lastInboundWamid: String(message.id) } : {}),
-          lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
-        },
-        typeof route !== "string" && route.phone.readReceipts,
-      );
+      await touchWindow({
+        phoneId: event.phoneNumberId,
+        customerId: who.known.key,
+        waId: who.known.phone,
+        userId: who.known.userId,
+        name: who.seen.name,
+        lastInboundAt: new Date((event.timestamp ?? clock.now().getTime() / 1000) * 1000).toISOString(),
+      });
     }
     if (typeof route === "string") {
       logger.warn("inbound event not routed", { id: event.id, reason: route });

@@ -5,7 +5,7 @@ import { AppError, BitrixApiError } from "../errors.ts";
 import type { BitrixGateway } from "../ports/bitrix.ts";
 import type { BitrixStore, PhoneRecord, PortalRecord } from "../ports/bitrix-store.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ConversationStore, LineSession } from "../ports/conversations.ts";
+import type { ConversationStore, InboundPlace, LineSession } from "../ports/conversations.ts";
 import { type Metrics, metricNames, noMetrics } from "../ports/metrics.ts";
 import { ENTERPRISE_PORTAL_RATE, type RateLimiter, STANDARD_PORTAL_RATE } from "../ports/rate-limiter.ts";
 
@@ -49,6 +49,8 @@ export interface LineMessage {
   readonly text: string;
   readonly files?: { url: string; name: string }[];
   readonly chatUrl?: string;
+  /** A customer's message: where its marker goes (see `ConversationStore.markInboundDelivered`). */
+  readonly place?: InboundPlace;
 }
 
 type Json = Record<string, unknown>;
@@ -85,6 +87,7 @@ interface Waiting {
   /** The customer's chat on this line: one conversation, whose messages keep their order. */
   readonly chat: string;
   readonly payload: Json;
+  readonly place?: InboundPlace;
   readonly attempt: Attempt;
   /** An earlier send may have landed it: looked for first, then sent in a call of its own. */
   uncertain?: boolean;
@@ -146,7 +149,7 @@ export function makeLineSender({
       return;
     }
     const states = await Promise.all(
-      items.map((item) => conversations.inboundState(item.id).catch((e: unknown) => e)),
+      items.map((item) => conversations.inboundState(item.id, item.place).catch((e: unknown) => e)),
     );
     items = items.filter((item, i) => {
       const state = states[i];
@@ -242,8 +245,8 @@ export function makeLineSender({
   async function recordDelivered(route: Route, item: Waiting, extra: Json = {}): Promise<void> {
     const detail = { session: item.session, line: route.lineId, attempt: item.attempt.number, ...extra };
     await conversations
-      .markInboundDelivered(item.id, detail)
-      .catch(() => conversations.markInboundDelivered(item.id, detail))
+      .markInboundDelivered(item.id, detail, item.place)
+      .catch(() => conversations.markInboundDelivered(item.id, detail, item.place))
       .then(
         () => item.resolve("delivered"),
         (error: unknown) => item.reject(error),
@@ -319,7 +322,7 @@ export function makeLineSender({
       await Promise.all(
         items.map((item) =>
           conversations
-            .markInboundUncertain(item.id, item.session ?? sessions.get(item.chat))
+            .markInboundUncertain(item.id, item.session ?? sessions.get(item.chat), item.place)
             .catch(() => undefined),
         ),
       );
@@ -397,7 +400,15 @@ export function makeLineSender({
         if ((error as { transient?: boolean }).transient !== false) heldBack.add(chat);
         reject(error);
       };
-      batch.items.push({ id: message.id, chat, payload, attempt, resolve, reject: holdBackOnRetry });
+      batch.items.push({
+        id: message.id,
+        chat,
+        payload,
+        place: message.place,
+        attempt,
+        resolve,
+        reject: holdBackOnRetry,
+      });
       if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key, batch);
     });
     // Queued in order behind the conversation's earlier messages: its next record may start.

@@ -313,7 +313,7 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
       if (parts.length === 0) return disk.problems.length > 0 ? "noted" : "empty";
     }
 
-    await acknowledgeCustomer(phone, conversation?.lastInboundWamid, target);
+    await acknowledgeCustomer(phone, customerKey, target);
     const origin = {
       kind: "openlines" as const,
       lineId: job.lineId,
@@ -364,10 +364,13 @@ export function makeSendOperatorMessage(deps: SendOperatorMessageDeps) {
    * The operator is answering: the customer's last message shows as read and, if the number says so, the
    * typing indicator shows until the reply lands. Neither may hold the reply back, so a refusal is logged.
    */
-  async function acknowledgeCustomer(phone: PhoneRecord, wamid: string | undefined, target: GraphTarget) {
-    if (!wamid || !phone.readReceipts) return;
+  async function acknowledgeCustomer(phone: PhoneRecord, customerKey: string, target: GraphTarget) {
+    if (!phone.readReceipts) return;
     try {
-      await graph.markRead(phone.phoneId, wamid, phone.typingIndicator, target);
+      // Found among the delivered markers (one query): nothing is written per inbound message for it.
+      const latest = await conversations.latestInbound(phone.phoneId, customerKey);
+      if (!latest) return;
+      await graph.markRead(phone.phoneId, latest.wamid, phone.typingIndicator, target);
     } catch (error) {
       logger.warn("read receipt not sent", {
         phoneId: phone.phoneId,

@@ -406,13 +406,12 @@ describe("24-hour window and Meta's errors", () => {
 describe("read receipts and typing indicator", () => {
   let seq = 0;
   /** The customer writes (a fresh wamid), and the message is in the open line. */
-  async function customerWrites(): Promise<string> {
+  async function customerWrites(at = Math.floor(Date.now() / 1000), from = CUSTOMER): Promise<string> {
     const wamid = `wamid.receipt-${++seq}`;
     const inbound = forOurNumber(fixtureJson<any>("meta/webhook_text.json"));
-    Object.assign(inbound.entry[0].changes[0].value.messages[0], {
-      id: wamid,
-      timestamp: String(Math.floor(Date.now() / 1000)),
-    });
+    const value = inbound.entry[0].changes[0].value;
+    value.contacts[0].wa_id = from;
+    Object.assign(value.messages[0], { id: wamid, from, timestamp: String(at) });
     expect((await world.postWebhook(inbound)).status).toBe(200);
     await eventually(async () =>
       world.bitrix.portal(world.memberId).messages.find((m) => m.message.id === wamid),
@@ -440,6 +439,23 @@ describe("read receipts and typing indicator", () => {
     });
     const reply = world.meta.requests.findLast((r) => (r.json as any)?.to === `+${CUSTOMER}`);
     expect(world.meta.requests.indexOf(receipt!)).toBeLessThan(world.meta.requests.indexOf(reply!));
+  });
+
+  it("marks the latest of several messages read, though the conversation item was written only for the first", async () => {
+    const { conversations } = await getRuntime();
+    const customer = "16505550777";
+    const now = Math.floor(Date.now() / 1000);
+    const first = await customerWrites(now - 20, customer);
+    const written = (await conversations.getConversation(PHONE_ID, customer))?.lastInboundAt;
+    expect(written).toBe(new Date((now - 20) * 1000).toISOString());
+    const latest = await customerWrites(now - 10, customer);
+    // Within the window's refresh interval: no write for the second message.
+    expect((await conversations.getConversation(PHONE_ID, customer))?.lastInboundAt).toBe(written);
+    const before = sentTo(customer).length;
+    await operatorWrites("Both read", { chat: `wa:${customer}` });
+    await eventually(async () => (sentTo(customer).length > before ? true : undefined));
+    expect(readRequests().map((r) => (r.json as any).message_id)).toContain(latest);
+    expect(readRequests().map((r) => (r.json as any).message_id)).not.toContain(first);
   });
 
   it("sends the typing indicator with the read receipt when the number says so", async () => {

@@ -1,13 +1,15 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Status } from "../../domain/message-status.ts";
 import type { MetaTemplate } from "../../domain/template-shortcode.ts";
 import type {
   CachedTemplates,
   Conversation,
   ConversationStore,
+  InboundPlace,
   InboundState,
+  LatestInbound,
   LineSession,
   OutboundRecord,
   TemplateCacheWrite,
@@ -23,6 +25,14 @@ const UNROUTED = "unrouted";
 
 const key = {
   inbound: (wamid: string) => ({ pk: `INMSG#${wamid}`, sk: "INMSG" }),
+  /**
+   * A customer's message, in its conversation's partition ordered by Meta's timestamp: the newest is one
+   * query away (what a reply marks read), with no other item written per message.
+   */
+  placed: (wamid: string, place: InboundPlace) => ({
+    pk: conversationMessages(place.phoneId, place.customerKey),
+    sk: `${String(place.at).padStart(12, "0")}#${wamid}`,
+  }),
   conversation: (phoneId: string, customerId: string) => ({
     pk: `CONV#${phoneId}#${customerId}`,
     sk: "CONV",
@@ -32,6 +42,17 @@ const key = {
   unrouted: (phoneNumberId: string) => ({ pk: `UNROUTED#${phoneNumberId}`, sk: "UNROUTED" }),
   templates: (wabaId: string) => ({ pk: `TPL#${wabaId}`, sk: "TPL" }),
 };
+
+const conversationMessages = (phoneId: string, customerKey: string) => `INMSG#${phoneId}#${customerKey}`;
+
+/**
+ * A message older than this may have been marked delivered before markers moved into the conversation's
+ * partition: its old marker is looked at too. A new message arrives within seconds of its timestamp, so
+ * in steady state no such read happens; only retries and Meta's late redeliveries pay it.
+ */
+const EARLIER_MARKER_AGE_S = 300;
+/** How many of a conversation's newest messages a look-up by id alone reads (bounds its cost). */
+const RECENT_MESSAGES_LOOKED_AT = 50;
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -56,57 +77,118 @@ export class DynamoConversationStore implements ConversationStore {
     this.#t = tableClient;
   }
 
-  async inboundState(wamid: string): Promise<InboundState> {
-    const item = await this.#t.get(key.inbound(wamid));
+  async inboundState(wamid: string, place?: InboundPlace): Promise<InboundState> {
+    let item = await this.#t.get(place ? key.placed(wamid, place) : key.inbound(wamid));
+    if (!item && place && place.at < Date.now() / 1000 - EARLIER_MARKER_AGE_S) {
+      // An old message: marked before markers moved, or (a history copy) under another timestamp.
+      item =
+        (await this.#t.get(key.inbound(wamid))) ??
+        (await this.#findInConversation(wamid, place, RECENT_MESSAGES_LOOKED_AT));
+    }
     if (item?.state === "delivered") return "delivered";
     if (item?.state === "uncertain")
       return { uncertain: item.session ? { session: item.session as LineSession } : {} };
     return "new";
   }
 
-  async markInboundDelivered(wamid: string, detail: Record<string, unknown>): Promise<void> {
+  async markInboundDelivered(
+    wamid: string,
+    detail: Record<string, unknown>,
+    place?: InboundPlace,
+  ): Promise<void> {
     await this.#t.put({
-      ...key.inbound(wamid),
+      ...(place ? key.placed(wamid, place) : key.inbound(wamid)),
       state: "delivered",
+      wamid,
       deliveredAt: new Date().toISOString(),
       detail,
       ...expiry(),
     });
   }
 
-  async markInboundUncertain(wamid: string, session?: LineSession): Promise<void> {
+  async markInboundUncertain(wamid: string, session?: LineSession, place?: InboundPlace): Promise<void> {
     // Never over a delivered marker: a send that landed meanwhile (the retry's) stays a duplicate.
     await this.#t.put(
-      { ...key.inbound(wamid), state: "uncertain", ...(session ? { session } : {}), ...expiry() },
+      {
+        ...(place ? key.placed(wamid, place) : key.inbound(wamid)),
+        state: "uncertain",
+        wamid,
+        ...(session ? { session } : {}),
+        ...expiry(),
+      },
       "attribute_not_exists(pk) OR #state <> :delivered",
       { "#state": "state" },
       { ":delivered": "delivered" },
     );
   }
 
-  async getQuoted(wamid: string): Promise<{ text?: string; at?: number } | undefined> {
-    const inbound = await this.#t.get(key.inbound(wamid));
-    const detail = inbound?.detail as { snippet?: unknown; date?: unknown } | undefined;
-    if (detail) {
+  async latestInbound(phoneId: string, customerKey: string): Promise<LatestInbound | undefined> {
+    const out = await this.#t.db.send(
+      new QueryCommand({
+        TableName: this.#t.tableName,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": conversationMessages(phoneId, customerKey) },
+        ScanIndexForward: false,
+        // Meta stamps seconds: of the newest second's messages, the one delivered last is the latest.
+        Limit: 5,
+        ConsistentRead: true,
+      }),
+    );
+    const items = out.Items ?? [];
+    const newestSecond = String(items[0]?.sk ?? "").split("#")[0];
+    const latest = items
+      .filter((i) => String(i.sk).split("#")[0] === newestSecond)
+      .sort((a, b) => String(b.deliveredAt ?? "").localeCompare(String(a.deliveredAt ?? "")))[0];
+    if (!latest || typeof latest.wamid !== "string") return undefined;
+    const chatId = chatIdOf(latest);
+    return { wamid: latest.wamid, ...(chatId ? { chatId } : {}) };
+  }
+
+  async getQuoted(
+    wamid: string,
+    conversation?: { phoneId: string; customerKey: string },
+  ): Promise<{ text?: string; at?: number } | undefined> {
+    // Most quotes are of our own messages; then the customer's, in their conversation; then an old marker.
+    const out = await this.#t.get(key.outbound(wamid));
+    if (out) {
+      const at = Date.parse(String(out.createdAt));
       return {
-        ...(typeof detail.snippet === "string" ? { text: detail.snippet } : {}),
-        ...(typeof detail.date === "number" ? { at: detail.date } : {}),
+        ...(typeof out.snippet === "string" ? { text: out.snippet } : {}),
+        ...(Number.isNaN(at) ? {} : { at: Math.floor(at / 1000) }),
       };
     }
-    const out = await this.#t.get(key.outbound(wamid));
-    if (!out) return undefined;
-    const at = Date.parse(String(out.createdAt));
+    const inbound =
+      (conversation && (await this.#findInConversation(wamid, conversation))) ??
+      (await this.#t.get(key.inbound(wamid)));
+    const detail = inbound?.detail as { snippet?: unknown; date?: unknown } | undefined;
+    if (!detail) return undefined;
     return {
-      ...(typeof out.snippet === "string" ? { text: out.snippet } : {}),
-      ...(Number.isNaN(at) ? {} : { at: Math.floor(at / 1000) }),
+      ...(typeof detail.snippet === "string" ? { text: detail.snippet } : {}),
+      ...(typeof detail.date === "number" ? { at: detail.date } : {}),
     };
   }
 
-  async getDeliveredChatId(wamid: string): Promise<string | undefined> {
-    const item = await this.#t.get(key.inbound(wamid));
-    const session = (item?.detail as { session?: { CHAT_ID?: unknown } } | undefined)?.session;
-    const chatId = session?.CHAT_ID;
-    return typeof chatId === "string" || typeof chatId === "number" ? String(chatId) : undefined;
+  /** The customer's message by its id alone (its time unknown): its conversation's newest, filtered. */
+  async #findInConversation(
+    wamid: string,
+    conversation: { phoneId: string; customerKey: string },
+    newest = RECENT_MESSAGES_LOOKED_AT,
+  ): Promise<Record<string, unknown> | undefined> {
+    const out = await this.#t.db.send(
+      new QueryCommand({
+        TableName: this.#t.tableName,
+        KeyConditionExpression: "pk = :pk",
+        FilterExpression: "wamid = :wamid",
+        ExpressionAttributeValues: {
+          ":pk": conversationMessages(conversation.phoneId, conversation.customerKey),
+          ":wamid": wamid,
+        },
+        ScanIndexForward: false,
+        Limit: newest,
+        ConsistentRead: true,
+      }),
+    );
+    return out.Items?.[0];
   }
 
   async touchConversation(c: Conversation): Promise<void> {
@@ -303,4 +385,11 @@ export class DynamoConversationStore implements ConversationStore {
       throw error;
     }
   }
+}
+
+/** The Bitrix24 chat (`session.CHAT_ID` of `imconnector.send.messages`) a delivered message went into. */
+function chatIdOf(item: Record<string, unknown>): string | undefined {
+  const session = (item.detail as { session?: { CHAT_ID?: unknown } } | undefined)?.session;
+  const chatId = session?.CHAT_ID;
+  return typeof chatId === "string" || typeof chatId === "number" ? String(chatId) : undefined;
 }
