@@ -1,13 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoBitrixStore } from "#shared/adapters/dynamodb/bitrix-store.ts";
 import { CachedBitrixStore } from "#shared/adapters/dynamodb/cached-bitrix-store.ts";
-import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
-import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
-import { SecretBox } from "#shared/adapters/secret-box.ts";
 import type { PhoneRecord } from "#shared/ports/bitrix-store.ts";
-import type { Clock } from "#shared/ports/clock.ts";
+import { clockAt, countingClient, tableClient } from "../support/counted-table.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -19,22 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-const box = new SecretBox("cached-store-test-key-0123456789abcdef");
-
-/** A table client that counts GetItem requests: what the cache saves is reads. */
-function countingClient(): { tableClient: TableClient; reads: () => number } {
-  let reads = 0;
-  const db = makeDocumentClient(new DynamoDBClient({}));
-  db.middlewareStack.add(
-    (next, context) => (args) => {
-      if (context.commandName === "GetItemCommand") reads++;
-      return next(args);
-    },
-    { step: "finalizeRequest", priority: "low", name: "countReads" },
-  );
-  return { tableClient: new TableClient(db, String(process.env.TABLE_NAME), box), reads: () => reads };
-}
 
 function phone(phoneId: string, connected: boolean): PhoneRecord {
   return {
@@ -53,26 +33,15 @@ function phone(phoneId: string, connected: boolean): PhoneRecord {
   };
 }
 
-function clockAt(startMs: number): Clock & { advance(ms: number): void } {
-  let now = startMs;
-  return {
-    now: () => new Date(now),
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
-
 describe("CachedBitrixStore", () => {
   it("reads a connected phone once per TTL; what another process changes shows after it", async () => {
-    const other = new DynamoBitrixStore(
-      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
-    );
+    const other = new DynamoBitrixStore(tableClient());
     const id = `p-${randomBytes(4).toString("hex")}`;
     await other.createPhone(phone(id, true));
-    const { tableClient, reads } = countingClient();
+    const counted = countingClient("GetItemCommand");
+    const reads = counted.reads;
     const clock = clockAt(Date.now());
-    const cached = new CachedBitrixStore(tableClient, clock, 5_000);
+    const cached = new CachedBitrixStore(counted.tableClient, clock, 5_000);
 
     expect((await cached.getPhone(id))?.line?.id).toBe(7);
     await cached.getPhone(id);
@@ -87,13 +56,12 @@ describe("CachedBitrixStore", () => {
   });
 
   it("never keeps a phone that cannot take messages, so a reconnect shows at once", async () => {
-    const other = new DynamoBitrixStore(
-      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
-    );
+    const other = new DynamoBitrixStore(tableClient());
     const id = `p-${randomBytes(4).toString("hex")}`;
     await other.createPhone(phone(id, false));
-    const { tableClient, reads } = countingClient();
-    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000);
+    const counted = countingClient("GetItemCommand");
+    const reads = counted.reads;
+    const cached = new CachedBitrixStore(counted.tableClient, clockAt(Date.now()), 5_000);
 
     expect((await cached.getPhone(id))?.line).toBeNull();
     await other.putPhone(phone(id, true), phone(id, false));
@@ -103,8 +71,9 @@ describe("CachedBitrixStore", () => {
 
   it("drops its copy when this process writes the phone", async () => {
     const id = `p-${randomBytes(4).toString("hex")}`;
-    const { tableClient, reads } = countingClient();
-    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000);
+    const counted = countingClient("GetItemCommand");
+    const reads = counted.reads;
+    const cached = new CachedBitrixStore(counted.tableClient, clockAt(Date.now()), 5_000);
     await cached.createPhone(phone(id, true));
     await cached.getPhone(id);
     await cached.setPhoneConnector(
@@ -117,13 +86,12 @@ describe("CachedBitrixStore", () => {
   });
 
   it("with phones off, reads every phone afresh (a reply applies the number's settings as they are now)", async () => {
-    const other = new DynamoBitrixStore(
-      new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
-    );
+    const other = new DynamoBitrixStore(tableClient());
     const id = `p-${randomBytes(4).toString("hex")}`;
     await other.createPhone(phone(id, true));
-    const { tableClient, reads } = countingClient();
-    const cached = new CachedBitrixStore(tableClient, clockAt(Date.now()), 5_000, { phones: false });
+    const counted = countingClient("GetItemCommand");
+    const reads = counted.reads;
+    const cached = new CachedBitrixStore(counted.tableClient, clockAt(Date.now()), 5_000, { phones: false });
 
     expect((await cached.getPhone(id))?.readReceipts).toBe(false);
     await other.putPhone({ ...phone(id, true), readReceipts: true }, phone(id, true));

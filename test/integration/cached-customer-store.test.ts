@@ -1,12 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CachedCustomerStore } from "#shared/adapters/dynamodb/cached-customer-store.ts";
 import { DynamoCustomerStore } from "#shared/adapters/dynamodb/customer-store.ts";
-import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
-import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
-import { SecretBox } from "#shared/adapters/secret-box.ts";
-import type { Clock } from "#shared/ports/clock.ts";
+import { clockAt, countingClient, tableClient } from "../support/counted-table.ts";
 import { startTestStack, type TestStack } from "../support/stack.ts";
 
 let stack: TestStack;
@@ -19,39 +15,13 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const box = new SecretBox("cached-customers-test-key-0123456789ab");
-
 /** A customer store whose BatchGetItem requests are counted: what the cache saves is reads. */
 function counted(): { store: DynamoCustomerStore; reads: () => number } {
-  let reads = 0;
-  const db = makeDocumentClient(new DynamoDBClient({}));
-  db.middlewareStack.add(
-    (next, context) => (args) => {
-      if (context.commandName === "BatchGetItemCommand") reads++;
-      return next(args);
-    },
-    { step: "finalizeRequest", priority: "low", name: "countReads" },
-  );
-  return {
-    store: new DynamoCustomerStore(new TableClient(db, String(process.env.TABLE_NAME), box)),
-    reads: () => reads,
-  };
+  const { tableClient: client, reads } = countingClient("BatchGetItemCommand");
+  return { store: new DynamoCustomerStore(client), reads };
 }
 
-const elsewhere = () =>
-  new DynamoCustomerStore(
-    new TableClient(makeDocumentClient(new DynamoDBClient({})), String(process.env.TABLE_NAME), box),
-  );
-
-function clockAt(startMs: number): Clock & { advance(ms: number): void } {
-  let now = startMs;
-  return {
-    now: () => new Date(now),
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
+const elsewhere = () => new DynamoCustomerStore(tableClient());
 
 describe("CachedCustomerStore", () => {
   it("reads an identifier's alias (found or absent) once per TTL; another process's change shows after it", async () => {
