@@ -98,4 +98,23 @@ describe("CachedBitrixStore", () => {
     expect((await cached.getPhone(id))?.readReceipts).toBe(true);
     expect(reads()).toBe(2);
   });
+
+  it("keeps a line's pointer to its phone, checked against the phone each time: a reconnect to another line shows at once", async () => {
+    const other = new DynamoBitrixStore(tableClient());
+    const id = `p-${randomBytes(4).toString("hex")}`;
+    const memberId = `m-${id}`;
+    const onLine7 = { ...phone(id, true), memberId };
+    await other.putPhone(onLine7, undefined);
+    const counted = countingClient("GetItemCommand");
+    const cached = new CachedBitrixStore(counted.tableClient, clockAt(Date.now()), 5_000, { phones: false });
+
+    expect((await cached.findPhoneByLine(memberId, 7))?.phoneId).toBe(id);
+    expect((await cached.findPhoneByLine(memberId, 7))?.phoneId).toBe(id);
+    // The pointer once, the phone (read afresh) twice.
+    expect(counted.reads()).toBe(3);
+
+    await other.putPhone({ ...onLine7, line: { id: 8, name: "separator_15550001111" } }, onLine7);
+    expect(await cached.findPhoneByLine(memberId, 7)).toBeUndefined();
+    expect((await cached.findPhoneByLine(memberId, 8))?.phoneId).toBe(id);
+  });
 });

@@ -22,6 +22,8 @@ export class CachedBitrixStore extends DynamoBitrixStore {
   readonly #portals = new Map<string, { until: number; value: Promise<PortalRecord | undefined> }>();
   readonly #phones = new Map<string, { until: number; value: Promise<PhoneRecord | undefined> }>();
   readonly #cachePhones: boolean;
+  /** `memberId:lineId` → the phone the line's pointer named, checked against the phone on every use. */
+  readonly #linePhones = new Map<string, { until: number; phoneId: string }>();
 
   /**
    * `phones: false` reads every phone afresh (portals are still kept): for the outbound worker, whose
@@ -41,6 +43,27 @@ export class CachedBitrixStore extends DynamoBitrixStore {
   override getPhone(phoneId: string): Promise<PhoneRecord | undefined> {
     if (!this.#cachePhones) return super.getPhone(phoneId);
     return this.#cached(this.#phones, phoneId, () => super.getPhone(phoneId), usablePhone);
+  }
+
+  /**
+   * The line's pointer is kept as long as a portal; the phone it names is read as `getPhone` reads it and
+   * must still have that line on that portal, else the pointer is read again (a reconnect moved it).
+   */
+  override async findPhoneByLine(memberId: string, lineId: number): Promise<PhoneRecord | undefined> {
+    const key = `${memberId}:${lineId}`;
+    const now = this.#clock.now().getTime();
+    const held = this.#linePhones.get(key);
+    const onLine = (phone: PhoneRecord | undefined) =>
+      phone?.memberId === memberId && phone.line?.id === lineId;
+    if (held && held.until > now) {
+      const phone = await this.getPhone(held.phoneId);
+      if (onLine(phone)) return phone;
+      this.#linePhones.delete(key);
+    }
+    const phone = await super.findPhoneByLine(memberId, lineId);
+    if (phone && onLine(phone))
+      this.#linePhones.set(key, { until: now + this.#ttlMs, phoneId: phone.phoneId });
+    return phone;
   }
 
   override async putPortal(portal: PortalRecord): Promise<void> {
