@@ -91,8 +91,10 @@ export interface ConversationStore {
   /**
    * Where a WhatsApp message stands (one strongly consistent read). No claim is written before a send:
    * one FIFO group is one conversation, which the event source never hands to two workers at once (the
-   * visibility timeout outlasts the function's, and a long batch's heartbeat keeps it invisible), so the
-   * delivered marker alone makes a redelivery a duplicate.
+   * visibility timeout outlasts the function's, a batch invoked late is made invisible again before any
+   * work, and a long batch's heartbeat keeps it invisible), so the delivered marker alone makes a
+   * redelivery a duplicate. With its place, the marker is looked for in the conversation (and, for a
+   * message over a few minutes old, where markers were kept before).
    */
   inboundState(wamid: string, place?: InboundPlace): Promise<InboundState>;
   /**
