@@ -170,6 +170,11 @@ const HELD_MARGIN_MS = 5_000;
  * invisible for a full timeout again at once. SQS refuses that for a FIFO receipt handle whose
  * visibility has run out (another receive may hold the message now): then the batch is not worked on.
  * In steady state (first receives, invoked at once) this costs no request.
+ * Sources: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html (six times the
+ * timeout, for retries of a throttled invoke); ApproximateFirstReceiveTimestamp in
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html; an
+ * expired receipt handle is refused, older handles may only work on standard queues:
+ * https://repost.aws/knowledge-center/sqs-receipt-handle-error
  */
 async function stillHeld(
   deps: QueueWorkerDeps,
