@@ -10,6 +10,7 @@ import type { QueueJob } from "#shared/domain/outbound-job.ts";
 import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { metricNames } from "#shared/ports/metrics.ts";
+import { makeHoldGate } from "#shared/queue-holds.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
@@ -36,6 +37,11 @@ const deps = lazy(async () => {
       queue: queueConsumedBy("outbound-worker"),
       sqs: makeSqsClient(),
       deadLetters: runtime.deadLetters,
+      holds: makeHoldGate(
+        runtime.deadLetters,
+        queueConsumedBy("outbound-worker").name,
+        config.HELD_CONVERSATIONS_CACHE_SECONDS,
+      ),
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
       metrics: {
