@@ -89,7 +89,13 @@ export class HoldsInBatch {
   async decide(place: RecordPlace): Promise<HoldDecision> {
     const entries = await this.#entriesOf(place);
     const decision = decideHold(entries, place);
-    if (decision.pass && place.redriven) entries.delete(holdEntry(place.orderKey, place.letterId));
+    if (decision.pass && place.redriven) {
+      // Its letter is there and not being redriven: this is the copy that failed again and was recorded,
+      // back because its batch was cut off before it was deleted.
+      const letter = await this.#gate.store.get(place.letterId);
+      if (letter && !letter.redriving) return { pass: false, alreadyLetter: true };
+      entries.delete(holdEntry(place.orderKey, place.letterId));
+    }
     return decision;
   }
 
@@ -113,11 +119,17 @@ export class HoldsInBatch {
     await this.#gate.store.release(this.#gate.queue, place.group, holdEntry(place.orderKey, place.letterId));
   }
 
-  /** Resolves once every list other workers may still trust was read after this batch's last hold. */
-  async settle(): Promise<void> {
-    if (this.#heldAt === undefined) return;
+  /**
+   * Waits until every list other workers may still trust was read after this batch's last hold, or
+   * for `atMostMs` if that comes first; resolves with what was left of the wait (0: done).
+   */
+  async settle(atMostMs = Number.POSITIVE_INFINITY): Promise<number> {
+    if (this.#heldAt === undefined) return 0;
     const wait = this.#heldAt + this.#gate.cacheMs - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait <= 0) return 0;
+    const waited = Math.max(0, Math.min(wait, atMostMs));
+    if (waited > 0) await new Promise((r) => setTimeout(r, waited));
+    return Math.max(0, this.#heldAt + this.#gate.cacheMs - performance.now());
   }
 
   #entriesOf(place: RecordPlace): Promise<Set<string>> {

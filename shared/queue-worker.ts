@@ -130,24 +130,57 @@ export async function runQueueBatch(
     if (place) await holds.done(place);
     return false;
   };
+  const lettered = new Set<SQSRecord>();
   const result = await processFifoBatch(
     event,
     async (record, handOff: HandOff, previous) => {
-      const lettered = await runRecord(record, { handOff, previous });
       // Delivered: done with. A failed one stays invisible until its backoff is set below; a dead letter
       // until the batch is settled.
-      if (!lettered) pending.delete(record);
+      if (await runRecord(record, { handOff, previous })) lettered.add(record);
+      else pending.delete(record);
     },
     logger,
     outOfTime,
   )
     .then(async (r) => {
-      await holds.settle();
-      return r;
+      const left = await holds.settle(
+        context ? context.getRemainingTimeInMillis() - SETTLE_MARGIN_MS : undefined,
+      );
+      if (left === 0) return r;
+      // Too little time to wait here: the dead letters go back to the queue instead, invisible for the
+      // rest of the wait, which keeps their conversations from anyone. Received again, each is known to
+      // be a dead letter already and is done with.
+      const failed = new Set(r.batchItemFailures.map((f) => f.itemIdentifier));
+      for (const record of lettered) failed.add(record.messageId);
+      await handBack(deps, [...lettered], Math.ceil(left / 1000));
+      return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
     })
     .finally(() => heartbeat.stop());
-  await backOff(deps, event, result);
+  await backOff(deps, event, result, new Set(lettered));
   return result;
+}
+
+/** Room kept after a hold's wait for the batch's answer to reach the event source. */
+const SETTLE_MARGIN_MS = 2000;
+
+async function handBack(deps: QueueWorkerDeps, records: SQSRecord[], seconds: number): Promise<void> {
+  const url = process.env[deps.queue.urlEnv];
+  if (!url || records.length === 0) return;
+  await deps.sqs
+    .send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: records.map((r, i) => ({
+          Id: String(i),
+          ReceiptHandle: r.receiptHandle,
+          VisibilityTimeout: seconds,
+        })),
+      }),
+    )
+    .catch((error) => {
+      // They stay invisible for the queue's visibility timeout then: longer than the wait.
+      deps.logger.warn("could not hand dead letters back to the queue", { error });
+    });
 }
 
 /**
@@ -269,8 +302,18 @@ async function park(
   await holds.held(place, { gaveUp: false });
 }
 
-async function backOff(deps: QueueWorkerDeps, batch: SQSEvent, failures: SQSBatchResponse): Promise<void> {
-  const failed = new Set(failures.batchItemFailures.map((f) => f.itemIdentifier));
+async function backOff(
+  deps: QueueWorkerDeps,
+  batch: SQSEvent,
+  failures: SQSBatchResponse,
+  /** Handed back with their own visibility: no backoff for them. */
+  handedBack: ReadonlySet<SQSRecord>,
+): Promise<void> {
+  const failed = new Set(
+    failures.batchItemFailures
+      .map((f) => f.itemIdentifier)
+      .filter((id) => ![...handedBack].some((r) => r.messageId === id)),
+  );
   const url = process.env[deps.queue.urlEnv];
   const { baseSeconds, maxSeconds } = deps.retry;
   const entries = batch.Records.filter((r) => failed.has(r.messageId)).map((r, i) => ({

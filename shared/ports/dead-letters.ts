@@ -21,10 +21,15 @@ export interface DeadLetter {
   readonly orderKey?: string;
   /** Parked, not failed: the id of the dead letter of its conversation it waits behind. */
   readonly waitingBehind?: string;
+  /** Being sent back by a redrive: the message the worker gets is the redriven one, not this letter's. */
+  readonly redriving?: true;
 }
 
 export interface DeadLetterStore {
-  /** Records a letter that holds nothing (one SQS moved to a dead-letter queue). */
+  /**
+   * Records a letter that holds nothing (one SQS moved to a dead-letter queue), unless one of that id is
+   * there already (a worker's, which it would lose the reason and place of).
+   */
   record(letter: DeadLetter): Promise<void>;
   /**
    * Records a letter and adds it to its message group's hold in one transaction (the group is then
@@ -33,7 +38,12 @@ export interface DeadLetterStore {
   hold(letter: DeadLetter & { readonly messageGroupId: string; readonly orderKey: string }): Promise<void>;
   list(cursor?: string, limit?: number): Promise<Page<DeadLetter>>;
   get(id: string): Promise<DeadLetter | undefined>;
-  /** Forgets the letter; its hold entry stays until the redriven message is done (see `release`). */
+  /** Marks the letter as being sent back (before the send). False when it is gone. */
+  markRedriving(id: string): Promise<boolean>;
+  /**
+   * Forgets a letter that was sent back, unless it was recorded again meanwhile (the redriven message
+   * already failed again); its hold entry stays until the redriven message is done (see `release`).
+   */
   remove(id: string): Promise<void>;
   /** Forgets the letter and its hold entry in one transaction (admin delete). */
   discard(letter: DeadLetter): Promise<void>;

@@ -225,6 +225,12 @@ export function makeDeadLetters({
           continue;
         }
         try {
+          // Marked first: a worker that meets this letter's own message again (its batch was cut off
+          // after recording it) knows it from the redriven one.
+          if (!(await store.markRedriving(letter.id))) {
+            failed.push({ id: letter.id, error: "not found" });
+            continue;
+          }
           await sendBack(letter, queue);
         } catch (error) {
           if (group) stoppedGroups.add(group);

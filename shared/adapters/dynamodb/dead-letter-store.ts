@@ -1,8 +1,14 @@
-import { TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { holdEntry } from "../../domain/conversation-hold.ts";
 import type { DeadLetter, DeadLetterStore } from "../../ports/dead-letters.ts";
 import type { Page } from "../../ports/store.ts";
-import type { Item, Key, TableClient, TransactItem } from "./table-client.ts";
+import {
+  type Item,
+  isConditionFailure,
+  type Key,
+  type TableClient,
+  type TransactItem,
+} from "./table-client.ts";
 
 const TYPE = "dead";
 
@@ -81,7 +87,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   }
 
   async record(letter: DeadLetter): Promise<void> {
-    await this.#t.put(this.#letterItem(letter));
+    await this.#t.put(this.#letterItem(letter), "attribute_not_exists(pk)");
   }
 
   async hold(letter: DeadLetter & { messageGroupId: string; orderKey: string }): Promise<void> {
@@ -106,13 +112,42 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     return item && toDeadLetter(item);
   }
 
+  async markRedriving(id: string): Promise<boolean> {
+    try {
+      await this.#t.db.send(
+        new UpdateCommand({
+          TableName: this.#t.tableName,
+          Key: key(id),
+          UpdateExpression: "SET redriving = :t",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":t": true },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   async remove(id: string): Promise<void> {
-    await this.#t.delete(key(id));
+    try {
+      await this.#t.db.send(
+        new DeleteCommand({
+          TableName: this.#t.tableName,
+          Key: key(id),
+          ConditionExpression: "redriving = :t",
+          ExpressionAttributeValues: { ":t": true },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async discard(letter: DeadLetter): Promise<void> {
     if (letter.messageGroupId === undefined || letter.orderKey === undefined) {
-      await this.remove(letter.id);
+      await this.#t.delete(key(letter.id));
       return;
     }
     const entry = holdEntry(letter.orderKey, letter.id);
@@ -183,5 +218,6 @@ function toDeadLetter(item: Item): DeadLetter {
     source: item.source === "dlq" ? "dlq" : "worker",
     ...(item.orderKey === undefined ? {} : { orderKey: String(item.orderKey) }),
     ...(item.waitingBehind === undefined ? {} : { waitingBehind: String(item.waitingBehind) }),
+    ...(item.redriving === true ? { redriving: true as const } : {}),
   };
 }
