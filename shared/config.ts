@@ -48,10 +48,11 @@ const schema = z.object({
   DELIVERY_LEASE_SECONDS: z._default(z.coerce.number().check(z.positive()), 60),
   /**
    * How long a warm worker trusts its list of held conversations (conversations waiting behind a dead
-   * letter); a worker that holds one keeps its batch this long, so no other acts on an older list. Short
-   * enough to fit in a batch's time left (the workers stop taking records 40 s before their timeout).
+   * letter); a worker that holds one keeps its batch this long, so no other acts on an older list (a
+   * batch with less time left hands its dead letters back to the queue for the rest). Longer: fewer
+   * reads while nothing is held, a longer wait after giving up.
    */
-  HELD_CONVERSATIONS_CACHE_SECONDS: z._default(z.coerce.number().check(z.nonnegative(), z.maximum(20)), 5),
+  HELD_CONVERSATIONS_CACHE_SECONDS: z._default(z.coerce.number().check(z.nonnegative(), z.maximum(60)), 20),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
   LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),

@@ -91,6 +91,9 @@ export async function runQueueBatch(
       await giveUp(deps, holds, record, place, "the queue message is not JSON");
       return true;
     }
+    // The last receive: should the worker not answer (a crash, a timeout), SQS moves the message to the
+    // dead-letter queue and its conversation would go on without it. Held beforehand, the rest waits.
+    const lastStand = place && attempt.last ? await holdLastAttempt(deps, record, place) : undefined;
     // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
     body = await checkOut(body, deps.claims);
     const portal = deps.metrics?.portalOf?.(body);
@@ -126,6 +129,7 @@ export async function runQueueBatch(
       );
       return true;
     }
+    if (lastStand) await deps.deadLetters.discard(lastStand);
     // A redriven message is through: its place in the hold is given up, so the ones behind it may go.
     if (place) await holds.done(place);
     return false;
@@ -273,6 +277,27 @@ async function giveUp(
   }
   await deps.deadLetters.hold({ ...letter, messageGroupId: place.group, orderKey: place.orderKey });
   await holds.held(place, { gaveUp: true });
+}
+
+/**
+ * Holds the conversation behind a record on its last receive, before the work: a worker that dies on
+ * it leaves it to SQS's dead-letter queue, and the drain then finds this letter (same id) in its place.
+ * Done with, it is discarded; given up, its letter is written again with the reason.
+ */
+async function holdLastAttempt(deps: QueueWorkerDeps, record: SQSRecord, place: RecordPlace) {
+  const letter = {
+    id: place.letterId,
+    queue: deps.queue.name,
+    body: record.body,
+    messageGroupId: place.group,
+    orderKey: place.orderKey,
+    reason: "its last attempt did not finish (the worker crashed or timed out)",
+    attempts: receiveCount(record),
+    failedAt: new Date().toISOString(),
+    source: "worker" as const,
+  };
+  await deps.deadLetters.hold(letter);
+  return letter;
 }
 
 /** A record of a held conversation: kept as a dead letter behind the one it waits for, not worked on. */

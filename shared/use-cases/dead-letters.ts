@@ -87,7 +87,7 @@ export function makeDeadLetters({
       );
       const messages = (out.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle);
       if (messages.length === 0) return;
-      const recorded = await Promise.allSettled(messages.map((m) => store.record(fromDlq(queue, m))));
+      const recorded = await Promise.allSettled(messages.map((m) => recordDrained(queue, m)));
       const done = messages.filter((_, i) => recorded[i]?.status === "fulfilled");
       if (done.length > 0) {
         // A delete that fails leaves the message to be recorded again later: same id, same item.
@@ -106,6 +106,18 @@ export function makeDeadLetters({
         );
       }
     }
+  }
+
+  /**
+   * A message a worker held before its last attempt (which did not finish) already has its letter, with
+   * its place in its conversation: under its message id, which a FIFO dead-letter queue keeps as the
+   * moved message's deduplication id.
+   */
+  async function recordDrained(queue: DeadLetterQueue, m: Message): Promise<void> {
+    const letter = fromDlq(queue, m);
+    const original = m.Attributes?.MessageDeduplicationId;
+    if (original && original !== letter.id && (await store.get(original))) return;
+    await store.record(letter);
   }
 
   function fromDlq(queue: DeadLetterQueue, m: Message): DeadLetter {

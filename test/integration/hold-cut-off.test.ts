@@ -194,6 +194,35 @@ describe("a held conversation's dead letter met again", () => {
     expect(await deadLetters.holdOf(def.name, "g3")).toEqual(new Set());
   });
 
+  it("holds the conversation behind a message on its last receive while it is worked on, in case the worker dies", async () => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"n":4}', MessageGroupId: "g4" }));
+    const [record] = await receive();
+    if (!record) throw new Error("nothing received");
+    const last = {
+      ...record,
+      attributes: { ...record.attributes, ApproximateReceiveCount: String(def.maxReceiveCount) },
+    };
+    let during: { letter: unknown; hold: Set<string>; listed: boolean } | undefined;
+    const result = await runQueueBatch({ Records: [last] }, deps(0), async () => {
+      // Were the worker to die here, SQS would move the message to the dead-letter queue: its letter and
+      // the conversation's hold are already there.
+      during = {
+        letter: await deadLetters.get(record.messageId),
+        hold: await deadLetters.holdOf(def.name, "g4"),
+        listed: (await deadLetters.heldGroups(def.name)).has("g4"),
+      };
+      return "delivered";
+    });
+    expect(result.batchItemFailures).toEqual([]);
+    expect(during?.letter).toMatchObject({ reason: expect.stringMatching(/last attempt did not finish/) });
+    expect(during?.hold.size).toBe(1);
+    expect(during?.listed).toBe(true);
+    // Done with: nothing of it is left.
+    expect(await deadLetters.get(record.messageId)).toBeUndefined();
+    expect(await deadLetters.holdOf(def.name, "g4")).toEqual(new Set());
+    expect((await deadLetters.heldGroups(def.name)).has("g4")).toBe(false);
+  });
+
   it("goes back to the queue invisible for the rest of the wait when the batch has no time to keep it", async () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"n":2}', MessageGroupId: "g2" }));
     const records = await receive();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getRuntime } from "#shared/runtime.ts";
-import { FULL, judge } from "../support/faults.ts";
+import { byConversation, FULL, judge } from "../support/faults.ts";
 import { eventually } from "../support/stack.ts";
 import { startWorld, textWebhook, type World } from "../support/world.ts";
 
@@ -73,15 +73,7 @@ describe("a total Bitrix24 outage longer than the retry budget", () => {
       FULL ? 300_000 : 120_000,
     );
     await world.stack.settled(60_000);
-    const byCustomer = (ids: string[]) => {
-      const map = new Map<string, string[]>();
-      for (const id of ids) {
-        const customer = id.split("-")[1] ?? "";
-        map.set(customer, [...(map.get(customer) ?? []), id]);
-      }
-      return map;
-    };
-    const verdict = judge(byCustomer(sent.map((m) => m.id)), byCustomer(arrived()), new Set());
+    const verdict = judge(byConversation(sent.map((m) => m.id)), byConversation(arrived()), new Set());
     console.log(
       `held: ${letters.length} dead letters in ${conversations.size} conversations, ${waited} messages ` +
         `waited behind them, redrive: ${verdict.lost} lost, ${verdict.duplicated} duplicated, ` +
