@@ -1,25 +1,13 @@
-import { randomBytes } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
-import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
-import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
-import { SecretBox } from "#shared/adapters/secret-box.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
 import { makeHoldGate } from "#shared/queue-holds.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import type { QueueDef } from "#shared/resources.ts";
 import { PermanentDeliveryError } from "#shared/use-cases/line-sender.ts";
-import { provision } from "../../local/provision.ts";
 import { eventually } from "../support/stack.ts";
+import { startWorkerQueue, toRecord } from "../support/worker-queue.ts";
 
 /**
  * A worker whose batch is cut off (a timeout, a crash) after it recorded a dead letter gets that message
@@ -27,15 +15,10 @@ import { eventually } from "../support/stack.ts";
  * too little time left to keep a held conversation in flight hands its dead letters back to the queue,
  * invisible for the rest of the wait (against fauxqs and DynamoDB Local).
  */
-const emulators = inject("emulators");
-const sqs = new SQSClient({
-  endpoint: emulators.awsEndpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "local", secretAccessKey: "local" },
-});
+let queue: Awaited<ReturnType<typeof startWorkerQueue>>;
+let sqs: typeof queue.sqs;
 let url: string;
 let deadLetters: DynamoDeadLetterStore;
-let dynamo: DynamoDBClient;
 const def: QueueDef = {
   name: "cutoff",
   urlEnv: "CUTOFF_TEST_QUEUE_URL",
@@ -50,53 +33,15 @@ const def: QueueDef = {
 };
 
 beforeAll(async () => {
-  const out = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `co${randomBytes(4).toString("hex")}.fifo`,
-      Attributes: { FifoQueue: "true", ContentBasedDeduplication: "true", VisibilityTimeout: "30" },
-    }),
-  );
-  url = out.QueueUrl ?? "";
-  process.env[def.urlEnv] = url;
-  const { tableName } = await provision({ ...emulators, prefix: `co${randomBytes(4).toString("hex")}-` });
-  dynamo = new DynamoDBClient({
-    endpoint: emulators.dynamoEndpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
-  deadLetters = new DynamoDeadLetterStore(
-    new TableClient(makeDocumentClient(dynamo), tableName, new SecretBox("cutoff-test-key-0123456789abcdef")),
-  );
+  queue = await startWorkerQueue(def.urlEnv, 30);
+  ({ sqs, url, deadLetters } = queue);
 });
 
 afterAll(async () => {
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
-  sqs.destroy();
-  dynamo?.destroy();
+  await queue?.stop();
 });
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
-function toRecord(m: Message): SQSRecord {
-  return {
-    messageId: m.MessageId ?? "",
-    receiptHandle: m.ReceiptHandle ?? "",
-    body: m.Body ?? "",
-    attributes: {
-      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
-      SentTimestamp: "0",
-      SenderId: "local",
-      ApproximateFirstReceiveTimestamp: "0",
-      SequenceNumber: m.Attributes?.SequenceNumber,
-      MessageGroupId: m.Attributes?.MessageGroupId,
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:cutoff",
-    awsRegion: "us-east-1",
-  };
-}
 
 async function receive(): Promise<SQSRecord[]> {
   const out = await sqs.send(
