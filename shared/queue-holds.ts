@@ -125,11 +125,15 @@ export class HoldsInBatch {
    */
   async settle(atMostMs = Number.POSITIVE_INFINITY): Promise<number> {
     if (this.#heldAt === undefined) return 0;
-    const wait = this.#heldAt + this.#gate.cacheMs - performance.now();
-    if (wait <= 0) return 0;
-    const waited = Math.max(0, Math.min(wait, atMostMs));
-    if (waited > 0) await new Promise((r) => setTimeout(r, waited));
-    return Math.max(0, this.#heldAt + this.#gate.cacheMs - performance.now());
+    const until = this.#heldAt + this.#gate.cacheMs;
+    const stopAt = performance.now() + Math.max(0, atMostMs);
+    // A timer may fire a fraction of a millisecond early: waited again until the time has really passed.
+    for (;;) {
+      const now = performance.now();
+      if (now >= until) return 0;
+      if (now >= stopAt) return until - now;
+      await new Promise((r) => setTimeout(r, Math.ceil(Math.min(until, stopAt) - now)));
+    }
   }
 
   #entriesOf(place: RecordPlace): Promise<Set<string>> {

@@ -91,7 +91,9 @@ async function handle(event: SQSEvent, context?: Context): Promise<SQSBatchRespo
   return runQueueBatch(
     event,
     d.worker,
-    (body, attempt) => {
+    (body, { handOff: _noteQueued, ...attempt }) => {
+      // A conversation's next message waits until this one is done: a note to the operator queued for
+      // Bitrix24 is no hand-off, since this message may still fail for good after it and be overtaken.
       const job = body as QueueJob;
       return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
     },

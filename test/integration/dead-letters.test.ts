@@ -252,6 +252,8 @@ describe("dead letters", () => {
     expect(Object.keys(item.properties)).toEqual(
       expect.arrayContaining(["id", "queue", "reason", "attempts", "failedAt", "source", "message"]),
     );
+    expect(doc.paths["/api/admin/dead-letters/{id}"].delete).toBeDefined();
+    expect(Object.keys(item.properties)).toEqual(expect.arrayContaining(["orderKey", "waitingBehind"]));
     const redrive = doc.paths["/api/admin/dead-letters/redrive"].post;
     expect(redrive.requestBody.content["application/json"].schema.properties.ids.type).toBe("array");
     expect(Object.keys(redrive.responses["200"].content["application/json"].schema.properties)).toEqual([

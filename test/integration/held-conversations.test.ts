@@ -209,75 +209,110 @@ describe("a conversation with a dead letter", () => {
 });
 
 describe("an operator's conversation with a dead letter", () => {
-  it("holds the operator's later messages to WhatsApp behind it; a redrive sends all in order", async () => {
-    const customer = "15550660009";
-    const opener = textWebhook([{ id: "wamid.held-open", from: customer, body: "hello" }]);
+  let lineId: number;
+  let imId = 70_000;
+  /** The customer writes first (the window opens); then the operator's texts go to them in order. */
+  async function openChat(customer: string) {
+    const opener = textWebhook([{ id: `wamid.held-open-${customer}`, from: customer, body: "hello" }]);
     // The window is open from the customer's message on: it must be recent.
     (opener.entry[0]?.changes[0]?.value.messages[0] as { timestamp: string }).timestamp = String(
       Math.floor(Date.now() / 1000),
     );
     expect((await world.postWebhook(opener)).status).toBe(200);
-    await eventually(async () => (shown(["wamid.held-open"]).length === 1 ? true : undefined));
-    const lineId = (await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body.line.id;
-    let imId = 70_000;
-    const operatorWrites = async (text: string) => {
-      const results = await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORMESSAGEADD", {
-        CONNECTOR: CONNECTOR_ID,
-        LINE: lineId,
-        MESSAGES: [
-          {
-            im: { chat_id: 1807, message_id: ++imId },
-            message: { user_id: 27, text },
-            chat: { id: `wa:${customer}` },
-          },
-        ],
-      });
-      expect(results.map((r) => r.status)).toEqual([200]);
-    };
-    const texts = ["held out 0", "held out 1", "held out 2"];
-    const sentTexts = () =>
-      world.meta
-        .messagesTo(customer)
-        .map((m) => String((m.body.text as { body?: string } | undefined)?.body ?? ""))
-        .map((body) => texts.find((t) => body.includes(t)))
-        .filter((t): t is string => t !== undefined);
-    // Meta refuses the first for good (131026: not retried, the operator is told) and Bitrix24 refuses
-    // that note: nothing can be done with it, and it becomes a dead letter.
+    await eventually(async () => (shown([`wamid.held-open-${customer}`]).length === 1 ? true : undefined));
+    lineId = (await world.stack.admin("GET", `/api/admin/phones/${PHONE_ID}`)).body.line.id;
+  }
+  /** One ONIMCONNECTORMESSAGEADD carrying the texts, as Bitrix24 posts an operator's messages. */
+  async function operatorWrites(customer: string, texts: readonly string[]) {
+    const results = await world.bitrix.deliverEvent(world.memberId, "ONIMCONNECTORMESSAGEADD", {
+      CONNECTOR: CONNECTOR_ID,
+      LINE: lineId,
+      MESSAGES: texts.map((text) => ({
+        im: { chat_id: 1807, message_id: ++imId },
+        message: { user_id: 27, text },
+        chat: { id: `wa:${customer}` },
+      })),
+    });
+    expect(results.map((r) => r.status)).toEqual([200]);
+  }
+  const sentTexts = (customer: string, texts: readonly string[]) =>
+    world.meta
+      .messagesTo(customer)
+      .map((m) => String((m.body.text as { body?: string } | undefined)?.body ?? ""))
+      .map((body) => texts.find((t) => body.includes(t)))
+      .filter((t): t is string => t !== undefined);
+  /**
+   * Meta refuses the first text for good (131026: not retried, the operator is told) and Bitrix24
+   * refuses that note while `refusing()`: nothing can be done with it, and it becomes a dead letter.
+   */
+  function refuseFirst(first: string, refusing: () => boolean) {
     world.meta.failNext(
-      (req) => req.path.endsWith("/messages") && JSON.stringify(req.json ?? {}).includes(texts[0] as string),
+      (req) => req.path.endsWith("/messages") && JSON.stringify(req.json ?? {}).includes(first),
       131026,
     );
-    let noteRefused = true;
     world.bitrix.failMessagesWhere(
       world.memberId,
-      (item) => noteRefused && String(item.message.id).startsWith("note:"),
+      (item) => refusing() && String(item.message.id).startsWith("note:"),
+    );
+  }
+  const outboundLetters = async (texts: readonly string[]) =>
+    (await letters()).filter(
+      (l) => l.queue === "outbound" && texts.some((t) => JSON.stringify(l.message).includes(t)),
     );
 
-    await operatorWrites(texts[0] as string);
-    const first = await eventually(async () => {
-      const found = (await letters()).find(
-        (l) => l.queue === "outbound" && JSON.stringify(l.message).includes(texts[0] as string),
-      );
-      return found;
+  it("holds the operator's later messages to WhatsApp behind it; a redrive sends all in order", async () => {
+    const customer = "15550660009";
+    await openChat(customer);
+    const texts = ["held out 0", "held out 1", "held out 2"];
+    let refusing = true;
+    refuseFirst(texts[0] as string, () => refusing);
+
+    await operatorWrites(customer, [texts[0] as string]);
+    const [first] = await eventually(async () => {
+      const found = await outboundLetters([texts[0] as string]);
+      return found.length === 1 ? found : undefined;
     });
-    await operatorWrites(texts[1] as string);
-    await operatorWrites(texts[2] as string);
+    await operatorWrites(customer, [texts[1] as string]);
+    await operatorWrites(customer, [texts[2] as string]);
     const parked = await eventually(async () => {
-      const found = (await letters()).filter(
-        (l) => l.queue === "outbound" && texts.slice(1).some((t) => JSON.stringify(l.message).includes(t)),
-      );
+      const found = await outboundLetters(texts.slice(1));
       return found.length === 2 ? found : undefined;
     });
     await world.stack.settled();
-    expect(sentTexts()).toEqual([]);
+    expect(sentTexts(customer, texts)).toEqual([]);
     for (const letter of parked) expect(letter.waitingBehind).toBe(first.id);
     expect(await heldGroups("outbound")).toContain(first.messageGroupId);
 
-    noteRefused = false;
+    refusing = false;
     await redrive([first.id, ...parked.map((l) => l.id)]);
-    await eventually(async () => (sentTexts().length === texts.length ? true : undefined));
+    await eventually(async () => (sentTexts(customer, texts).length === texts.length ? true : undefined));
     await world.stack.settled();
-    expect(sentTexts()).toEqual(texts);
+    expect(sentTexts(customer, texts)).toEqual(texts);
     expect(await heldGroups("outbound")).not.toContain(first.messageGroupId);
+  });
+
+  it("does not send the later messages of one event after the first gave up", async () => {
+    const customer = "15550660010";
+    await openChat(customer);
+    const texts = ["batch out 0", "batch out 1", "batch out 2"];
+    let refusing = true;
+    refuseFirst(texts[0] as string, () => refusing);
+    // One event, three messages: one queue batch for the worker, in order.
+    await operatorWrites(customer, texts);
+    const held = await eventually(async () => {
+      const found = await outboundLetters(texts);
+      return found.length === 3 ? found : undefined;
+    });
+    await world.stack.settled();
+    expect(sentTexts(customer, texts)).toEqual([]);
+    const first = held.find((l) => JSON.stringify(l.message).includes(texts[0] as string));
+    expect(first).not.toHaveProperty("waitingBehind");
+    for (const letter of held.filter((l) => l !== first)) expect(letter.waitingBehind).toBe(first.id);
+
+    refusing = false;
+    await redrive(held.map((l) => l.id));
+    await eventually(async () => (sentTexts(customer, texts).length === texts.length ? true : undefined));
+    await world.stack.settled();
+    expect(sentTexts(customer, texts)).toEqual(texts);
   });
 });

@@ -168,6 +168,19 @@ describe("a held conversation's dead letter met again", () => {
     expect((await deadLetters.heldGroups(def.name)).has("g4")).toBe(false);
   });
 
+  it("is kept in flight for the whole wait, then let go, when the batch has the time", async () => {
+    for (const n of [5, 6, 7]) {
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: url, MessageBody: `{"n":${n}}`, MessageGroupId: `g${n}` }),
+      );
+      const records = await receive();
+      const result = await runQueueBatch({ Records: records }, deps(0.2), refuse, {
+        getRemainingTimeInMillis: () => 60_000,
+      });
+      expect(result.batchItemFailures).toEqual([]);
+    }
+  });
+
   it("goes back to the queue invisible for the rest of the wait when the batch has no time to keep it", async () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"n":2}', MessageGroupId: "g2" }));
     const records = await receive();
