@@ -48,24 +48,13 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     };
   }
 
-  #addTo(k: Key, attribute: string, value: string): TransactItem {
+  /** Adds a string to, or takes it from, a string-set attribute (DynamoDB drops a set left empty). */
+  #setUpdate(k: Key, action: "ADD" | "DELETE", attribute: string, value: string): TransactItem {
     return {
       Update: {
         TableName: this.#t.tableName,
         Key: k,
-        UpdateExpression: "ADD #a :v",
-        ExpressionAttributeNames: { "#a": attribute },
-        ExpressionAttributeValues: { ":v": new Set([value]) },
-      },
-    };
-  }
-
-  #takeFrom(k: Key, attribute: string, value: string): TransactItem {
-    return {
-      Update: {
-        TableName: this.#t.tableName,
-        Key: k,
-        UpdateExpression: "DELETE #a :v",
+        UpdateExpression: `${action} #a :v`,
         ExpressionAttributeNames: { "#a": attribute },
         ExpressionAttributeValues: { ":v": new Set([value]) },
       },
@@ -93,12 +82,13 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
   async hold(letter: DeadLetter & { messageGroupId: string; orderKey: string }): Promise<void> {
     await this.#transact([
       this.#t.putItem(this.#letterItem(letter)),
-      this.#addTo(
+      this.#setUpdate(
         holdKey(letter.queue, letter.messageGroupId),
+        "ADD",
         "entries",
         holdEntry(letter.orderKey, letter.id),
       ),
-      this.#addTo(heldListKey(letter.queue), "groups", letter.messageGroupId),
+      this.#setUpdate(heldListKey(letter.queue), "ADD", "groups", letter.messageGroupId),
     ]);
   }
 
@@ -153,7 +143,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
     const entry = holdEntry(letter.orderKey, letter.id);
     await this.#transact([
       this.#t.deleteItem(key(letter.id)),
-      this.#takeFrom(holdKey(letter.queue, letter.messageGroupId), "entries", entry),
+      this.#setUpdate(holdKey(letter.queue, letter.messageGroupId), "DELETE", "entries", entry),
     ]);
     await this.#unlistIfEmpty(letter.queue, letter.messageGroupId);
   }
@@ -197,7 +187,7 @@ export class DynamoDeadLetterStore implements DeadLetterStore {
             ConditionExpression: "attribute_not_exists(entries)",
           },
         },
-        this.#takeFrom(heldListKey(queue), "groups", group),
+        this.#setUpdate(heldListKey(queue), "DELETE", "groups", group),
       ]);
     } catch (error) {
       const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
