@@ -1,17 +1,20 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   GetQueueUrlCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, inject, it } from "vitest";
 import { startSqsS3Emulator } from "../../local/emulators.ts";
+import { provision } from "../../local/provision.ts";
 import { eventually } from "../support/stack.ts";
 
 /**
@@ -105,5 +108,19 @@ describe("SQS emulator restarted on its data directory", () => {
     expect(back.got.map((m) => m.Body)).toEqual(["a1", "a2"]);
     expect(back.got[0]?.Attributes?.ApproximateReceiveCount).toBe("2");
     await after.stop();
+  });
+
+  it("starts on data whose queues have an older visibility timeout, and updates them in place", async () => {
+    const emulators = inject("emulators");
+    const prefix = `vr${randomBytes(4).toString("hex")}-`;
+    await provision({ ...emulators, prefix, visibilityTimeoutSeconds: 90 });
+    const again = await provision({ ...emulators, prefix, visibilityTimeoutSeconds: 60 });
+    const sqs = client(emulators.awsEndpoint);
+    for (const queue of again.queues) {
+      const out = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ["VisibilityTimeout"] }),
+      );
+      expect(out.Attributes?.VisibilityTimeout).toBe("60");
+    }
   });
 });
