@@ -17,7 +17,7 @@ import { type FunctionName, functions, queueConsumedBy } from "#shared/resources
 import { startEmulators } from "../local/emulators.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { startBitrixFake } from "../test/fakes/bitrix24.ts";
-import type { Fault } from "../test/fakes/http-fake.ts";
+import { type Fault, startHttpFake } from "../test/fakes/http-fake.ts";
 import { signWebhook, startMetaGraphFake } from "../test/fakes/meta-graph.ts";
 import {
   APP_ID,
@@ -36,6 +36,9 @@ const emulators = await startEmulators();
 const meta = await startMetaGraphFake();
 meta.addToken(WABA_TOKEN);
 const bitrix = await startBitrixFake();
+// Where operators' files are fetched from (Bitrix24's `link`), as in test/integration/operator-files.test.ts.
+const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(4096, 7)]);
+const files = await startHttpFake(() => ({ status: 200, body: JPEG }));
 const longest = new Map<FunctionName, number>();
 let recording = false;
 const stack = await startLocalStack({
@@ -90,6 +93,8 @@ async function measure(
   faults: { bitrix?: Fault[]; meta?: Fault[] },
   send: (tag: string) => Promise<() => boolean>,
 ): Promise<void> {
+  // `CASE=upload node bench/worker-runtime.ts` runs only the cases whose label contains it.
+  if (process.env.CASE && !label.includes(process.env.CASE)) return;
   series += 1;
   longest.clear();
   recording = true;
@@ -136,27 +141,28 @@ const images = async (tag: string) => {
   return arrivedAll(ids);
 };
 const operatorCustomer = (i: number) => `1555092${String(i).padStart(2, "0")}`;
-const operatorTexts = async (tag: string) => {
-  const bodies: string[] = [];
+const operatorSends = async (tag: string, withFile: boolean) => {
+  const before = meta.sentMessages.length;
   for (let i = 0; i < 10; i++) {
     const text = `op ${tag} ${i}`;
-    bodies.push(text);
     await bitrix.deliverEvent(memberId, "ONIMCONNECTORMESSAGEADD", {
       CONNECTOR: CONNECTOR_ID,
       LINE: lineId,
       MESSAGES: [
         {
           im: { chat_id: 1900 + series, message_id: series * 100 + i },
-          message: { user_id: 27, text },
+          message: {
+            user_id: 27,
+            ...(withFile
+              ? { text: "", files: [{ name: `p${i}.jpg`, type: "image", link: `${files.url}/d/${tag}${i}` }] }
+              : { text }),
+          },
           chat: { id: `wa:${operatorCustomer(i)}` },
         },
       ],
     });
   }
-  return () => {
-    const sent = new Set(meta.sentMessages.map((m) => String((m.body.text as { body?: unknown })?.body)));
-    return bodies.every((b) => [...sent].some((s) => s.endsWith(b)));
-  };
+  return () => meta.sentMessages.length - before >= 10;
 };
 
 const sendCall = (req: { path: string }) => req.path.endsWith("imconnector.send.messages");
@@ -229,9 +235,23 @@ await measure(
   {
     meta: [{ match: (req) => req.path.endsWith("/messages"), times: always, response: { timeout: true } }],
   },
-  (tag) => operatorTexts(tag),
+  (tag) => operatorSends(tag, false),
+);
+await measure(
+  "outbound: 10 operator files, every upload to Meta hangs",
+  "outbound-worker",
+  {
+    meta: [
+      {
+        match: (req) => req.method === "POST" && req.path.endsWith("/media"),
+        times: always,
+        response: { timeout: true },
+      },
+    ],
+  },
+  (tag) => operatorSends(tag, true),
 );
 
 await stack.stop();
-await Promise.all([meta.close(), bitrix.close()]);
+await Promise.all([meta.close(), bitrix.close(), files.close()]);
 await emulators.stop();

@@ -102,7 +102,9 @@ export const functions: Record<FunctionName, FunctionDef> = {
     name: "outbound-worker",
     entry: "functions/outbound-worker/handler.ts",
     // Room for an operator's file: downloaded from Bitrix24, uploaded to Meta (the Graph client allows an
-    // upload 6 × HTTP_TIMEOUT_MS = 60 s), then sent. Shorter would cut off big files on a slow day.
+    // upload 6 × HTTP_TIMEOUT_MS = 60 s; 10 files whose uploads never answer run 60.2 s in
+    // bench/worker-runtime.ts, 10 texts whose sends never answer 20.3 s), then sent. Shorter would cut off
+    // big files on a slow day.
     timeoutSeconds: 60,
     memoryMb: 512,
     description: "Sends operator replies, files and templates from Bitrix24 to WhatsApp",
