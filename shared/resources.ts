@@ -113,9 +113,9 @@ export const functions: Record<FunctionName, FunctionDef> = {
     name: "inbound-worker",
     entry: "functions/inbound-worker/handler.ts",
     // A record starts only while 35 s are left (stopTakingRecordsWithinSeconds), and its worst measured
-    // run is about 30 s (`node bench/worker-runtime.ts`, batches of 10 at HTTP_TIMEOUT_MS 10 s: three
-    // Bitrix24 sends in a row that never answer 30.3 s, a media download that never answers 30.1 s), so
-    // 45 s leaves 10 s to start a batch's records. Short, because the queue's visibility timeout must be
+    // run is about 30 s (`node bench/worker-runtime.ts`, batches of 10 at HTTP_TIMEOUT_MS 10 s: Bitrix24
+    // sends that never answer 30–32 s, three timeouts one after another; media downloads that never answer
+    // 30.1 s), so 45 s leaves 10 s to start a batch's records. Short, because the queue's visibility timeout must be
     // at least this, and a crashed worker's conversations wait that long.
     timeoutSeconds: 45,
     // Media streams to S3 in 5 MiB parts (bench: about +50 MB RSS for 100 MB); the rest of a batch is small.
