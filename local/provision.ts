@@ -22,6 +22,8 @@ export interface ProvisionOptions {
   readonly prefix: string;
   /** Shorter visibility timeout than production, so failed records come back in test time. */
   readonly visibilityTimeoutSeconds?: number;
+  /** Fewer receives before the dead-letter queue than production, so a test can run out of them. */
+  readonly maxReceiveCount?: number;
 }
 
 export interface ProvisionedQueue {
@@ -93,7 +95,10 @@ async function ensureQueue(
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? def.visibilityTimeoutSeconds;
   const url = await createOrUpdateQueue(sqs, `${options.prefix}${def.name}.fifo`, {
     VisibilityTimeout: String(visibilityTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: def.maxReceiveCount }),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: options.maxReceiveCount ?? def.maxReceiveCount,
+    }),
   });
   return { def, url, arn: await queueArn(sqs, url), dlqUrl, visibilityTimeoutSeconds };
 }

@@ -27,7 +27,10 @@ export interface TestStack extends LocalStack {
  * The local stack against the run's shared emulators: own table, queues and bucket, gateway on a free
  * port, pollers with test-sized waits (5 s visibility timeout; workers set shorter backoffs themselves).
  */
-export async function startTestStack(env: Record<string, string | undefined> = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: Record<string, string | undefined> = {},
+  queues: { maxReceiveCount?: number } = {},
+): Promise<TestStack> {
   const logs: string[] = [];
   const stack = await startLocalStack({
     port: 0,
@@ -36,8 +39,10 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     adminToken: TEST_ADMIN_TOKEN,
     encryptionKey: "test-encryption-key-material-0123456789",
     visibilityTimeoutSeconds: 5,
+    maxReceiveCount: queues.maxReceiveCount,
     pollWaitSeconds: 1,
-    env,
+    // A worker that holds a conversation waits this long before letting it go on: test-sized.
+    env: { HELD_CONVERSATIONS_CACHE_SECONDS: "0.2", ...env },
     log: (line) => logs.push(line),
   });
   const sqs = makeSqsClient();
