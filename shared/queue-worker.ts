@@ -55,7 +55,7 @@ export async function runQueueBatch(
   const heartbeat = await startHeartbeat(deps, pending);
   const runRecord = async (
     record: SQSRecord,
-    order: Pick<Attempt, "handOff" | "previous">,
+    order: Pick<Attempt, "handOff" | "previous" | "nextQueued">,
   ): Promise<void> => {
     const attempt: Attempt = {
       number: receiveCount(record),
@@ -97,8 +97,8 @@ export async function runQueueBatch(
   };
   const result = await processFifoBatch(
     event,
-    async (record, handOff: HandOff, previous) => {
-      await runRecord(record, { handOff, previous });
+    async (record, handOff: HandOff, previous, nextQueued) => {
+      await runRecord(record, { handOff, previous, nextQueued });
       // Done with (delivered or given up). A failed one stays invisible until its backoff is set below.
       pending.delete(record);
     },
