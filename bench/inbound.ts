@@ -12,7 +12,8 @@
  *  2. The same portal, posted one after another (each post waits for the previous answer): 200 from 20
  *     customers, and 100 from one customer. No target: a conversation's next message arrives only after
  *     the previous one was accepted, so it can share a call only with what queued behind the call in
- *     flight (an SQS FIFO event source has no batching window to wait for more).
+ *     flight (an SQS FIFO event source has no batching window to wait for more, and hands a worker at
+ *     most 10 records: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html).
  *  3. Standard portal (2 req/s, burst 50): 80 messages one after another, so the pacing shows.
  *
  * Both fake portals also enforce that budget themselves (leaky bucket, 503 QUERY_LIMIT_EXCEEDED past
