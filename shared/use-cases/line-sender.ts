@@ -386,8 +386,14 @@ export function makeLineSender({
       const follower =
         waitMs > 0 ? lastOfEachChat(batch.items).find((item) => item.followerPending) : undefined;
       if (follower?.attempt.nextQueued) {
-        const waited = new Promise((resolve) => setTimeout(resolve, waitMs));
-        void Promise.race([follower.attempt.nextQueued, waited]).then(() => flushSafely(key, batch));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waited = new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        });
+        void Promise.race([follower.attempt.nextQueued, waited]).then(() => {
+          clearTimeout(timer);
+          flushSafely(key, batch);
+        });
         return;
       }
     }
