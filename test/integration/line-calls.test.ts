@@ -5,7 +5,8 @@ import { startWorld, textWebhook, type World } from "../support/world.ts";
 let world: World;
 
 beforeAll(async () => {
-  world = await startWorld();
+  // Enough concurrent invocations that messages arriving while one waits on Bitrix24 are still taken.
+  world = await startWorld({}, {}, 8);
 });
 
 afterAll(async () => {
@@ -34,5 +35,44 @@ describe("Bitrix24 calls per message", () => {
     await world.stack.settled();
     expect(got.map((m) => m.message.text)).toEqual(texts.map((t) => t.body));
     expect(sendCalls() - before).toBe(1);
+  });
+
+  it("holds what arrives while the line's call is out for the next call, instead of a call each", async () => {
+    // The first call answers late (a slow portal, 1.5 s, then a 500: its message is retried); five
+    // customers write one after another meanwhile, each taken by an invocation of its own and reaching
+    // the line at its own moment.
+    world.bitrix.inject({
+      match: "/rest/imconnector.send.messages",
+      response: {
+        status: 500,
+        body: { error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" },
+        delayMs: 1_500,
+      },
+    });
+    expect(
+      (await world.postWebhook(textWebhook([{ id: "wamid.slow-0", from: "16505550910", body: "s0" }])))
+        .status,
+    ).toBe(200);
+    await eventually(async () =>
+      world.bitrix
+        .requestsTo("/rest/imconnector.send.messages")
+        .some((r) => r.rawBody.includes("wamid.slow-0"))
+        ? true
+        : undefined,
+    );
+    const others = [1, 2, 3, 4, 5].map((i) => ({
+      id: `wamid.slow-${i}`,
+      from: `1650555092${i}`,
+      body: `s${i}`,
+    }));
+    for (const m of others) {
+      expect((await world.postWebhook(textWebhook([m]))).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await eventually(async () => (ours("wamid.slow-").length === 6 ? true : undefined), 20_000);
+    const carrying = world.bitrix
+      .requestsTo("/rest/imconnector.send.messages")
+      .filter((r) => others.some((m) => r.rawBody.includes(m.id)));
+    expect(carrying).toHaveLength(1);
   });
 });

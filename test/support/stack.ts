@@ -27,7 +27,11 @@ export interface TestStack extends LocalStack {
  * The local stack against the run's shared emulators: own table, queues and bucket, gateway on a free
  * port, pollers with test-sized waits (5 s visibility timeout; workers set shorter backoffs themselves).
  */
-export async function startTestStack(env: Record<string, string | undefined> = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: Record<string, string | undefined> = {},
+  /** Concurrent invocations per queue (the local stack's default is 2). */
+  pollerConcurrency?: number,
+): Promise<TestStack> {
   const logs: string[] = [];
   const stack = await startLocalStack({
     port: 0,
@@ -37,6 +41,7 @@ export async function startTestStack(env: Record<string, string | undefined> = {
     encryptionKey: "test-encryption-key-material-0123456789",
     visibilityTimeoutSeconds: 5,
     pollWaitSeconds: 1,
+    ...(pollerConcurrency ? { pollerConcurrency } : {}),
     env,
     log: (line) => logs.push(line),
   });

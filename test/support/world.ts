@@ -28,17 +28,21 @@ export interface World {
 export async function startWorld(
   env: Record<string, string | undefined> = {},
   portalInput: BitrixPortalInput = {},
+  pollerConcurrency?: number,
 ): Promise<World> {
   const meta = await startMetaGraphFake();
   meta.addToken(WABA_TOKEN);
   const bitrix = await startBitrixFake();
-  const stack = await startTestStack({
-    GRAPH_API_BASE_URL: meta.url,
-    BITRIX_OAUTH_URL: bitrix.oauthUrl,
-    RETRY_BASE_SECONDS: "1",
-    RETRY_MAX_SECONDS: "1",
-    ...env,
-  });
+  const stack = await startTestStack(
+    {
+      GRAPH_API_BASE_URL: meta.url,
+      BITRIX_OAUTH_URL: bitrix.oauthUrl,
+      RETRY_BASE_SECONDS: "1",
+      RETRY_MAX_SECONDS: "1",
+      ...env,
+    },
+    pollerConcurrency,
+  );
   const memberId = await connectBusiness(stack, bitrix, portalInput);
   return {
     stack,
