@@ -105,7 +105,20 @@ function toRecord(m: Message, queueArn: string): SQSRecord {
       MessageGroupId: a.MessageGroupId,
       MessageDeduplicationId: a.MessageDeduplicationId,
     },
-    messageAttributes: {},
+    // As Lambda hands them over: Powertools' SqsSchema (https://docs.aws.amazon.com/powertools/typescript/
+    // 2.26.0/api/variables/_aws-lambda-powertools_parser.schemas.SqsSchema.html) and aws_lambda_events'
+    // example-sqs-event.json fixture.
+    messageAttributes: Object.fromEntries(
+      Object.entries(m.MessageAttributes ?? {}).map(([name, v]) => [
+        name,
+        {
+          dataType: v.DataType ?? "String",
+          ...(v.StringValue === undefined ? {} : { stringValue: v.StringValue }),
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      ]),
+    ),
     md5OfBody: m.MD5OfBody ?? "",
     eventSource: "aws:sqs",
     eventSourceARN: queueArn,

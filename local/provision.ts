@@ -16,6 +16,8 @@ export interface ProvisionOptions {
   readonly prefix: string;
   /** Shorter visibility timeout than production, so failed records come back in test time. */
   readonly visibilityTimeoutSeconds?: number;
+  /** Fewer receives before the dead-letter queue than production, so a test can run out of them. */
+  readonly maxReceiveCount?: number;
 }
 
 export interface ProvisionedQueue {
@@ -91,7 +93,10 @@ async function ensureQueue(
       Attributes: {
         FifoQueue: "true",
         VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: def.maxReceiveCount }),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: options.maxReceiveCount ?? def.maxReceiveCount,
+        }),
       },
     }),
   );

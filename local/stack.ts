@@ -20,6 +20,8 @@ export interface LocalStackOptions {
   readonly adminToken: string;
   readonly encryptionKey: string;
   readonly visibilityTimeoutSeconds?: number;
+  /** Receives before a queue's dead-letter queue (the workers read it from the queue). */
+  readonly maxReceiveCount?: number;
   readonly pollWaitSeconds?: number;
   readonly pollerConcurrency?: number;
   /** Further configuration (GRAPH_API_BASE_URL, BITRIX_OAUTH_URL, PUBLIC_BASE_URL, LINE_PREFIX …). */
@@ -68,6 +70,7 @@ async function startOn(options: LocalStackOptions, started: Emulators | undefine
     ...endpoints,
     prefix,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    maxReceiveCount: options.maxReceiveCount,
   });
 
   Object.assign(process.env, {

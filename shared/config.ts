@@ -46,6 +46,13 @@ const schema = z.object({
    * it (crash recovery). Messages into Bitrix24 take no lease.
    */
   DELIVERY_LEASE_SECONDS: z._default(z.coerce.number().check(z.positive()), 60),
+  /**
+   * How long a warm worker trusts its list of held conversations (conversations waiting behind a dead
+   * letter); a worker that holds one keeps its batch this long, so no other acts on an older list (a
+   * batch with less time left hands its dead letters back to the queue for the rest). Longer: fewer
+   * reads while nothing is held, a longer wait after giving up.
+   */
+  HELD_CONVERSATIONS_CACHE_SECONDS: z._default(z.coerce.number().check(z.nonnegative(), z.maximum(60)), 20),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
   LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),
@@ -63,6 +70,7 @@ const settable = z.pick(schema, {
   RETRY_BASE_SECONDS: true,
   RETRY_MAX_SECONDS: true,
   DELIVERY_LEASE_SECONDS: true,
+  HELD_CONVERSATIONS_CACHE_SECONDS: true,
   MEDIA_URL_TTL_SECONDS: true,
   LOG_LEVEL: true,
 });

@@ -5,9 +5,11 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { type ClaimStore, checkOut } from "./claim-check.ts";
+import { type HoldEntry, waitingReason } from "./domain/conversation-hold.ts";
 import type { Logger } from "./logger.ts";
 import type { DeadLetterStore } from "./ports/dead-letters.ts";
 import { type MetricName, type Metrics, metricNames } from "./ports/metrics.ts";
+import { type HoldGate, HoldsInBatch, makeHoldGate, placeOf, type RecordPlace } from "./queue-holds.ts";
 import { deadLetterLogMessage, type QueueDef } from "./resources.ts";
 import { type HandOff, processFifoBatch } from "./sqs-batch.ts";
 import type { Attempt } from "./use-cases/line-sender.ts";
@@ -21,6 +23,11 @@ export interface QueueWorkerDeps {
   readonly metrics?: WorkerMetrics;
   /** Where bodies too large for SQS were put (claim check). */
   readonly claims?: ClaimStore;
+  /**
+   * The queue's held conversations (shared/queue-holds.ts), kept by the caller across invocations;
+   * without one the held list is read for every batch.
+   */
+  readonly holds?: HoldGate;
 }
 
 /** What a worker counts: each outcome `work` returns, retried failures and dead letters. */
@@ -40,7 +47,9 @@ const receiveCount = (r: SQSRecord) => Number(r.attributes.ApproximateReceiveCou
  * A FIFO queue consumer's batch: each record's body handed to `work` with its attempt number. A failure
  * retrying can fix is retried with backoff — the record's visibility becomes base × 2^(attempt−1) s,
  * capped, so one 503 costs seconds, not the queue's full visibility timeout. One it cannot fix, or the
- * last attempt, becomes a dead letter with its reason, and the conversation moves on.
+ * last attempt, becomes a dead letter with its reason, and its conversation (message group) is held:
+ * its later messages are not worked on but parked as dead letters behind it, until a redrive brings
+ * them all back in order or an admin deletes the blocking one (shared/queue-holds.ts).
  */
 export async function runQueueBatch(
   event: SQSEvent,
@@ -52,23 +61,40 @@ export async function runQueueBatch(
   const reserveMs = queue.stopTakingRecordsWithinSeconds * 1000;
   const outOfTime = () => (context ? context.getRemainingTimeInMillis() < reserveMs : false);
   const pending = new Set(event.Records);
-  const heartbeat = await startHeartbeat(deps, pending);
+  const [heartbeat, maxReceives] = await Promise.all([startHeartbeat(deps, pending), maxReceivesOf(deps)]);
+  const holds = new HoldsInBatch(deps.holds ?? makeHoldGate(deps.deadLetters, queue.name, 0));
+  /** Resolves true when the record became (or already was) a dead letter: it stays in flight till the end. */
   const runRecord = async (
     record: SQSRecord,
     order: Pick<Attempt, "handOff" | "previous" | "nextQueued">,
-  ): Promise<void> => {
+  ): Promise<boolean> => {
+    const place = placeOf(record);
+    if (place) {
+      const decision = await holds.decide(place);
+      if (!decision.pass) {
+        if (!decision.alreadyLetter) await park(deps, holds, record, place, decision.behind);
+        return true;
+      }
+    }
     const attempt: Attempt = {
       number: receiveCount(record),
-      last: receiveCount(record) >= queue.maxReceiveCount,
-      ...order,
+      last: receiveCount(record) >= maxReceives,
+      previous: order.previous,
+      // A redriven message is done before the next of its conversation starts: sharing a send with them,
+      // it could be refused alone while they are accepted — overtaken again. (Nor does its send wait for
+      // the next one, which starts only once it is done.)
+      ...(place?.redriven ? {} : { handOff: order.handOff, nextQueued: order.nextQueued }),
     };
     let body: unknown;
     try {
       body = JSON.parse(record.body);
     } catch {
-      await giveUp(deps, record, "the queue message is not JSON");
-      return;
+      await giveUp(deps, holds, record, place, "the queue message is not JSON");
+      return true;
     }
+    // The last receive: should the worker not answer (a crash, a timeout), SQS moves the message to the
+    // dead-letter queue and its conversation would go on without it. Held beforehand, the rest waits.
+    const lastStand = place && attempt.last ? await holdLastAttempt(deps, record, place) : undefined;
     // A claim the store cannot hand back (yet) fails like any transient error: retried, then a dead letter.
     body = await checkOut(body, deps.claims);
     const portal = deps.metrics?.portalOf?.(body);
@@ -82,6 +108,13 @@ export async function runQueueBatch(
       const counted = deps.metrics?.outcomes[outcome];
       if (counted) deps.metrics?.sink.count(counted, 1, { portal });
     } catch (error) {
+      // An earlier record of its conversation gave up while this one was under way (handed off behind
+      // it): it waits behind that one, whatever its own failure was.
+      const earlier = place && holds.heldHere(place.group);
+      if (place && earlier && earlier.letterId !== place.letterId) {
+        await park(deps, holds, record, place, earlier);
+        return true;
+      }
       const permanent = (error as { transient?: boolean }).transient === false;
       if (!permanent && !attempt.last) {
         if (deps.metrics) deps.metrics.sink.count(deps.metrics.failed, 1, { portal });
@@ -89,24 +122,94 @@ export async function runQueueBatch(
       }
       await giveUp(
         deps,
+        holds,
         record,
+        place,
         `${(error as Error).message}${permanent ? "" : ` (after ${attempt.number} attempts)`}`,
         portal,
       );
+      return true;
     }
+    if (lastStand) await deps.deadLetters.discard(lastStand);
+    // A redriven message is through: its place in the hold is given up, so the ones behind it may go.
+    if (place) await holds.done(place);
+    return false;
   };
+  const lettered = new Set<SQSRecord>();
   const result = await processFifoBatch(
     event,
     async (record, handOff: HandOff, previous, nextQueued) => {
-      await runRecord(record, { handOff, previous, nextQueued });
-      // Done with (delivered or given up). A failed one stays invisible until its backoff is set below.
-      pending.delete(record);
+      // Delivered: done with. A failed one stays invisible until its backoff is set below; a dead letter
+      // until the batch is settled.
+      if (await runRecord(record, { handOff, previous, nextQueued })) lettered.add(record);
+      else pending.delete(record);
     },
     logger,
     outOfTime,
-  ).finally(() => heartbeat.stop());
-  await backOff(deps, event, result);
+  )
+    .then(async (r) => {
+      const left = await holds.settle(
+        context ? context.getRemainingTimeInMillis() - SETTLE_MARGIN_MS : undefined,
+      );
+      if (left === 0) return r;
+      // Too little time to wait here: the dead letters go back to the queue instead, invisible for the
+      // rest of the wait, which keeps their conversations from anyone. Received again, each is known to
+      // be a dead letter already and is done with.
+      const failed = new Set(r.batchItemFailures.map((f) => f.itemIdentifier));
+      for (const record of lettered) failed.add(record.messageId);
+      await handBack(deps, [...lettered], Math.ceil(left / 1000));
+      return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+    })
+    .finally(() => heartbeat.stop());
+  await backOff(deps, event, result, new Set(lettered));
   return result;
+}
+
+/** Room kept after a hold's wait for the batch's answer to reach the event source. */
+const SETTLE_MARGIN_MS = 2000;
+
+async function handBack(deps: QueueWorkerDeps, records: SQSRecord[], seconds: number): Promise<void> {
+  const url = process.env[deps.queue.urlEnv];
+  if (!url || records.length === 0) return;
+  await deps.sqs
+    .send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: records.map((r, i) => ({
+          Id: String(i),
+          ReceiptHandle: r.receiptHandle,
+          VisibilityTimeout: seconds,
+        })),
+      }),
+    )
+    .catch((error) => {
+      // They stay invisible for the queue's visibility timeout then: longer than the wait.
+      deps.logger.warn("could not hand dead letters back to the queue", { error });
+    });
+}
+
+/**
+ * The receives after which SQS moves a message to the dead-letter queue, from the queue's redrive policy
+ * (read once per cold start): the worker's last attempt is the one before that, whatever the queue was
+ * given (the local test stacks use a few).
+ */
+const maxReceivesByUrl = new Map<string, Promise<number | undefined>>();
+
+async function maxReceivesOf(deps: QueueWorkerDeps): Promise<number> {
+  const url = process.env[deps.queue.urlEnv];
+  if (!url) return deps.queue.maxReceiveCount;
+  let max = maxReceivesByUrl.get(url);
+  if (!max) {
+    max = deps.sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy"] }))
+      .then((out) => {
+        const policy = JSON.parse(out.Attributes?.RedrivePolicy ?? "{}") as { maxReceiveCount?: unknown };
+        return Number(policy.maxReceiveCount) || undefined;
+      })
+      .catch(() => undefined);
+    maxReceivesByUrl.set(url, max);
+  }
+  return (await max) ?? deps.queue.maxReceiveCount;
 }
 
 /** The queue's visibility timeout, read once per cold start (the local stack's test queues use 5 s). */
@@ -151,26 +254,92 @@ async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): P
 
 async function giveUp(
   deps: QueueWorkerDeps,
+  holds: HoldsInBatch,
   record: SQSRecord,
+  place: RecordPlace | undefined,
   reason: string,
   portal?: string,
 ): Promise<void> {
   deps.logger.error(deadLetterLogMessage(deps.queue.name), { messageId: record.messageId, reason });
   deps.metrics?.sink.count(metricNames.deadLettered, 1, { portal });
-  await deps.deadLetters.record({
-    id: record.messageId,
+  const letter = {
+    id: place?.letterId ?? record.messageId,
     queue: deps.queue.name,
     body: record.body,
     messageGroupId: record.attributes.MessageGroupId,
     reason,
     attempts: receiveCount(record),
     failedAt: new Date().toISOString(),
-    source: "worker",
-  });
+    source: "worker" as const,
+  };
+  if (!place) {
+    await deps.deadLetters.record(letter);
+    return;
+  }
+  await deps.deadLetters.hold({ ...letter, messageGroupId: place.group, orderKey: place.orderKey });
+  await holds.held(place, { gaveUp: true });
 }
 
-async function backOff(deps: QueueWorkerDeps, batch: SQSEvent, failures: SQSBatchResponse): Promise<void> {
-  const failed = new Set(failures.batchItemFailures.map((f) => f.itemIdentifier));
+/**
+ * Holds the conversation behind a record on its last receive, before the work: a worker that dies on
+ * it leaves it to SQS's dead-letter queue, and the drain then finds this letter (same id) in its place.
+ * Done with, it is discarded; given up, its letter is written again with the reason.
+ */
+async function holdLastAttempt(deps: QueueWorkerDeps, record: SQSRecord, place: RecordPlace) {
+  const letter = {
+    id: place.letterId,
+    queue: deps.queue.name,
+    body: record.body,
+    messageGroupId: place.group,
+    orderKey: place.orderKey,
+    reason: "its last attempt did not finish (the worker crashed or timed out)",
+    attempts: receiveCount(record),
+    failedAt: new Date().toISOString(),
+    source: "worker" as const,
+  };
+  await deps.deadLetters.hold(letter);
+  return letter;
+}
+
+/** A record of a held conversation: kept as a dead letter behind the one it waits for, not worked on. */
+async function park(
+  deps: QueueWorkerDeps,
+  holds: HoldsInBatch,
+  record: SQSRecord,
+  place: RecordPlace,
+  behind: Pick<HoldEntry, "letterId">,
+): Promise<void> {
+  deps.logger.warn(`${deps.queue.name} record waits behind a dead letter of its conversation`, {
+    messageId: record.messageId,
+    waitingBehind: behind.letterId,
+  });
+  await deps.deadLetters.hold({
+    id: place.letterId,
+    queue: deps.queue.name,
+    body: record.body,
+    messageGroupId: place.group,
+    orderKey: place.orderKey,
+    reason: waitingReason(behind),
+    waitingBehind: behind.letterId,
+    attempts: receiveCount(record),
+    failedAt: new Date().toISOString(),
+    source: "worker",
+  });
+  await holds.held(place, { gaveUp: false });
+}
+
+async function backOff(
+  deps: QueueWorkerDeps,
+  batch: SQSEvent,
+  failures: SQSBatchResponse,
+  /** Handed back with their own visibility: no backoff for them. */
+  handedBack: ReadonlySet<SQSRecord>,
+): Promise<void> {
+  const failed = new Set(
+    failures.batchItemFailures
+      .map((f) => f.itemIdentifier)
+      .filter((id) => ![...handedBack].some((r) => r.messageId === id)),
+  );
   const url = process.env[deps.queue.urlEnv];
   const { baseSeconds, maxSeconds } = deps.retry;
   const entries = batch.Records.filter((r) => failed.has(r.messageId)).map((r, i) => ({

@@ -399,6 +399,18 @@ export const adminRoutes: readonly AdminRoute[] = [
     },
   },
   {
+    method: "DELETE",
+    path: "/api/admin/dead-letters/{id}",
+    summary:
+      "Forget a dead letter that will never go (its conversation is held no longer by it; redrive the ones that waited behind it)",
+    tag: "dead-letters",
+    status: 204,
+    run: async (uc, ctx) => {
+      await uc.deadLetters.discard(param(ctx, "id"));
+      return noContent();
+    },
+  },
+  {
     method: "GET",
     path: "/api/admin/wabas/{wabaId}/templates",
     summary:

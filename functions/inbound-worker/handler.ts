@@ -12,6 +12,7 @@ import type { InboundEvent } from "#shared/domain/inbound-event.ts";
 import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { metricNames } from "#shared/ports/metrics.ts";
+import { makeHoldGate } from "#shared/queue-holds.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
 import { forQueueWorker, getRuntime, lazy } from "#shared/runtime.ts";
@@ -32,6 +33,11 @@ const deps = lazy(async () => {
       queue: queueConsumedBy("inbound-worker"),
       sqs: makeSqsClient(),
       deadLetters: runtime.deadLetters,
+      holds: makeHoldGate(
+        runtime.deadLetters,
+        queueConsumedBy("inbound-worker").name,
+        config.HELD_CONVERSATIONS_CACHE_SECONDS,
+      ),
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
       // The portal is known only once the event is routed, so inbound counts are per function.

@@ -10,6 +10,7 @@ import type { QueueJob } from "#shared/domain/outbound-job.ts";
 import { makeLogger, withRequestId } from "#shared/logger.ts";
 import { systemClock } from "#shared/ports/clock.ts";
 import { metricNames } from "#shared/ports/metrics.ts";
+import { makeHoldGate } from "#shared/queue-holds.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import { queueConsumedBy } from "#shared/resources.ts";
 import { getRuntime, lazy } from "#shared/runtime.ts";
@@ -36,6 +37,11 @@ const deps = lazy(async () => {
       queue: queueConsumedBy("outbound-worker"),
       sqs: makeSqsClient(),
       deadLetters: runtime.deadLetters,
+      holds: makeHoldGate(
+        runtime.deadLetters,
+        queueConsumedBy("outbound-worker").name,
+        config.HELD_CONVERSATIONS_CACHE_SECONDS,
+      ),
       retry: { baseSeconds: config.RETRY_BASE_SECONDS, maxSeconds: config.RETRY_MAX_SECONDS },
       logger,
       metrics: {
@@ -85,7 +91,9 @@ async function handle(event: SQSEvent, context?: Context): Promise<SQSBatchRespo
   return runQueueBatch(
     event,
     d.worker,
-    (body, attempt) => {
+    (body, { handOff: _noteQueued, ...attempt }) => {
+      // A conversation's next message waits until this one is done: a note to the operator queued for
+      // Bitrix24 is no hand-off, since this message may still fail for good after it and be overtaken.
       const job = body as QueueJob;
       return job.kind === "sms" ? d.send.sendSms(job, attempt) : d.send.sendOperatorMessage(job, attempt);
     },

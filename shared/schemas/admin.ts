@@ -261,6 +261,18 @@ export const deadLetterView = z.object({
       "worker: a worker gave up with a reason; dlq: SQS moved it after max receives (crash, timeout)",
     ),
   messageGroupId: z.string().optional(),
+  orderKey: z
+    .string()
+    .optional()
+    .describe(
+      "Its place in its message group (the SQS sequence number it first had): redrive sends a group in this order",
+    ),
+  waitingBehind: z
+    .string()
+    .optional()
+    .describe(
+      "Parked, not failed: the dead letter of its conversation it waits behind; it goes with a redrive, after that one",
+    ),
   message: z.unknown().optional().describe("The queue message body, parsed (when it is JSON)"),
   body: z.string().optional().describe("The queue message body as text, when it is not JSON"),
 });

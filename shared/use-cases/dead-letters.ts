@@ -6,9 +6,12 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { compareOrderKeys } from "../domain/conversation-hold.ts";
+import { NotFoundError } from "../errors.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { DeadLetter, DeadLetterStore } from "../ports/dead-letters.ts";
 import type { Page } from "../ports/store.ts";
+import { REDRIVE_ATTRIBUTES } from "../queue-holds.ts";
 
 /** A queue whose dead letters are managed: logical name (shared/resources.ts), its URL and its DLQ's URL. */
 export interface DeadLetterQueue {
@@ -41,6 +44,8 @@ export function toDeadLetterView(letter: DeadLetter) {
     failedAt: letter.failedAt,
     source: letter.source,
     ...(letter.messageGroupId === undefined ? {} : { messageGroupId: letter.messageGroupId }),
+    ...(letter.orderKey === undefined ? {} : { orderKey: letter.orderKey }),
+    ...(letter.waitingBehind === undefined ? {} : { waitingBehind: letter.waitingBehind }),
     ...(message.ok ? { message: message.value } : { body: letter.body }),
   };
 }
@@ -50,7 +55,9 @@ export function toDeadLetterView(letter: DeadLetter) {
  * table themselves (`source: "worker"`); messages SQS moved to a dead-letter queue after too many
  * receives (a crash or a timeout: no reason known) are drained into the table here (`source: "dlq"`) —
  * each recorded first and deleted from the DLQ only then, so a failed write loses nothing. Redriving
- * sends a dead letter back to its queue and then forgets it.
+ * sends a dead letter back to its queue, with its order key and id as message attributes, and then
+ * forgets it; its conversation stays held until the worker is through with it (shared/queue-holds.ts).
+ * Deleting one forgets it and takes it out of its conversation's hold.
  */
 export function makeDeadLetters({
   store,
@@ -74,11 +81,13 @@ export function makeDeadLetters({
           WaitTimeSeconds: 0,
           VisibilityTimeout: DRAIN_VISIBILITY_SECONDS,
           MessageSystemAttributeNames: ["All"],
+          // A redriven message that SQS moved here keeps its place and id in its conversation.
+          MessageAttributeNames: [REDRIVE_ATTRIBUTES.orderKey, REDRIVE_ATTRIBUTES.letterId],
         }),
       );
       const messages = (out.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle);
       if (messages.length === 0) return;
-      const recorded = await Promise.allSettled(messages.map((m) => store.record(fromDlq(queue, m))));
+      const recorded = await Promise.allSettled(messages.map((m) => recordDrained(queue, m)));
       const done = messages.filter((_, i) => recorded[i]?.status === "fulfilled");
       if (done.length > 0) {
         // A delete that fails leaves the message to be recorded again later: same id, same item.
@@ -99,17 +108,33 @@ export function makeDeadLetters({
     }
   }
 
+  /**
+   * A message a worker held before its last attempt (which did not finish) already has its letter, with
+   * its place in its conversation: under its message id, which a FIFO dead-letter queue keeps as the
+   * moved message's deduplication id.
+   */
+  async function recordDrained(queue: DeadLetterQueue, m: Message): Promise<void> {
+    const letter = fromDlq(queue, m);
+    const original = m.Attributes?.MessageDeduplicationId;
+    if (original && original !== letter.id && (await store.get(original))) return;
+    await store.record(letter);
+  }
+
   function fromDlq(queue: DeadLetterQueue, m: Message): DeadLetter {
     const attrs = m.Attributes ?? {};
     // Our own receive counts too; SQS keeps the count of the receives on the source queue.
     const attempts = Math.max(0, Number(attrs.ApproximateReceiveCount ?? 1) - 1);
     // A FIFO queue's message gets a new enqueue time when SQS moves it to the dead-letter queue.
     const sent = Number(attrs.SentTimestamp);
+    const kept = (name: string) => m.MessageAttributes?.[name]?.StringValue;
+    const orderKey = kept(REDRIVE_ATTRIBUTES.orderKey);
+    const letterId = orderKey && kept(REDRIVE_ATTRIBUTES.letterId);
     return {
-      id: String(m.MessageId),
+      id: letterId || String(m.MessageId),
       queue: queue.name,
       body: m.Body ?? "",
       ...(attrs.MessageGroupId ? { messageGroupId: attrs.MessageGroupId } : {}),
+      ...(orderKey ? { orderKey } : {}),
       reason: `moved to the dead-letter queue after ${attempts} receives (the worker crashed or timed out)`,
       attempts,
       failedAt: (Number.isFinite(sent) && sent > 0 ? new Date(sent) : clock.now()).toISOString(),
@@ -145,6 +170,14 @@ export function makeDeadLetters({
               MessageDeduplicationId: sqsId(`redrive:${letter.id}:${clock.now().getTime()}`),
             }
           : {}),
+        ...(letter.orderKey === undefined
+          ? {}
+          : {
+              MessageAttributes: {
+                [REDRIVE_ATTRIBUTES.orderKey]: { DataType: "String", StringValue: letter.orderKey },
+                [REDRIVE_ATTRIBUTES.letterId]: { DataType: "String", StringValue: letter.id },
+              },
+            }),
       }),
     );
   }
@@ -156,10 +189,18 @@ export function makeDeadLetters({
       return store.list(cursor, limit);
     },
 
+    /** Forgets a dead letter for good; its conversation is held no longer by it. */
+    async discard(id: string): Promise<void> {
+      const letter = await store.get(id);
+      if (!letter) throw new NotFoundError(`dead letter ${id} not found`);
+      await store.discard(letter);
+    },
+
     /**
      * Sends the given dead letters (all of them, the dead-letter queues drained first, when `ids` is
-     * omitted) back to their queues, oldest first, and removes each once sent. Within a message group a
-     * failure stops the group's later letters, so the group's order survives a second redrive.
+     * omitted) back to their queues, each message group in its order, and removes each once sent. Within
+     * a message group a failure stops the group's later letters, so the group's order survives a second
+     * redrive.
      */
     async redrive(ids?: readonly string[]): Promise<RedriveResult> {
       const redriven: string[] = [];
@@ -178,7 +219,7 @@ export function makeDeadLetters({
           else failed.push({ id, error: "not found" });
         });
       }
-      letters.sort((a, b) => a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id));
+      letters = inSendingOrder(letters);
 
       const stoppedGroups = new Set<string>();
       for (const letter of letters) {
@@ -196,6 +237,12 @@ export function makeDeadLetters({
           continue;
         }
         try {
+          // Marked first: a worker that meets this letter's own message again (its batch was cut off
+          // after recording it) knows it from the redriven one.
+          if (!(await store.markRedriving(letter.id))) {
+            failed.push({ id: letter.id, error: "not found" });
+            continue;
+          }
           await sendBack(letter, queue);
         } catch (error) {
           if (group) stoppedGroups.add(group);
@@ -216,6 +263,27 @@ export function makeDeadLetters({
       return { redriven, failed };
     },
   };
+}
+
+/**
+ * A message group's letters by their order keys — the sequence numbers SQS gave them on their queue,
+ * which grow within a group (unlike the failure times, written by different workers' clocks); a group
+ * with a letter that has none (recorded before keys were kept) by failure time. Groups oldest first.
+ */
+export function inSendingOrder(letters: readonly DeadLetter[]): DeadLetter[] {
+  const byTime = (a: DeadLetter, b: DeadLetter) =>
+    a.failedAt.localeCompare(b.failedAt) || a.id.localeCompare(b.id);
+  const groups = new Map<string, DeadLetter[]>();
+  for (const letter of [...letters].sort(byTime)) {
+    const group =
+      letter.messageGroupId === undefined ? `\n${letter.id}` : `${letter.queue}\n${letter.messageGroupId}`;
+    groups.set(group, [...(groups.get(group) ?? []), letter]);
+  }
+  return [...groups.values()].flatMap((group) =>
+    group.every((l) => l.orderKey !== undefined)
+      ? group.sort((a, b) => compareOrderKeys(a.orderKey ?? "", b.orderKey ?? ""))
+      : group,
+  );
 }
 
 /** SQS group and deduplication ids: at most 128 characters of letters, digits and punctuation. */

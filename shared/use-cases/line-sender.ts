@@ -129,8 +129,9 @@ export function makeLineSender({
   /** Per open line, the flush in progress: a line's calls go one after another, so none overtakes. */
   const flushing = new Map<string, Promise<void>>();
   /**
-   * Conversations whose message failed for now (it will be retried): their later messages must not go
-   * out before it. Cleared when the conversation's next queue batch starts with a fresh first message.
+   * Conversations whose message failed (it will be retried, or it became a dead letter that holds its
+   * conversation): their later messages must not go out before it. Cleared when the conversation's next
+   * queue batch starts with a fresh first message.
    */
   const heldBack = new Set<string>();
   const slowUntil = new Map<string, number>();
@@ -296,7 +297,14 @@ export function makeLineSender({
           await failAll(route, items, limitError);
           return;
         }
-        for (const item of items) await send(route, [item]);
+        for (const item of items) {
+          // An earlier message of the conversation failed alone: this one must not overtake it.
+          if (heldBack.has(item.chat))
+            item.reject(
+              new RetryLaterError(`an earlier message of chat ${item.chat} is still to be delivered`),
+            );
+          else await send(route, [item]);
+        }
         return;
       }
       await failAll(route, items, error);
@@ -438,18 +446,19 @@ export function makeLineSender({
         setTimeout(() => flushSafely(key, created), BATCH_WINDOW_MS);
         batch = created;
       }
-      const holdBackOnRetry = (error: unknown) => {
-        if ((error as { transient?: boolean }).transient !== false) heldBack.add(chat);
+      const holdBack = (error: unknown) => {
+        heldBack.add(chat);
         reject(error);
       };
       const item: Waiting = {
         id: message.id,
         chat,
-        followerPending: attempt.nextQueued !== undefined,
+        // Only a record that hands off lets its next one start before it is done: without, none joins.
+        followerPending: attempt.nextQueued !== undefined && attempt.handOff !== undefined,
         payload,
         attempt,
         resolve,
-        reject: holdBackOnRetry,
+        reject: holdBack,
       };
       void attempt.nextQueued?.then(() => {
         item.followerPending = false;

@@ -101,6 +101,39 @@ describe("dead letters", () => {
     expect((await listAll()).filter((i) => i.id === dlqLetterId)).toHaveLength(1);
   });
 
+  it("keeps a worker's letter, with its reason, for a message SQS then moved to the dead-letter queue", async () => {
+    // A worker held it before its last attempt and died: SQS moved it, with the original message id as
+    // its deduplication id (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    // sqs-configure-dead-letter-queue-redrive.html).
+    const { deadLetters } = await getRuntime();
+    const held = fieldEvent("held-before-its-last-attempt");
+    await deadLetters.hold({
+      id: "original-message-id",
+      queue: "inbound",
+      body: JSON.stringify(held),
+      messageGroupId: `${WABA_ID}:held`,
+      orderKey: "42",
+      reason: "its last attempt did not finish (the worker crashed or timed out)",
+      attempts: 300,
+      failedAt: "2098-01-01T00:00:00.000Z",
+      source: "worker",
+    });
+    await makeSqsClient().send(
+      new SendMessageCommand({
+        QueueUrl: inbound().dlqUrl,
+        MessageBody: JSON.stringify(held),
+        MessageGroupId: `${WABA_ID}:held`,
+        MessageDeduplicationId: "original-message-id",
+      }),
+    );
+    const mine = (await listAll()).filter((i) => i.message?.id === held.id);
+    expect(mine).toEqual([
+      expect.objectContaining({ id: "original-message-id", source: "worker", orderKey: "42" }),
+    ]);
+    expect(await depth(inbound().dlqUrl)).toBe(0);
+    await deadLetters.discard((await deadLetters.get("original-message-id"))!);
+  });
+
   it("lists dead letters recorded by workers with their reason, newest first", async () => {
     const { deadLetters } = await getRuntime();
     await deadLetters.record({
@@ -219,6 +252,8 @@ describe("dead letters", () => {
     expect(Object.keys(item.properties)).toEqual(
       expect.arrayContaining(["id", "queue", "reason", "attempts", "failedAt", "source", "message"]),
     );
+    expect(doc.paths["/api/admin/dead-letters/{id}"].delete).toBeDefined();
+    expect(Object.keys(item.properties)).toEqual(expect.arrayContaining(["orderKey", "waitingBehind"]));
     const redrive = doc.paths["/api/admin/dead-letters/redrive"].post;
     expect(redrive.requestBody.content["application/json"].schema.properties.ids.type).toBe("array");
     expect(Object.keys(redrive.responses["200"].content["application/json"].schema.properties)).toEqual([

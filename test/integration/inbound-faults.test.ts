@@ -5,7 +5,7 @@ import { getRuntime } from "#shared/runtime.ts";
 import type { RecordedRequest } from "../fakes/http-fake.ts";
 import { seededRandom } from "../fakes/http-fake.ts";
 
-import { FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
+import { byConversation, FULL, installFaultSchedule, judge, verdictLine } from "../support/faults.ts";
 import { metricLines, metricSum } from "../support/metric-lines.ts";
 
 import { eventually } from "../support/stack.ts";
@@ -210,14 +210,9 @@ describe("a total Bitrix24 outage", () => {
       OUTAGE_MS + 120_000,
     );
     await world.stack.settled(60_000);
-    const byCustomer = (ids: string[]) => {
-      const map = new Map<string, string[]>();
-      for (const id of ids) map.set(id.split("-")[1] ?? "", [...(map.get(id.split("-")[1] ?? "") ?? []), id]);
-      return map;
-    };
     const verdict = judge(
-      byCustomer(sent.map((m) => m.id)),
-      byCustomer(ours().map((m) => String(m.message.id))),
+      byConversation(sent.map((m) => m.id)),
+      byConversation(ours().map((m) => String(m.message.id))),
       new Set(),
     );
     expect(verdict).toMatchObject({ lost: 0, orderViolations: 0, duplicated: 0 });
@@ -313,17 +308,9 @@ describe("inbound under a seeded 30% Bitrix24 failure schedule", () => {
       .map(messagesIn);
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     console.log(`Bitrix24 send calls: ${sends.length} for ${ours().length} deliveries`);
-    const byCustomer = (ids: string[]) => {
-      const map = new Map<string, string[]>();
-      for (const id of ids) {
-        const customer = id.split("-")[1] ?? "";
-        map.set(customer, [...(map.get(customer) ?? []), id]);
-      }
-      return map;
-    };
     const verdict = judge(
-      byCustomer(sent.map((m) => m.id)),
-      byCustomer(ours().map((m) => String(m.message.id))),
+      byConversation(sent.map((m) => m.id)),
+      byConversation(ours().map((m) => String(m.message.id))),
       new Set(
         sends.filter((r) => r.fault === "landed-then-hung" && r.landedStatus === 200).flatMap(carriedIds),
       ),

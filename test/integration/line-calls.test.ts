@@ -6,7 +6,7 @@ let world: World;
 
 beforeAll(async () => {
   // Enough concurrent invocations that messages arriving while one waits on Bitrix24 are still taken.
-  world = await startWorld({}, {}, 8);
+  world = await startWorld({}, {}, { pollerConcurrency: 8 });
 });
 
 afterAll(async () => {

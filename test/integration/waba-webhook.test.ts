@@ -43,6 +43,19 @@ async function storedEvents(): Promise<Record<string, any>[]> {
   return out.Items ?? [];
 }
 
+/**
+ * The ids of the messages the inbound worker had: stored as given up on (the number has no portal), or
+ * parked as dead letters behind the first of their conversation, which holds it.
+ */
+async function reachedWorker(): Promise<Set<string>> {
+  const ids = new Set((await storedEvents()).map((e) => String(e.pk).replace(/^EVT#msg:/, "")));
+  for (const letter of (await (await getRuntime()).deadLetters.list(undefined, 1000)).items) {
+    const id = (JSON.parse(letter.body) as { id?: string }).id;
+    if (id?.startsWith("msg:")) ids.add(id.slice("msg:".length));
+  }
+  return ids;
+}
+
 async function queueDepth(): Promise<number> {
   const queue = stack.resources.queues[0]!;
   const out = await makeSqsClient().send(
@@ -382,7 +395,7 @@ describe("POST /api/waba/", () => {
       body,
     });
     expect(res.status).toBe(200);
-    await eventually(async () => (await storedEvents()).find((e) => e.pk === "EVT#msg:wamid.binary"));
+    await eventually(async () => ((await reachedWorker()).has("wamid.binary") ? true : undefined));
   });
 
   it("answers 400 to a signed body that is not a WhatsApp webhook, and enqueues nothing", async () => {
@@ -411,10 +424,10 @@ describe("POST /api/waba/", () => {
     const body = JSON.stringify({ object: "whatsapp_business_account", entry: [1, 2, 3].map(entry) });
     expect((await post(body, signWebhook(body, SECRET), "?app_id=1111")).status).toBe(200);
     const batch = await eventually(async () => {
-      const got = (await storedEvents()).filter((e) => String(e.pk).startsWith("EVT#msg:wamid.batch-"));
+      const got = [...(await reachedWorker())].filter((id) => id.startsWith("wamid.batch-"));
       return got.length === 12 ? got : undefined;
     });
-    expect(new Set(batch.map((e) => e.pk)).size).toBe(12);
+    expect(new Set(batch).size).toBe(12);
   });
 });
 

@@ -24,6 +24,19 @@ export function verdictLine(direction: "inbound" | "outbound", v: Verdict): stri
 }
 
 /**
+ * Message ids grouped by conversation, in the order given: ids of the form `wamid.<tag>-<customer>-<n>`
+ * (the fault tests' own), grouped by `<customer>`.
+ */
+export function byConversation(ids: readonly string[]): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const id of ids) {
+    const customer = id.split("-")[1] ?? "";
+    map.set(customer, [...(map.get(customer) ?? []), id]);
+  }
+  return map;
+}
+
+/**
  * Compares what arrived (in arrival order, duplicates included) with what was sent, per conversation:
  * lost = sent but never arrived; duplicated = arrivals beyond the first; an order violation is a
  * message whose first arrival came before that of a message sent earlier in its conversation.

@@ -29,8 +29,8 @@ export interface TestStack extends LocalStack {
  */
 export async function startTestStack(
   env: Record<string, string | undefined> = {},
-  /** Concurrent invocations per queue (the local stack's default is 2). */
-  pollerConcurrency?: number,
+  /** `pollerConcurrency`: concurrent invocations per queue (the local stack's default is 2). */
+  queues: { maxReceiveCount?: number; pollerConcurrency?: number } = {},
 ): Promise<TestStack> {
   const logs: string[] = [];
   const stack = await startLocalStack({
@@ -40,9 +40,11 @@ export async function startTestStack(
     adminToken: TEST_ADMIN_TOKEN,
     encryptionKey: "test-encryption-key-material-0123456789",
     visibilityTimeoutSeconds: 5,
+    maxReceiveCount: queues.maxReceiveCount,
     pollWaitSeconds: 1,
-    ...(pollerConcurrency ? { pollerConcurrency } : {}),
-    env,
+    ...(queues.pollerConcurrency ? { pollerConcurrency: queues.pollerConcurrency } : {}),
+    // A worker that holds a conversation waits this long before letting it go on: test-sized.
+    env: { HELD_CONVERSATIONS_CACHE_SECONDS: "0.2", ...env },
     log: (line) => logs.push(line),
   });
   const sqs = makeSqsClient();

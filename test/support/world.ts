@@ -28,7 +28,7 @@ export interface World {
 export async function startWorld(
   env: Record<string, string | undefined> = {},
   portalInput: BitrixPortalInput = {},
-  pollerConcurrency?: number,
+  queues: { maxReceiveCount?: number; pollerConcurrency?: number } = {},
 ): Promise<World> {
   const meta = await startMetaGraphFake();
   meta.addToken(WABA_TOKEN);
@@ -41,7 +41,7 @@ export async function startWorld(
       RETRY_MAX_SECONDS: "1",
       ...env,
     },
-    pollerConcurrency,
+    queues,
   );
   const memberId = await connectBusiness(stack, bitrix, portalInput);
   return {
