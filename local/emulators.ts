@@ -145,6 +145,9 @@ async function receiveWholeFifoGroups(): Promise<void> {
   };
   proto.dequeueFifo = function (this: FifoQueueInternals, maxCount, visibility, dlq) {
     const limit = Math.min(maxCount, 10);
+    // Expired messages first unlock their groups (fauxqs does this inside the call below): counting the
+    // locks before that would miss a group whose in-flight messages just came back, and serve it one by one.
+    this.processTimers();
     const lockedBefore = new Map(this.fifoLockedGroups);
     const result = takeOnePerGroup.call(this, limit, visibility, dlq);
     const taken = [...this.fifoLockedGroups.keys()].filter(

@@ -5,7 +5,13 @@ import {
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { createTableInput } from "#shared/adapters/dynamodb/table.ts";
 import { type QueueDef, queues, table } from "#shared/resources.ts";
 
@@ -87,21 +93,38 @@ async function ensureQueue(
   const dlqUrl = dlq.QueueUrl ?? "";
   const dlqArn = await queueArn(sqs, dlqUrl);
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? def.visibilityTimeoutSeconds;
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${options.prefix}${def.name}.fifo`,
-      Attributes: {
-        FifoQueue: "true",
-        VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn,
-          maxReceiveCount: options.maxReceiveCount ?? def.maxReceiveCount,
-        }),
-      },
+  const url = await createOrUpdateQueue(sqs, `${options.prefix}${def.name}.fifo`, {
+    VisibilityTimeout: String(visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: options.maxReceiveCount ?? def.maxReceiveCount,
     }),
-  );
-  const url = queue.QueueUrl ?? "";
+  });
   return { def, url, arn: await queueArn(sqs, url), dlqUrl, visibilityTimeoutSeconds };
+}
+
+/**
+ * A FIFO queue with these attributes. `.local/` data from a run with other settings (an older visibility
+ * timeout, say) holds the queue already, and SQS refuses to create it again with different values: it is
+ * updated in place, as a deploy would, with its messages kept.
+ */
+async function createOrUpdateQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string>,
+): Promise<string> {
+  try {
+    const out = await sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: { FifoQueue: "true", ...attributes } }),
+    );
+    return out.QueueUrl ?? "";
+  } catch (error) {
+    // Named `QueueAlreadyExists` or `…QueueNameExists` depending on the SDK and the emulator.
+    if (!/Queue(Name|Already)Exists$/.test((error as Error).name)) throw error;
+    const { QueueUrl = "" } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return QueueUrl;
+  }
 }
 
 async function queueArn(sqs: SQSClient, url: string): Promise<string> {

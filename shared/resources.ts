@@ -101,7 +101,10 @@ export const functions: Record<FunctionName, FunctionDef> = {
   "outbound-worker": {
     name: "outbound-worker",
     entry: "functions/outbound-worker/handler.ts",
-    // Room for downloading an operator's file from Bitrix24 and uploading it to Meta.
+    // Room for an operator's file: downloaded from Bitrix24, uploaded to Meta (the Graph client allows an
+    // upload 6 × HTTP_TIMEOUT_MS = 60 s; 10 files whose uploads never answer run 60.2 s in
+    // bench/worker-runtime.ts, 10 texts whose sends never answer 20.3 s), then sent. Shorter would cut off
+    // big files on a slow day.
     timeoutSeconds: 60,
     memoryMb: 512,
     description: "Sends operator replies, files and templates from Bitrix24 to WhatsApp",
@@ -109,23 +112,35 @@ export const functions: Record<FunctionName, FunctionDef> = {
   "inbound-worker": {
     name: "inbound-worker",
     entry: "functions/inbound-worker/handler.ts",
-    // Room for a media download (up to 30 s) and Bitrix24 fetching the file while we wait.
-    timeoutSeconds: 60,
+    // A record starts only while 35 s are left (stopTakingRecordsWithinSeconds), and its worst measured
+    // run is about 30 s (`node bench/worker-runtime.ts`, batches of 10 at HTTP_TIMEOUT_MS 10 s: Bitrix24
+    // sends that never answer 30–32 s, three timeouts one after another; media downloads that never answer
+    // 30.1 s), so 45 s leaves 10 s to start a batch's records. Short, because the queue's visibility timeout must be
+    // at least this, and a crashed worker's conversations wait that long.
+    timeoutSeconds: 45,
     // Media streams to S3 in 5 MiB parts (bench: about +50 MB RSS for 100 MB); the rest of a batch is small.
     memoryMb: 512,
     description: "Consumes inbound WhatsApp events from the FIFO queue",
   },
 };
 
+/**
+ * A queue's visibility timeout beyond its consumer's function timeout. Only a batch's own receive-to-
+ * invoke and return-to-delete need it: while the batch runs, its heartbeat keeps its records invisible.
+ */
+const VISIBILITY_MARGIN_SECONDS = 15;
+
 export const queues: readonly QueueDef[] = [
   {
     name: "inbound",
     urlEnv: "INBOUND_QUEUE_URL",
     dlqUrlEnv: "INBOUND_DLQ_URL",
-    // Covers the consumer's whole run (AWS's rule) and no more than that plus 30 s: a crashed worker's
-    // messages come back within 90 s. A batch that runs long keeps its records invisible by heartbeat
-    // (shared/queue-worker.ts), so this need not be AWS's suggested six times the timeout.
-    visibilityTimeoutSeconds: functions["inbound-worker"].timeoutSeconds + 30,
+    // At least the consumer's timeout (AWS refuses an event source mapping otherwise:
+    // https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html) plus 15 s for the poll
+    // before the invocation and the delete after it: a crashed worker's messages come back within 60 s.
+    // A batch that runs long keeps its records invisible by heartbeat (shared/queue-worker.ts), so this
+    // need not be AWS's suggested six times the timeout.
+    visibilityTimeoutSeconds: functions["inbound-worker"].timeoutSeconds + VISIBILITY_MARGIN_SECONDS,
     // With backoff from 2 s doubling to 5 min, 300 receives ride out about 24 hours of Bitrix24 (or Meta)
     // trouble before anything becomes a dead letter; meanwhile each conversation waits in order.
     maxReceiveCount: 300,
@@ -134,14 +149,15 @@ export const queues: readonly QueueDef[] = [
     producers: ["waba-webhook", "admin-api"],
     // Bitrix24 allows each portal about 2 requests/s; more parallel batches only meet its limit sooner.
     maximumConcurrency: 10,
-    // One media download (up to 30 s) and the open-line send after it.
-    stopTakingRecordsWithinSeconds: 40,
+    // One record's worst measured run (about 30 s, see the inbound worker's timeout) and some to spare.
+    stopTakingRecordsWithinSeconds: 35,
   },
   {
     name: "outbound",
     urlEnv: "OUTBOUND_QUEUE_URL",
     dlqUrlEnv: "OUTBOUND_DLQ_URL",
-    visibilityTimeoutSeconds: functions["outbound-worker"].timeoutSeconds + 30,
+    // As for inbound: a crashed worker's operator messages come back within 75 s.
+    visibilityTimeoutSeconds: functions["outbound-worker"].timeoutSeconds + VISIBILITY_MARGIN_SECONDS,
     maxReceiveCount: 300,
     consumer: "outbound-worker",
     batchSize: 10,
