@@ -489,6 +489,7 @@ function medianFigures(runs: LoadFigures[]): LoadFigures {
 /** What the deployment costs a month with no traffic: resources billed by the month, and idle polling. */
 function idleFromStacks(): { usdPerMonth: number; items: string[] } {
   const app = new App();
+  // The deployment the README's deploy command makes: no `-c dashboard=true`, so no dashboard.
   const { stateful, stateless } = buildApp(app, { alarmEmail: "ops@example.com" });
   const assembly = app.synth();
   const types = [stateful, stateless].flatMap((s) =>
@@ -506,7 +507,10 @@ function idleFromStacks(): { usdPerMonth: number; items: string[] } {
     mappings * IDLE_POLLERS_PER_MAPPING * IDLE_RECEIVES_PER_POLLER_PER_MINUTE * MINUTES_PER_MONTH;
   const parts: [string, number][] = [
     [`${alarms} alarm(s) × $${PRICES.alarmPerMonth}`, alarms * PRICES.alarmPerMonth],
-    [`${dashboards} dashboard(s) × $${PRICES.dashboardPerMonth}`, dashboards * PRICES.dashboardPerMonth],
+    [
+      `${dashboards} dashboard(s) × $${PRICES.dashboardPerMonth} (-c dashboard=true adds one)`,
+      dashboards * PRICES.dashboardPerMonth,
+    ],
     [`${secrets} secret(s) × $${PRICES.secretPerMonth}`, secrets * PRICES.secretPerMonth],
     [`${keys} KMS key(s) × $${PRICES.kmsKeyPerMonth}`, keys * PRICES.kmsKeyPerMonth],
     [

@@ -3,7 +3,6 @@
  * module replaced by a stand-in, and both sizes and cold import times (fresh Node process, interleaved,
  * median of 15) are printed. Asserts nothing.
  *  - Secrets Manager client vs the Parameters-and-Secrets extension (whose client side is one fetch).
- *  - The S3 client the claim check loads lazily vs none (what the webhook pays for oversized events).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -32,10 +31,6 @@ const choices: { label: string; plugin: Plugin }[] = [
       /^@aws-sdk\/client-secrets-manager$/,
       "export class SecretsManagerClient{send(c){return fetch('http://localhost:2773/secretsmanager/get?secretId='+c.input.SecretId).then(r=>r.json())}}export class GetSecretValueCommand{constructor(input){this.input=input}}",
     ),
-  },
-  {
-    label: "no S3 client for claims",
-    plugin: standIn(/claim-objects\.ts$/, "export function makeClaimObjects(){throw new Error('stand-in')}"),
   },
 ];
 

@@ -18,6 +18,8 @@ export interface AppOptions {
   readonly region?: string | undefined;
   /** `-c webhookReservedConcurrency=N`: reserve N concurrent executions for the Meta webhook (off by default). */
   readonly webhookReservedConcurrency?: number | undefined;
+  /** `-c dashboard=true`: adds the CloudWatch dashboard (off by default: $3 a month beyond the free tier). */
+  readonly dashboard?: boolean | undefined;
 }
 
 export interface SeparatorWabaStacks {
@@ -41,6 +43,7 @@ const stagePattern = /^[a-z][a-z0-9-]{0,19}$/;
 
 export function optionsFromContext(app: App): AppOptions {
   const options: Record<string, string | undefined> = {};
+  const dashboard = flagFromContext(app, "dashboard");
   for (const key of contextKeys) {
     const value: unknown = app.node.tryGetContext(key);
     if (value !== undefined && value !== null && typeof value !== "string" && typeof value !== "number") {
@@ -52,7 +55,20 @@ export function optionsFromContext(app: App): AppOptions {
   if (reserved !== undefined && !/^[1-9]\d*$/.test(reserved)) {
     throw new Error("context value webhookReservedConcurrency must be a positive whole number");
   }
-  return { ...options, webhookReservedConcurrency: reserved === undefined ? undefined : Number(reserved) };
+  return {
+    ...options,
+    webhookReservedConcurrency: reserved === undefined ? undefined : Number(reserved),
+    dashboard,
+  };
+}
+
+/** A yes/no context value: `true`/`false` from cdk.json, or the strings `-c key=true|false` gives. */
+function flagFromContext(app: App, key: string): boolean | undefined {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === "") return undefined;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new Error(`context value ${key} must be true or false`);
 }
 
 /**
@@ -79,12 +95,13 @@ export function buildApp(app: App, options: AppOptions = {}): SeparatorWabaStack
     certificateArn: options.certificateArn,
   });
   const stateless = new StatelessStack(app, `${prefix}SeparatorWaba-Stateless`, {
-    description: "separator-waba: functions, HTTP API, queue consumers, alarms, dashboard",
+    description: "separator-waba: functions, HTTP API, queue consumers, alarms",
     env,
     stateful,
     graphApiBaseUrl: options.graphApiBaseUrl,
     bitrixOauthUrl: options.bitrixOauthUrl,
     webhookReservedConcurrency: options.webhookReservedConcurrency,
+    dashboard: options.dashboard ?? false,
   });
   return { stateful, stateless };
 }

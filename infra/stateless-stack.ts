@@ -56,6 +56,12 @@ export interface StatelessStackProps extends StackProps {
    * deployment would fail.
    */
   readonly webhookReservedConcurrency?: number | undefined;
+  /**
+   * `-c dashboard=true`: one CloudWatch dashboard of the flow metrics, queue ages and alarms. Off by
+   * default: it bills $3 a month beyond CloudWatch's free three, more than the rest of an idle
+   * deployment, while the alarms (which notify) and the metrics (which the console graphs) exist anyway.
+   */
+  readonly dashboard?: boolean | undefined;
   /** Overrides of the functions' defaults (`GRAPH_API_BASE_URL`, `BITRIX_OAUTH_URL`), e.g. for a sandbox. */
   readonly graphApiBaseUrl?: string | undefined;
   readonly bitrixOauthUrl?: string | undefined;
@@ -230,7 +236,7 @@ export class StatelessStack extends Stack {
 
     this.addAlarms();
 
-    this.addDashboard();
+    if (props.dashboard) this.addDashboard();
 
     const apiUrl = domain ? `https://${stateful.domainName}/` : (stage.url ?? `${this.api.apiEndpoint}/`);
     new CfnOutput(this, "ApiUrl", { value: apiUrl, description: "Base URL of the HTTP API" });
@@ -350,22 +356,25 @@ export class StatelessStack extends Stack {
         `${def.name}.fifo is falling behind: oldest message older than ${maxMessageAgeSeconds} s`,
       );
     }
-    for (const [name, fn] of Object.entries(this.functions)) {
+    // Only the queue consumers get an Errors alarm: an HTTP function's crash or timeout reaches the caller
+    // as a 5xx, which the HttpApi5xx alarm below already counts (each alarm bills by the month).
+    for (const { def } of this.stateful.queues) {
       alarm(
-        `${pascalCase(name)}Errors`,
-        fn.metricErrors({ period: alarmPeriod, statistic: "Sum" }),
+        `${pascalCase(def.consumer)}Errors`,
+        this.functions[def.consumer].metricErrors({ period: alarmPeriod, statistic: "Sum" }),
         1,
         ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        `${name} failed (uncaught errors or timeouts) in the last 5 minutes`,
+        `${def.consumer} failed (uncaught errors or timeouts) in the last 5 minutes`,
       );
     }
-    // HTTP handlers answer errors with a 500 rather than failing, so Lambda's Errors stays at 0 for them.
+    // HTTP handlers answer errors with a 500 rather than failing, so Lambda's Errors stays at 0 for them;
+    // a crash or timeout of one is a 5xx here too.
     alarm(
       "HttpApi5xx",
       this.api.metricServerError({ period: alarmPeriod, statistic: "Sum" }),
       1,
       ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      "The HTTP API answered 5xx: a broken secret or table answers every Meta webhook with 500; see the function logs",
+      "The HTTP API answered 5xx: a broken secret or table answers every Meta webhook with 500; the access log's routeKey and integrationError name the route, then see that function's logs",
     );
     // HTTP APIs publish no 4xx-by-route metric: the webhook writes this one in embedded metric format.
     alarm(

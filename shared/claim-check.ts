@@ -9,8 +9,12 @@ export const CLAIM_THRESHOLD_BYTES = 96 * 1024;
 /** Key prefix in the bucket; the stack grants the producers `PutObject` and the consumers `GetObject` on it. */
 export const CLAIM_KEY_PREFIX = "claims/";
 
-export interface ClaimStore {
+/** What a producer needs (the webhook has only this); a consumer reads claims back. */
+export interface ClaimWriter {
   put(key: string, body: string): Promise<void>;
+}
+
+export interface ClaimStore extends ClaimWriter {
   get(key: string): Promise<string>;
 }
 
@@ -25,7 +29,7 @@ interface ClaimReference {
 export async function checkIn(
   body: string,
   dedupKey: string,
-  store: ClaimStore | undefined,
+  store: ClaimWriter | undefined,
 ): Promise<string> {
   const bytes = Buffer.byteLength(body, "utf8");
   if (bytes <= CLAIM_THRESHOLD_BYTES) return body;

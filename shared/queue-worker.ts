@@ -70,7 +70,7 @@ export async function runQueueBatch(
   /** Resolves true when the record became (or already was) a dead letter: it stays in flight till the end. */
   const runRecord = async (
     record: SQSRecord,
-    order: Pick<Attempt, "handOff" | "previous">,
+    order: Pick<Attempt, "handOff" | "previous" | "nextQueued">,
   ): Promise<boolean> => {
     const place = placeOf(record);
     if (place) {
@@ -85,8 +85,9 @@ export async function runQueueBatch(
       last: receiveCount(record) >= maxReceives,
       previous: order.previous,
       // A redriven message is done before the next of its conversation starts: sharing a send with them,
-      // it could be refused alone while they are accepted — overtaken again.
-      ...(place?.redriven ? {} : { handOff: order.handOff }),
+      // it could be refused alone while they are accepted — overtaken again. (Nor does its send wait for
+      // the next one, which starts only once it is done.)
+      ...(place?.redriven ? {} : { handOff: order.handOff, nextQueued: order.nextQueued }),
     };
     let body: unknown;
     try {
@@ -141,10 +142,10 @@ export async function runQueueBatch(
   const lettered = new Set<SQSRecord>();
   const result = await processFifoBatch(
     event,
-    async (record, handOff: HandOff, previous) => {
+    async (record, handOff: HandOff, previous, nextQueued) => {
       // Delivered: done with. A failed one stays invisible until its backoff is set below; a dead letter
       // until the batch is settled.
-      if (await runRecord(record, { handOff, previous })) lettered.add(record);
+      if (await runRecord(record, { handOff, previous, nextQueued })) lettered.add(record);
       else pending.delete(record);
     },
     logger,

@@ -17,7 +17,16 @@ export type HandOff = () => void;
  */
 export async function processFifoBatch(
   event: SQSEvent,
-  processRecord: (record: SQSRecord, handOff: HandOff, previous: Promise<void> | undefined) => Promise<void>,
+  processRecord: (
+    record: SQSRecord,
+    handOff: HandOff,
+    previous: Promise<void> | undefined,
+    /**
+     * Settles once the group's next record in this batch has handed off or finished, or at once when it
+     * has none: work of this record waiting to be sent may wait that long for the next to join it.
+     */
+    nextQueued: Promise<void>,
+  ) => Promise<void>,
   logger: Logger,
   /** True once too little time is left to start another record: it and its group's rest are handed back. */
   outOfTime: () => boolean = () => false,
@@ -42,6 +51,7 @@ export async function processFifoBatch(
       const running: Promise<void>[] = [];
       let previous: Promise<void> | undefined;
       let handedBack: number | undefined;
+      let previousMayGo: (() => void) | undefined;
       for (const [i, record] of records.entries()) {
         if (outOfTime()) {
           handedBack = i;
@@ -55,7 +65,11 @@ export async function processFifoBatch(
         const handOff = new Promise<"handed off">((resolve) => {
           handedOff = () => resolve("handed off");
         });
-        const done = processRecord(record, handedOff, previous);
+        let mayGo: () => void = () => undefined;
+        const nextQueued = new Promise<void>((resolve) => {
+          mayGo = resolve;
+        });
+        const done = processRecord(record, handedOff, previous, nextQueued);
         running.push(done);
         previous = done;
         // The next record starts once this one is done or has queued its work behind its predecessor.
@@ -66,8 +80,11 @@ export async function processFifoBatch(
           ),
           handOff,
         ]);
+        previousMayGo?.();
+        previousMayGo = mayGo;
         if (outcome === "failed") break;
       }
+      previousMayGo?.();
       const outcomes = await Promise.allSettled(running);
       const first = outcomes.findIndex((o) => o.status === "rejected");
       if (first >= 0) fail(records, first, (outcomes[first] as PromiseRejectedResult).reason);

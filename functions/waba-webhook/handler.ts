@@ -1,6 +1,6 @@
 import { CachedAppDirectory } from "#shared/adapters/app-directory.ts";
 import { makeEmfMetrics } from "#shared/adapters/emf-metrics.ts";
-import { S3ClaimStore } from "#shared/adapters/s3/claim-store.ts";
+import { S3ClaimWriter } from "#shared/adapters/s3/claim-writer.ts";
 import { makeSqsClient, SqsFifoQueue } from "#shared/adapters/sqs/fifo-queue.ts";
 import { SqsInboundQueue } from "#shared/adapters/sqs/inbound-queue.ts";
 import { UnauthorizedError } from "#shared/errors.ts";
@@ -24,16 +24,18 @@ const metrics = makeEmfMetrics("waba-webhook");
 const useCases = lazy(async () => {
   const { config, store, bitrixStore, conversations } = await getRuntime();
   const apps = new CachedAppDirectory(store, bitrixStore);
+  const sqs = makeSqsClient();
+  // Claims are signed with what the SQS client resolved: the function's role, in its region.
+  const claims = config.MEDIA_BUCKET
+    ? new S3ClaimWriter(config.MEDIA_BUCKET, {
+        credentials: () => sqs.config.credentials(),
+        region: () => sqs.config.region(),
+      })
+    : undefined;
   return {
     ingest: makeIngestWebhook({
       apps,
-      queue: new SqsInboundQueue(
-        new SqsFifoQueue(
-          makeSqsClient(),
-          config.INBOUND_QUEUE_URL,
-          config.MEDIA_BUCKET ? new S3ClaimStore(config.MEDIA_BUCKET) : undefined,
-        ),
-      ),
+      queue: new SqsInboundQueue(new SqsFifoQueue(sqs, config.INBOUND_QUEUE_URL, claims)),
       metrics,
       unrouted: conversations,
       logger,

@@ -5,7 +5,7 @@ export type AwsService = "dynamodb" | "s3";
 
 export interface HookableClient {
   // biome-ignore lint/suspicious/noExplicitAny: every client's stack, whatever its input and output types
-  readonly middlewareStack: MiddlewareStack<any, any>;
+  readonly middlewareStack: Pick<MiddlewareStack<any, any>, "add">;
 }
 
 type ClientHook = (client: HookableClient, service: AwsService) => void;

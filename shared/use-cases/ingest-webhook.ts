@@ -10,7 +10,11 @@ import type { ConversationStore } from "../ports/conversations.ts";
 import { type Metrics, metricNames } from "../ports/metrics.ts";
 import type { InboundQueue } from "../ports/queue.ts";
 import type { AppRecord } from "../ports/store.ts";
-import { type MetaWebhookEnvelope, metaWebhookEnvelope } from "../schemas/meta-webhook.ts";
+import {
+  isMetaWebhookEnvelope,
+  type MetaWebhookEnvelope,
+  metaWebhookEnvelope,
+} from "../schemas/meta-webhook.ts";
 
 /** Finds the apps a webhook may belong to; `fresh` bypasses any cache (after a failed signature check). */
 export interface AppDirectory {
@@ -88,11 +92,11 @@ export function makeIngestWebhook({
     } catch (error) {
       throw new ValidationError(`Body is not acceptable JSON: ${(error as Error).message}`);
     }
-    const envelope = metaWebhookEnvelope.safeParse(body);
-    if (!envelope.success) {
-      throw new ValidationError("Body is not a WhatsApp Business Account webhook", envelope.error.issues);
+    if (!isMetaWebhookEnvelope(body)) {
+      const issues = metaWebhookEnvelope.safeParse(body).error?.issues;
+      throw new ValidationError("Body is not a WhatsApp Business Account webhook", issues);
     }
-    const own = await ownParts(envelope.data, app.appId);
+    const own = await ownParts(body, app.appId);
     const events = splitWebhookIntoEvents(own, app.appId);
     await queue.enqueue(events);
     return { app, events };

@@ -17,6 +17,8 @@ export interface Attempt {
   readonly handOff?: () => void;
   /** The group's previous record, when it was still running as this one started. */
   readonly previous?: Promise<void>;
+  /** Settles once the group's next record in this queue batch has queued its work or finished. */
+  readonly nextQueued?: Promise<void>;
 }
 
 /** Retry later: our record of a send is not written yet. */
@@ -55,6 +57,14 @@ export interface LineMessage {
 
 type Json = Record<string, unknown>;
 
+/** What has gathered for one open line's next call. */
+interface Batch {
+  readonly route: Route;
+  readonly items: Waiting[];
+  /** When the latest message joined (ms): the wait for followers counts from it. */
+  lastJoinedAt: number;
+}
+
 export interface LineSenderDeps {
   readonly bitrixStore: BitrixStore;
   readonly conversations: ConversationStore;
@@ -72,6 +82,14 @@ export interface LineSenderDeps {
 const BATCH_WINDOW_MS = 5;
 const BATCH_MAX = 20;
 /**
+ * How long after its latest message a call may wait for the next message of one of its conversations
+ * that the worker's queue batch holds (a conversation's records are prepared one after another, each
+ * some DynamoDB round trips): one busy conversation's batch of ten then goes in one call instead of one
+ * or two at a time. Bounded for a next record that is slow to prepare (media); a queue batch holds at
+ * most ten records, so a call waits at most ten times this.
+ */
+const FOLLOWER_WAIT_MS = 250;
+/**
  * Bitrix24 has no idempotency key for `imconnector.send.messages`, so a call that lands and then times
  * out would duplicate every message in it on retry. Its messages are first looked for in their Open
  * Lines session (`imopenlines.session.history.get` lists the session's messages with the connector's own
@@ -84,6 +102,8 @@ const SLOW_BATCH_MAX = 2;
 
 interface Waiting {
   readonly id: string;
+  /** The conversation's next record in the queue batch has not yet queued its work or finished. */
+  followerPending: boolean;
   /** The customer's chat on this line: one conversation, whose messages keep their order. */
   readonly chat: string;
   readonly payload: Json;
@@ -108,7 +128,7 @@ export function makeLineSender({
   clock,
   metrics = noMetrics,
 }: LineSenderDeps) {
-  const batches = new Map<string, { route: Route; items: Waiting[] }>();
+  const batches = new Map<string, Batch>();
   /** Per open line, the flush in progress: a line's calls go one after another, so none overtakes. */
   const flushing = new Map<string, Promise<void>>();
   /**
@@ -126,7 +146,7 @@ export function makeLineSender({
   /**
    * Sends what has gathered for one open line in a single `imconnector.send.messages` call: conversations
    * a batch runs side by side often have a message for the same line at the same moment, and Bitrix24
-   * counts requests, not messages. Each conversation has at most one message in a call, so order holds.
+   * counts requests, not messages. A conversation's messages are in a call in the order they came.
    * 1. One request from the portal's shared rate budget.
    * 2. One read per message (`ConversationStore.inboundState`: its conversation is never in two workers
    *    at once, so no claim is written before the send): a delivered one is a duplicate; an uncertain
@@ -135,7 +155,7 @@ export function makeLineSender({
    *    of a normal delivery. A crash between the send and the mark delivers the message again on retry,
    *    as any claim would have after its lease; a call that got no answer writes an uncertain marker.
    */
-  async function flush(batch: { route: Route; items: Waiting[] }): Promise<void> {
+  async function flush(batch: Batch): Promise<void> {
     const { route } = batch;
     let items = batch.items.filter((item) => {
       if (!heldBack.has(item.chat)) return true;
@@ -361,8 +381,33 @@ export function makeLineSender({
    * Closes the batch (later messages start the next one) and sends it once the line's previous call is
    * done. Whatever goes wrong in a flush reaches its callers; nothing is left pending or unhandled.
    */
-  function flushSafely(key: string, batch: { route: Route; items: Waiting[] }): void {
+  function flushSafely(key: string, batch: Batch): void {
     if (batches.get(key) !== batch) return;
+    if (batch.items.length < batchMaxFor(batch.route.portal.memberId)) {
+      // While the line's previous call is out the batch stays open, so what arrives meanwhile shares
+      // the next call.
+      const inFlight = flushing.get(key);
+      if (inFlight) {
+        void inFlight.then(() => flushSafely(key, batch));
+        return;
+      }
+      // A conversation whose next message the worker is still preparing: it may join this call (its
+      // record hands off once queued); checked again then, or when the wait is over.
+      const waitMs = batch.lastJoinedAt + FOLLOWER_WAIT_MS - Date.now();
+      const follower =
+        waitMs > 0 ? lastOfEachChat(batch.items).find((item) => item.followerPending) : undefined;
+      if (follower?.attempt.nextQueued) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waited = new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs);
+        });
+        void Promise.race([follower.attempt.nextQueued, waited]).then(() => {
+          clearTimeout(timer);
+          flushSafely(key, batch);
+        });
+        return;
+      }
+    }
     batches.delete(key);
     const run = (flushing.get(key) ?? Promise.resolve()).then(() =>
       flush(batch).catch((error: unknown) => {
@@ -399,7 +444,7 @@ export function makeLineSender({
     const sent = new Promise<"delivered" | "duplicate">((resolve, reject) => {
       let batch = batches.get(key);
       if (!batch) {
-        const created = { route, items: [] as Waiting[] };
+        const created: Batch = { route, items: [], lastJoinedAt: Date.now() };
         batches.set(key, created);
         setTimeout(() => flushSafely(key, created), BATCH_WINDOW_MS);
         batch = created;
@@ -408,15 +453,22 @@ export function makeLineSender({
         heldBack.add(chat);
         reject(error);
       };
-      batch.items.push({
+      const item: Waiting = {
         id: message.id,
         chat,
+        // Only a record that hands off lets its next one start before it is done: without, none joins.
+        followerPending: attempt.nextQueued !== undefined && attempt.handOff !== undefined,
         payload,
         place: message.place,
         attempt,
         resolve,
         reject: holdBack,
+      };
+      void attempt.nextQueued?.then(() => {
+        item.followerPending = false;
       });
+      batch.items.push(item);
+      batch.lastJoinedAt = Date.now();
       if (batch.items.length >= batchMaxFor(route.portal.memberId)) flushSafely(key, batch);
     });
     // Queued in order behind the conversation's earlier messages: its next record may start.
@@ -433,4 +485,11 @@ function mayHaveLanded(error: unknown): boolean {
   return (
     error instanceof BitrixApiError && error.httpStatus === 0 && !/ECONNREFUSED|ENOTFOUND/.test(error.message)
   );
+}
+
+/** Each conversation's latest message in the batch: the one its next message would follow. */
+function lastOfEachChat(items: readonly Waiting[]): Waiting[] {
+  const last = new Map<string, Waiting>();
+  for (const item of items) last.set(item.chat, item);
+  return [...last.values()];
 }

@@ -190,8 +190,8 @@ describe("several deployments per account", () => {
   }
 
   it("prefixes stacks, queues, secrets, dashboard and metrics with -c stage, so two stages coexist", () => {
-    const a = synth({}, { stage: "staging" });
-    const b = synth({}, { stage: "prod" });
+    const a = synth({}, { stage: "staging", dashboard: "true" });
+    const b = synth({}, { stage: "prod", dashboard: "true" });
     expect([a.stacks.stateful.stackName, a.stacks.stateless.stackName]).toEqual([
       "staging-SeparatorWaba-Stateful",
       "staging-SeparatorWaba-Stateless",
@@ -371,8 +371,19 @@ describe("calling and SIP settings in a function of their own", () => {
 });
 
 describe("metrics and a dashboard", () => {
-  it("has one dashboard showing the flow metrics, the queue ages and every alarm", () => {
-    const [dashboard] = Object.values(resourcesOf(base.stateless, "AWS::CloudWatch::Dashboard"));
+  it("adds no dashboard by default, since it bills by the month", () => {
+    expect(Object.keys(resourcesOf(base.stateless, "AWS::CloudWatch::Dashboard"))).toEqual([]);
+  });
+
+  it("refuses a dashboard flag that is neither true nor false", () => {
+    expect(() => synth({}, { dashboard: "yes" })).toThrow("context value dashboard must be true or false");
+  });
+
+  it("with -c dashboard=true has one dashboard showing the flow metrics, the queue ages and every alarm", () => {
+    const withDashboard = synth({ alarmEmail: "ops@example.com" }, { dashboard: "true" });
+    const dashboards = Object.values(resourcesOf(withDashboard.stateless, "AWS::CloudWatch::Dashboard"));
+    expect(dashboards).toHaveLength(1);
+    const [dashboard] = dashboards;
     const body = json(dashboard?.Properties.DashboardBody);
     for (const metric of [
       "InboundDelivered",
@@ -389,7 +400,7 @@ describe("metrics and a dashboard", () => {
     ]) {
       expect(body, metric).toContain(metric);
     }
-    const alarmIds = Object.keys(resourcesOf(base.stateless, "AWS::CloudWatch::Alarm"));
+    const alarmIds = Object.keys(resourcesOf(withDashboard.stateless, "AWS::CloudWatch::Alarm"));
     for (const id of alarmIds) expect(body, id).toContain(id);
   });
 });

@@ -286,9 +286,16 @@ describe("CDK app", () => {
         ComparisonOperator: "GreaterThanThreshold",
       });
     }
-    expect(alarms.filter((a) => a.Properties.MetricName === "Errors")).toHaveLength(
-      Object.keys(functions).length,
-    );
+    // Errors alarms watch the queue consumers; an HTTP function's crash is a 5xx of the API (its alarm).
+    const errorAlarmFunctions = alarms
+      .filter((a) => a.Properties.MetricName === "Errors")
+      .map((a) => (a.Properties.Dimensions as [{ Value: { Ref: string } }])[0].Value.Ref);
+    const functionIdOf = (name: keyof typeof functions) =>
+      Object.entries(resources(stateless, "AWS::Lambda::Function")).find(
+        ([, f]) => f.Properties.Description === functions[name].description,
+      )?.[0];
+    expect(errorAlarmFunctions.sort()).toEqual(queues.map((q) => functionIdOf(q.consumer)).sort());
+    expect(alarms.some((a) => a.Properties.MetricName === "5xx" && a.Properties.Threshold === 1)).toBe(true);
     const [topicId] = Object.keys(resources(stateful, "AWS::SNS::Topic"));
     for (const a of alarms) {
       expect(importedLogicalId((a.Properties.AlarmActions as unknown[])[0])).toBe(topicId);

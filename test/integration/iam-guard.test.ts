@@ -4,6 +4,7 @@ import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hooked } from "#shared/adapters/aws-client-hooks.ts";
 import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
+import { S3ClaimWriter } from "#shared/adapters/s3/claim-writer.ts";
 import { S3MediaStore } from "#shared/adapters/s3/media-store.ts";
 import type { FunctionName } from "#shared/resources.ts";
 import { type TableAccess, tableAccess } from "../../infra/grants.ts";
@@ -90,6 +91,25 @@ describe("the local stack holds each function to its IAM grants", () => {
       name: "AccessDenied",
     });
     expect(await as("inbound-worker", () => media.presignedGetUrl("m1", 60, "a.jpg"))).toContain("m1");
+  });
+
+  it("holds the webhook's signed claim PUT (no S3 client) to the same grant, and the object lands", async () => {
+    const Bucket = stack.resources.bucketName;
+    const writer = new S3ClaimWriter(Bucket, {
+      credentials: async () => ({ accessKeyId: "local", secretAccessKey: "local" }),
+      region: async () => "us-east-1",
+    });
+    await expect(as("waba-webhook", () => writer.put("media/signed", "{}"))).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+    await expect(as("outbound-worker", () => writer.put("claims/signed.json", "{}"))).rejects.toMatchObject({
+      name: "AccessDenied",
+    });
+    await as("waba-webhook", () => writer.put("claims/signed.json", '{"claimed":true}'));
+    const read = await as("inbound-worker", () =>
+      s3().send(new GetObjectCommand({ Bucket, Key: "claims/signed.json" })),
+    );
+    expect(await read.Body?.transformToString()).toBe('{"claimed":true}');
   });
 
   it("runs every gateway invocation as its function: a narrowed grant turns the admin API's listing down", async () => {

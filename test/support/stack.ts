@@ -29,7 +29,8 @@ export interface TestStack extends LocalStack {
  */
 export async function startTestStack(
   env: Record<string, string | undefined> = {},
-  queues: { maxReceiveCount?: number } = {},
+  /** `pollerConcurrency`: concurrent invocations per queue (the local stack's default is 2). */
+  queues: { maxReceiveCount?: number; pollerConcurrency?: number } = {},
 ): Promise<TestStack> {
   const logs: string[] = [];
   const stack = await startLocalStack({
@@ -41,6 +42,7 @@ export async function startTestStack(
     visibilityTimeoutSeconds: 5,
     maxReceiveCount: queues.maxReceiveCount,
     pollWaitSeconds: 1,
+    ...(queues.pollerConcurrency ? { pollerConcurrency: queues.pollerConcurrency } : {}),
     // A worker that holds a conversation waits this long before letting it go on: test-sized.
     env: { HELD_CONVERSATIONS_CACHE_SECONDS: "0.2", ...env },
     log: (line) => logs.push(line),

@@ -28,7 +28,7 @@ export interface World {
 export async function startWorld(
   env: Record<string, string | undefined> = {},
   portalInput: BitrixPortalInput = {},
-  queues: { maxReceiveCount?: number } = {},
+  queues: { maxReceiveCount?: number; pollerConcurrency?: number } = {},
 ): Promise<World> {
   const meta = await startMetaGraphFake();
   meta.addToken(WABA_TOKEN);

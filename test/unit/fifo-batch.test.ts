@@ -59,6 +59,37 @@ describe("processFifoBatch", () => {
     expect((await result).batchItemFailures).toEqual([]);
   });
 
+  it("tells each record when its group's next record has queued its work, failed, or there is none", async () => {
+    const event: SQSEvent = {
+      Records: [record("a1", "A"), record("a2", "A"), record("a3", "A"), record("b1", "B")],
+    };
+    const settled: string[] = [];
+    const finish = new Map<string, () => void>();
+    const result = processFifoBatch(
+      event,
+      (r, handOff, _previous, nextQueued) => {
+        void nextQueued.then(() => settled.push(r.messageId));
+        if (r.messageId === "a3") return Promise.reject(new Error("a3 failed before queuing anything"));
+        return new Promise<void>((resolve) => {
+          finish.set(r.messageId, resolve);
+          // a2 queues its work only when told: until then a1's next is not queued.
+          if (r.messageId !== "a2") handOff();
+          else finish.set("a2-handoff", handOff);
+        });
+      },
+      makeLogger("t", { write: () => undefined }),
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    // b1 has no next record; a1's next (a2) has not queued its work yet.
+    expect(settled).toEqual(["b1"]);
+    finish.get("a2-handoff")?.();
+    await new Promise((r) => setTimeout(r, 10));
+    // a2 queued (a1 may go); a3 failed, so a2 waits for nothing more, and a3 itself has no next.
+    expect(settled.sort()).toEqual(["a1", "a2", "a3", "b1"]);
+    for (const [id, done] of finish) if (!id.endsWith("handoff")) done();
+    expect((await result).batchItemFailures.map((f) => f.itemIdentifier)).toEqual(["a3"]);
+  });
+
   it("reports a handed-off record that fails later, and every record after it, as failed", async () => {
     const event: SQSEvent = {
       Records: [record("a1", "A"), record("a2", "A"), record("a3", "A"), record("b1", "B")],

@@ -3,8 +3,7 @@ import { hooked } from "../aws-client-hooks.ts";
 
 /**
  * The S3 calls of the claim store, in a module of their own so that `S3ClaimStore` can load it on
- * first use: named imports keep the bundle to these two commands, and the lazy load keeps the client
- * out of the webhook's cold start.
+ * first use: named imports keep the bundle to these two commands.
  */
 export function makeClaimObjects(bucket: string) {
   const endpoint = process.env.AWS_ENDPOINT_URL_S3;

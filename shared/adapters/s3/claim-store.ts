@@ -4,7 +4,8 @@ type ClaimObjects = ReturnType<typeof import("./claim-objects.ts").makeClaimObje
 
 /**
  * Oversized queue messages in the media bucket (under `claims/`, expired with the bucket's lifecycle).
- * The S3 client is loaded on first use: the webhook needs it only for the rare oversized event.
+ * The inbound worker's: it reads claims back. The S3 client is loaded on first use. (The webhook only
+ * writes claims, with `S3ClaimWriter`, and carries no S3 client.)
  */
 export class S3ClaimStore implements ClaimStore {
   readonly #bucket: string;

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
-import { type ClaimStore, checkIn } from "../../claim-check.ts";
+import { type ClaimWriter, checkIn } from "../../claim-check.ts";
 import { toQueueBody } from "../../domain/queue-body.ts";
 
 const MAX_BATCH = 10;
@@ -22,10 +22,10 @@ export interface FifoItem {
 export class SqsFifoQueue {
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
-  readonly #claims: ClaimStore | undefined;
+  readonly #claims: ClaimWriter | undefined;
 
   /** `claims`: where bodies too large for SQS go (claim check); without it such a body is refused. */
-  constructor(sqs: SQSClient, queueUrl: string, claims?: ClaimStore) {
+  constructor(sqs: SQSClient, queueUrl: string, claims?: ClaimWriter) {
     this.#sqs = sqs;
     this.#queueUrl = queueUrl;
     this.#claims = claims;

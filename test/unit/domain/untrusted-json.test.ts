@@ -23,6 +23,10 @@ describe("parseUntrustedJson", () => {
     expect(() => parseUntrustedJson(`${"[".repeat(100_000)}${"]".repeat(100_000)}`)).toThrow(JsonInputError);
     expect(() => parseUntrustedJson(`${"[".repeat(65)}${"]".repeat(65)}`)).toThrow(/deeper than 64/);
     expect(parseUntrustedJson(`${"[".repeat(64)}${"]".repeat(64)}`)).toBeDefined();
+    // Deep text naming a prototype member is refused too, before the prototype-free second parse.
+    const deepObjects = `${'{"constructor":'.repeat(100_000)}1${"}".repeat(100_000)}`;
+    expect(() => parseUntrustedJson(deepObjects)).toThrow(/deeper than 64/);
+    expect(() => parseUntrustedJson(`{"a":${"[".repeat(64)}${"]".repeat(64)}}`)).toThrow(/deeper than 64/);
     expect(parseUntrustedJson(`{"t":"${"[{".repeat(200)}\\"["}`)).toEqual({ t: `${"[{".repeat(200)}"[` });
   });
 
