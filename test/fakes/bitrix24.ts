@@ -316,6 +316,8 @@ interface ScriptedFailure {
   memberId: string | undefined;
   remaining: number;
   error: BitrixError;
+  /** Only calls whose parameters match fail (and count against `remaining`). */
+  when: ((params: Params) => boolean) | undefined;
 }
 
 interface MessageRejection {
@@ -545,15 +547,17 @@ export class BitrixFake extends HttpFake {
    * The next `times` calls of `method` (also inside `batch`) fail with this error, e.g.
    * `failMethod("imconnector.send.messages",
    *   { status: 500, error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" })`.
+   * With `when`, only calls whose parameters it accepts fail.
    */
   failMethod(
     method: string,
     error: { status: number } & BitrixErrorBody,
-    options: { times?: number; memberId?: string } = {},
+    options: { times?: number; memberId?: string; when?: (params: Params) => boolean } = {},
   ): void {
     this.#failures.push({
       method: method.toLowerCase(),
       memberId: options.memberId,
+      when: options.when,
       remaining: options.times ?? 1,
       error: new BitrixError(error.status, error.error, error.error_description),
     });
@@ -900,7 +904,8 @@ export class BitrixFake extends HttpFake {
       (f) =>
         f.remaining > 0 &&
         f.method === method &&
-        (f.memberId === undefined || f.memberId === ctx.portal.memberId),
+        (f.memberId === undefined || f.memberId === ctx.portal.memberId) &&
+        (f.when === undefined || f.when(params)),
     );
     if (failure) {
       failure.remaining -= 1;

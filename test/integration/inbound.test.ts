@@ -417,19 +417,41 @@ describe("failures", () => {
   });
 
   it("does not let one refused call take down the other conversations' messages sent with it", async () => {
+    // The three must share a call, which timing alone does not promise: a first message whose call
+    // answers late (then a 500, so it is retried) keeps the line busy while they arrive, and the
+    // refusal is scripted for a call carrying more than one message.
+    world.bitrix.inject({
+      match: "/rest/imconnector.send.messages",
+      response: {
+        status: 500,
+        body: { error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" },
+        delayMs: 1_500,
+      },
+    });
     world.bitrix.failMethod(
       "imconnector.send.messages",
       { status: 400, error: "ERROR_ARGUMENT", error_description: "bad item" },
-      { times: 1 },
+      { times: 1, when: (params) => Array.isArray(params.MESSAGES) && params.MESSAGES.length > 1 },
     );
+    await world.postWebhook(textWebhook("wamid.shared-lead", "16505550700", "lead"));
+    await world.bitrix.waitForRequest(
+      (r) => r.path.startsWith("/rest/imconnector.send.messages") && r.rawBody.includes("wamid.shared-lead"),
+      10_000,
+    );
+    const ids = ["wamid.shared-1", "wamid.shared-2", "wamid.shared-3"] as const;
     await world.postWebhook(
       oneChange([
-        { id: "wamid.shared-1", from: "16505550701", body: "one" },
-        { id: "wamid.shared-2", from: "16505550702", body: "two" },
-        { id: "wamid.shared-3", from: "16505550703", body: "three" },
+        { id: ids[0], from: "16505550701", body: "one" },
+        { id: ids[1], from: "16505550702", body: "two" },
+        { id: ids[2], from: "16505550703", body: "three" },
       ]),
     );
-    for (const id of ["wamid.shared-1", "wamid.shared-2", "wamid.shared-3"]) await delivered(id);
+    for (const id of [...ids, "wamid.shared-lead"]) await delivered(id);
+    // The refused call carried all three; each then went on its own.
+    const carrying = world.bitrix
+      .requestsTo("/rest/imconnector.send.messages")
+      .filter((r) => ids.some((id) => r.rawBody.includes(id)));
+    expect(ids.every((id) => carrying[0]?.rawBody.includes(id))).toBe(true);
     const { deadLetters } = await getRuntime();
     expect((await deadLetters.list()).items.filter((l) => l.body.includes("wamid.shared-"))).toHaveLength(0);
   });
