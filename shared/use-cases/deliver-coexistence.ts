@@ -101,7 +101,10 @@ export function makeCoexistence(ctx: CoexistenceContext) {
    * by the per-attempt bound continues where it stopped on the queue's next delivery. History does not
    * move the 24-hour window.
    */
-  async function importHistory(event: InboundEvent, attempt: Attempt): Promise<InboundOutcome> {
+  async function importHistory(event: InboundEvent, queued: Attempt): Promise<InboundOutcome> {
+    // A chunk sends many messages, one after another: its queue's next record (the next chunk) may start
+    // only once the whole chunk is done, not when its first message is queued.
+    const { handOff: _afterTheWholeChunk, ...attempt } = queued;
     const route = await routeOf(event);
     if (typeof route === "string") return "unrouted";
     const phoneId = route.phone.phoneId;

@@ -200,6 +200,49 @@ describe("history import (coexistence)", () => {
       ),
     ).toHaveLength(1);
   });
+
+  it("keeps a thread's order across history chunks: the next chunk waits for the whole of the one before", async () => {
+    const customer = "16505551888";
+    await post(customerWrites(customer, "wamid.history-order-live", "Hello"));
+    await delivered("wamid.history-order-live");
+    await world.stack.admin("PUT", `/api/admin/phones/${PHONE_ID}/history`, {
+      enabled: true,
+      maxMessages: 100,
+    });
+    const text = (n: number) => ({
+      from: customer,
+      id: `wamid.history-order-${n}`,
+      timestamp: String(1739230000 + n),
+      type: "text",
+      text: { body: `history order ${n}` },
+      history_context: { status: "READ" },
+    });
+    // Two chunks of one thread in one webhook: one queue batch, one message group.
+    const payload = forOurNumber(fixtureJson<any>("meta/webhook_history.json"));
+    const change = payload.entry[0].changes[0];
+    const chunk = (order: number, ns: number[]) => ({
+      ...change,
+      value: {
+        ...change.value,
+        history: [
+          {
+            metadata: { phase: 1, chunk_order: order, progress: 100 },
+            threads: [{ id: customer, messages: ns.map(text) }],
+          },
+        ],
+      },
+    });
+    payload.entry[0].changes = [chunk(1, [1, 2, 3]), chunk(2, [4])];
+    await post(payload);
+    const ours = await eventually(async () => {
+      const got = portal().messages.filter((m) => String(m.message.id).startsWith("wamid.history-order-"));
+      return got.length === 5 ? got : undefined;
+    });
+    expect(ours.map((m) => m.message.id)).toEqual([
+      "wamid.history-order-live",
+      ...[1, 2, 3, 4].map((n) => `wamid.history-order-${n}`),
+    ]);
+  });
 });
 
 describe("conversation routing", () => {
