@@ -338,8 +338,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     const previous = out.status === "accepted" ? undefined : out.status;
     if (out.origin.kind === "robot") return;
     if (out.origin.kind === "sms") {
-      const smsStatus = status === "failed" ? "failed" : status === "sent" ? undefined : "delivered";
-      if (!smsStatus) return;
+      // The SMS provider API knows delivered, undelivered and failed only (b24restdocs
+      // messageservice-message-status-update.md): a `read` after `delivered` would report delivery again.
+      const smsStatus = smsStatusOf(status);
+      if (!smsStatus || smsStatusOf(previous) === smsStatus) return;
       await paced(out.memberId);
       await bitrix.call(out.memberId, "messageservice.message.status.update", {
         CODE: out.origin.code,
@@ -505,4 +507,10 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     );
     return note ? deliverNote(event, route, who, note, attempt) : "ignored";
   };
+}
+
+/** What Bitrix24's SMS provider API is told of a WhatsApp status; nothing for `sent` (or none yet). */
+function smsStatusOf(status: Status | undefined): "failed" | "delivered" | undefined {
+  if (status === undefined || status === "sent") return undefined;
+  return status === "failed" ? "failed" : "delivered";
 }

@@ -62,6 +62,27 @@ describe("SMS provider", () => {
     expect(update).toMatchObject({ code: CODE, status: "delivered" });
   });
 
+  it("reports delivery once when Meta's read follows its delivered", async () => {
+    const to = "+16505550004";
+    const { messageId } = await crmSends(to, "hello_world+en_US");
+    const [sent] = await eventually(async () =>
+      world.meta.messagesTo("16505550004").length ? world.meta.messagesTo("16505550004") : undefined,
+    );
+    for (const status of ["delivered", "read"]) {
+      const webhook = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+      Object.assign(webhook.entry[0].changes[0].value.statuses[0], {
+        id: sent!.wamid,
+        status,
+        recipient_id: "16505550004",
+      });
+      await world.postWebhook(webhook);
+      await world.stack.settled();
+    }
+    expect(statuses().filter((s) => s.messageId === messageId)).toEqual([
+      expect.objectContaining({ code: CODE, status: "delivered" }),
+    ]);
+  });
+
   it("reports failed, without calling Meta, for an unknown template", async () => {
     const before = world.meta.sentMessages.length;
     const { messageId } = await crmSends("+16505550003", "no_such_template+en_US");
