@@ -407,6 +407,9 @@ export function makeDeliverInbound(deps: DeliverInboundDeps) {
     }
     const next = nextStatus(out.status === "accepted" ? undefined : out.status, status);
     if (!next) return "ignored";
+    // `sent` is only Meta's acceptance: nothing is reported for it, and every later status is treated
+    // after it as after none, so it is not written either (one write fewer per message we send).
+    if (next === "sent") return "ignored";
     // An SMS status needs no open line; a line that is gone has nobody to show a delivery tick to.
     const route = await routeOf(event).catch((error: unknown) => {
       if (error instanceof PermanentDeliveryError) return "no route";

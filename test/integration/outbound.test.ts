@@ -172,6 +172,29 @@ describe("operator text", () => {
     );
     expect(JSON.stringify(report)).toContain(sent!.wamid);
   });
+
+  it("writes nothing for Meta's sent status, and still reports the delivered after it once", async () => {
+    const before = sentTo().length;
+    const id = await operatorWrites("sent, then delivered");
+    const [sent] = (await waitForSends(before + 1)).slice(before);
+    const statusWebhook = (status: string) => {
+      const webhook = forOurNumber(fixtureJson<any>("meta/webhook_status_sent.json"));
+      Object.assign(webhook.entry[0].changes[0].value.statuses[0], { id: sent!.wamid, status });
+      return webhook;
+    };
+    const { conversations } = await getRuntime();
+    await world.postWebhook(statusWebhook("sent"));
+    await world.stack.settled();
+    expect((await conversations.getOutbound(sent!.wamid))?.status).toBe("accepted");
+    await world.postWebhook(statusWebhook("delivered"));
+    await world.postWebhook(statusWebhook("sent"));
+    await world.stack.settled();
+    expect((await conversations.getOutbound(sent!.wamid))?.status).toBe("delivered");
+    const reports = world.bitrix
+      .portal(world.memberId)
+      .deliveryStatuses.filter((s) => JSON.stringify(s).includes(String(id)));
+    expect(reports).toHaveLength(1);
+  });
 });
 
 describe("operator files", () => {
