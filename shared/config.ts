@@ -45,9 +45,11 @@ const schema = z.object({
    * How long a warm worker trusts its list of held conversations (conversations waiting behind a dead
    * letter); a worker that holds one keeps its batch this long, so no other acts on an older list (a
    * batch with less time left hands its dead letters back to the queue for the rest). Longer: fewer
-   * reads while nothing is held, a longer wait after giving up.
+   * reads while nothing is held, a longer wait after giving up. At most 30: a worker that dies after
+   * holding one cannot keep it in flight, and its heartbeat only ensures two thirds of the queue's
+   * visibility timeout (40 s inbound) before the next message is given out.
    */
-  HELD_CONVERSATIONS_CACHE_SECONDS: z._default(z.coerce.number().check(z.nonnegative(), z.maximum(60)), 20),
+  HELD_CONVERSATIONS_CACHE_SECONDS: z._default(z.coerce.number().check(z.nonnegative(), z.maximum(30)), 20),
   /** Lifetime of the presigned media URLs handed to Bitrix24. */
   MEDIA_URL_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive()), 86_400),
   LOG_LEVEL: z._default(z.enum(["debug", "info", "warn", "error"]), "info"),

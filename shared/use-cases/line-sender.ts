@@ -174,14 +174,23 @@ export function makeLineSender({
     );
     items = items.filter((item, i) => {
       const state = states[i];
+      if (state === "delivered") {
+        item.resolve("duplicate");
+        return false;
+      }
+      // An earlier message of the conversation in this call could not be looked up (it is retried):
+      // this one must not go out before it.
+      if (heldBack.has(item.chat)) {
+        item.reject(new RetryLaterError(`an earlier message of chat ${item.chat} is still to be delivered`));
+        return false;
+      }
       if (state === "new") return true;
       if (typeof state === "object" && state !== null && "uncertain" in state) {
         item.uncertain = true;
         item.session = (state as { uncertain: { session?: LineSession } }).uncertain.session;
         return true;
       }
-      if (state === "delivered") item.resolve("duplicate");
-      else item.reject(state);
+      item.reject(state);
       return false;
     });
     if (items.length === 0) return;
