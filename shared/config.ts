@@ -127,6 +127,10 @@ function describe(issue: z.core.$ZodIssue): string {
     return issue.origin === "string"
       ? `must be at least ${String(issue.minimum)} characters long`
       : `must be ${issue.inclusive ? "at least" : "greater than"} ${String(issue.minimum)}`;
+  if (issue.code === "too_big")
+    return issue.origin === "string"
+      ? `must be at most ${String(issue.maximum)} characters long`
+      : `must be ${issue.inclusive ? "at most" : "less than"} ${String(issue.maximum)}`;
   if (issue.code === "custom") return issue.message;
   if (issue.code === "invalid_value") return `must be one of ${issue.values.map(String).join(", ")}`;
   if (issue.code === "invalid_type")

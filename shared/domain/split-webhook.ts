@@ -18,11 +18,8 @@ export function splitWebhookIntoEvents(envelope: MetaWebhookEnvelope, appId: str
       const value = standbyFlattened(change.field, change.value as Json);
       const common = withoutItemArrays(value);
       const contacts = arrayOf(value.contacts);
-      // A handover names our number in `recipient` and the customer in `sender` (it has no metadata).
       const handover = change.field === "messaging_handovers";
-      const phoneNumberId =
-        str((value.metadata as Json | undefined)?.phone_number_id) ??
-        (handover ? str((value.recipient as Json | undefined)?.phone_number_id) : undefined);
+      const phoneNumberId = numberOf(change.field, value);
       const base = { v: 1 as const, appId, wabaId: entry.id, field: change.field, phoneNumberId };
       const before = events.length;
 
@@ -113,6 +110,25 @@ export function messageGroupOf(event: InboundEvent): string {
   const customer = event.customerUserId ?? event.customerId;
   if (event.phoneNumberId && customer) return `${event.phoneNumberId}:${customer}`;
   return `${event.wabaId}:${event.field}`;
+}
+
+/**
+ * The number a change's events are for, as the webhook checks it against the signing app's WABA: its
+ * `metadata.phone_number_id` (a standby's inner one, which the split reads), or a handover's `recipient`
+ * (a handover names our number there and the customer in `sender`; it has no metadata).
+ */
+export function phoneNumberIdOfChange(field: string, value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  return numberOf(field, standbyFlattened(field, value as Json));
+}
+
+function numberOf(field: string, flattened: Json): string | undefined {
+  return (
+    str((flattened.metadata as Json | undefined)?.phone_number_id) ??
+    (field === "messaging_handovers"
+      ? str((flattened.recipient as Json | undefined)?.phone_number_id)
+      : undefined)
+  );
 }
 
 /**

@@ -19,9 +19,11 @@ export class JsonInputError extends Error {
 /**
  * A name Object.prototype answers to must appear in the text for a key or a looked-up value to reach it;
  * text without any is parsed plainly (the reviver costs more than the parse itself on the webhook path).
+ * Such a name can also be spelled with escapes of ASCII letters or `_` (`\u005f_proto__`), which
+ * encoders do not otherwise write (non-ASCII text escapes to `\u0080` and above), so those count too.
  */
 const PROTOTYPE_NAMES =
-  /__proto__|constructor|prototype|toString|toLocaleString|valueOf|hasOwnProperty|isPrototypeOf|propertyIsEnumerable|__define|__lookup/;
+  /__proto__|constructor|prototype|toString|toLocaleString|valueOf|hasOwnProperty|isPrototypeOf|propertyIsEnumerable|__define|__lookup|\\u00[4-7][0-9a-fA-F]/;
 
 export function parseUntrustedJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   let value: unknown;

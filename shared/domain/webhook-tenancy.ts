@@ -1,6 +1,5 @@
 import type { MetaWebhookEnvelope } from "../schemas/meta-webhook.ts";
-
-type Json = Record<string, unknown>;
+import { phoneNumberIdOfChange } from "./split-webhook.ts";
 
 /** What the registry says about the ids a webhook names: WABA → its app, phone number → its WABA. */
 export interface TenancyFacts {
@@ -22,7 +21,7 @@ export function idsNamedBy(envelope: MetaWebhookEnvelope): { wabaIds: string[]; 
   for (const entry of envelope.entry) {
     wabaIds.add(entry.id);
     for (const change of entry.changes) {
-      const phoneId = phoneNumberIdOf(change.value);
+      const phoneId = phoneNumberIdOfChange(change.field, change.value);
       if (phoneId) phoneNumberIds.add(phoneId);
     }
   }
@@ -31,7 +30,8 @@ export function idsNamedBy(envelope: MetaWebhookEnvelope): { wabaIds: string[]; 
 
 /**
  * A webhook acts only within the app that signed it: an entry whose WABA is not that app's, or a change
- * whose `metadata.phone_number_id` is not a number of that WABA, is cut out; the rest stays as it was.
+ * whose number (the one its events are split under) is not a number of that WABA, is cut out; the rest
+ * stays as it was.
  * The signature proves only who sent the bytes, not that the ids inside are theirs.
  */
 export function keepOwnParts(
@@ -48,7 +48,7 @@ export function keepOwnParts(
       continue;
     }
     const changes = entry.changes.filter((change) => {
-      const phoneNumberId = phoneNumberIdOf(change.value);
+      const phoneNumberId = phoneNumberIdOfChange(change.field, change.value);
       if (phoneNumberId === undefined) return true;
       const waba = facts.wabaOfPhone.get(phoneNumberId);
       if (waba === entry.id) return true;
@@ -63,13 +63,4 @@ export function keepOwnParts(
     if (changes.length > 0) entries.push({ ...entry, changes });
   }
   return { envelope: { ...envelope, entry: entries }, refused };
-}
-
-/** A change names its number in `value.metadata.phone_number_id` (messages, statuses, calls). */
-function phoneNumberIdOf(value: unknown): string | undefined {
-  const metadata = (value as Json | undefined)?.metadata as Json | undefined;
-  const id = metadata?.phone_number_id;
-  if (typeof id === "string" && id.length > 0) return id;
-  if (typeof id === "number") return String(id);
-  return undefined;
 }

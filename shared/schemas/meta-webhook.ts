@@ -37,7 +37,7 @@ export function isMetaWebhookEnvelope(body: unknown): body is MetaWebhookEnvelop
     (e: unknown) =>
       isObject(e) &&
       isNonEmptyString(e.id) &&
-      (e.time === undefined || typeof e.time === "number") &&
+      (e.time === undefined || Number.isFinite(e.time)) &&
       Array.isArray(e.changes) &&
       e.changes.every((c: unknown) => isObject(c) && isNonEmptyString(c.field) && isObject(c.value)),
   );

@@ -218,6 +218,29 @@ describe("a webhook acts only within the app that signed it", () => {
     expect(await foreignPartsCounted()).toBe(before + 1);
   });
 
+  it("drops a standby and a handover that name A's number where the split reads it, under B's WABA", async () => {
+    const standby = {
+      field: "standby",
+      value: {
+        messaging_product: "whatsapp",
+        metadata: { phone_number_id: B.phoneId },
+        standby: {
+          metadata: { phone_number_id: PHONE_ID },
+          messages: [{ id: "wamid.standby-into-a", from: "16505550006", timestamp: "1", type: "text" }],
+        },
+      },
+    };
+    const handover = fixtureJson<any>("meta/webhook_messaging_handovers.json").entry[0].changes[0];
+    handover.value.recipient.phone_number_id = PHONE_ID;
+    const payload = {
+      object: "whatsapp_business_account",
+      entry: [{ id: B.wabaId, changes: [standby, handover] }],
+    };
+    const before = await foreignPartsCounted();
+    expect((await postAsB(payload)).status).toBe(200);
+    expect(await foreignPartsCounted()).toBe(before + 2);
+  });
+
   it("drops a forged failed status against A's message and a template event for A's WABA", async () => {
     const { conversations } = await getRuntime();
     await conversations.putOutbound({

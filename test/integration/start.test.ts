@@ -89,6 +89,11 @@ describe("npm start refuses bad configuration before it starts anything", () => 
       "GRAPH_API_BASE_URL must be a valid URL",
     ],
     ["HTTP_TIMEOUT_MS", { HTTP_TIMEOUT_MS: "-5" }, "HTTP_TIMEOUT_MS must be greater than 0"],
+    [
+      "HELD_CONVERSATIONS_CACHE_SECONDS",
+      { HELD_CONVERSATIONS_CACHE_SECONDS: "90" },
+      "HELD_CONVERSATIONS_CACHE_SECONDS must be at most 60",
+    ],
     ["LOG_LEVEL", { LOG_LEVEL: "verbose" }, "LOG_LEVEL must be one of debug, info, warn, error"],
     ["PORT", { PORT: "abc" }, "PORT must be a whole number from 0 to 65535"],
   ])("a bad %s: one line naming it and its rule, exit 1, no banner", async (_name, env, line) => {

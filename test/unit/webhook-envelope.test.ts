@@ -27,6 +27,8 @@ const variants: [string, (w: Json) => unknown][] = [
   ["a numeric time", (w) => ({ ...w, entry: [{ ...w.entry[0], time: 1749416383 }] })],
   ["a string time", (w) => ({ ...w, entry: [{ ...w.entry[0], time: "1749416383" }] })],
   ["a null time", (w) => ({ ...w, entry: [{ ...w.entry[0], time: null }] })],
+  // JSON.parse reads a number too large for a double, such as 1e400, as Infinity.
+  ["an infinite time", (w) => ({ ...w, entry: [{ ...w.entry[0], time: JSON.parse("1e400") }] })],
   ["no changes", (w) => ({ ...w, entry: [{ id: w.entry[0].id }] })],
   ["no change at all", (w) => ({ ...w, entry: [{ ...w.entry[0], changes: [] }] })],
   [

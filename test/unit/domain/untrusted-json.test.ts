@@ -19,6 +19,17 @@ describe("parseUntrustedJson", () => {
     expect(({} as any).polluted).toBeUndefined();
   });
 
+  it("treats a prototype name spelled with JSON escapes like one spelled plainly", () => {
+    // `\u005f` is `_`, `\u0063` is `c`: JSON.parse reads these as `__proto__` and `constructor`.
+    const value = parseUntrustedJson(
+      '{"\\u005f_proto__":{"polluted":true},"text":{"\\u005F_proto__":1,"body":"\\u0063onstructor"}}',
+    ) as any;
+    expect(Object.keys(value)).toEqual(["text"]);
+    expect(Object.keys(value.text)).toEqual(["body"]);
+    expect(Object.getPrototypeOf(value.text)).toBeNull();
+    expect(value.text.body).toBe("constructor");
+  });
+
   it("refuses nesting deeper than the limit, counting only outside strings", () => {
     expect(() => parseUntrustedJson(`${"[".repeat(100_000)}${"]".repeat(100_000)}`)).toThrow(JsonInputError);
     expect(() => parseUntrustedJson(`${"[".repeat(65)}${"]".repeat(65)}`)).toThrow(/deeper than 64/);

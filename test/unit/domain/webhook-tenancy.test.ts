@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { splitWebhookIntoEvents } from "#shared/domain/split-webhook.ts";
 import { idsNamedBy, keepOwnParts } from "#shared/domain/webhook-tenancy.ts";
 import type { MetaWebhookEnvelope } from "#shared/schemas/meta-webhook.ts";
 import { fixtureJson } from "../../fixtures.ts";
@@ -64,6 +65,33 @@ describe("keepOwnParts", () => {
       [PHONE, "phone-of-another-waba"],
       ["phone-nobody", "unknown-phone"],
     ]);
+  });
+
+  it("checks the number a change is split under: a standby's inner metadata, a handover's recipient", () => {
+    // Signed by app B under its own WABA, each naming app A's number where the split reads it from.
+    const standby = {
+      field: "standby",
+      value: {
+        metadata: { phone_number_id: "phone-b" },
+        standby: { metadata: { phone_number_id: PHONE }, messages: [{ id: "wamid.1", from: "1555" }] },
+      },
+    };
+    const handover = {
+      field: "messaging_handovers",
+      value: {
+        type: "control_passed",
+        sender: { phone_number: "1555" },
+        recipient: { phone_number_id: PHONE },
+      },
+    };
+    const envelope = { ...text, entry: [{ id: "waba-b", changes: [standby, handover] }] };
+    expect(idsNamedBy(envelope).phoneNumberIds).toContain(PHONE);
+    const kept = keepOwnParts(envelope, "app-b", facts);
+    expect(kept.refused.map((r) => [r.field, r.phoneNumberId, r.reason])).toEqual([
+      ["standby", PHONE, "phone-of-another-waba"],
+      ["messaging_handovers", PHONE, "phone-of-another-waba"],
+    ]);
+    expect(splitWebhookIntoEvents(kept.envelope, "app-b").map((e) => e.phoneNumberId)).toEqual([]);
   });
 
   it("drops an entry whose every change was refused", () => {
