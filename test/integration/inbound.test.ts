@@ -224,9 +224,9 @@ describe("statuses of messages we sent", () => {
     const reported = () =>
       portal.deliveryStatuses.filter((s) => JSON.stringify(s).includes("wamid.out-once")).length;
     await world.postWebhook(statusWebhook("wamid.out-once", "sent"));
-    await eventually(async () =>
-      (await conversations.getOutbound("wamid.out-once"))?.status === "sent" ? true : undefined,
-    );
+    await world.stack.settled();
+    // `sent` is Meta's acceptance only: neither reported nor written.
+    expect((await conversations.getOutbound("wamid.out-once"))?.status).toBe("accepted");
     expect(reported()).toBe(0);
     await world.postWebhook(statusWebhook("wamid.out-once", "delivered"));
     await eventually(async () => (reported() > 0 ? true : undefined));

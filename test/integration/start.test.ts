@@ -92,7 +92,7 @@ describe("npm start refuses bad configuration before it starts anything", () => 
     [
       "HELD_CONVERSATIONS_CACHE_SECONDS",
       { HELD_CONVERSATIONS_CACHE_SECONDS: "90" },
-      "HELD_CONVERSATIONS_CACHE_SECONDS must be at most 60",
+      "HELD_CONVERSATIONS_CACHE_SECONDS must be at most 30",
     ],
     ["LOG_LEVEL", { LOG_LEVEL: "verbose" }, "LOG_LEVEL must be one of debug, info, warn, error"],
     ["PORT", { PORT: "abc" }, "PORT must be a whole number from 0 to 65535"],
