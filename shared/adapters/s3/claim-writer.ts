@@ -3,6 +3,9 @@ import type { ClaimWriter } from "../../claim-check.ts";
 import { hooked } from "../aws-client-hooks.ts";
 import { type AwsCredentials, s3Path, sha256Hex, signS3Request } from "./sigv4.ts";
 
+/** Well inside the webhook function's 10 s timeout. */
+const CLAIM_PUT_TIMEOUT_MS = 5_000;
+
 /** Where the writer gets what it signs with: the webhook passes its SQS client's resolved ones. */
 export interface AwsSigningSource {
   readonly credentials: () => Promise<AwsCredentials>;
@@ -75,6 +78,11 @@ export class S3ClaimWriter implements ClaimWriter {
       method: "PUT",
       headers,
       body: payload,
+      // S3 answers a wrong region with a redirect: following it would hand the signed headers (and the
+      // session token) to another host, so it is a refusal like any other. A hung PUT must leave the
+      // webhook time to answer 500, so Meta sends the event again.
+      redirect: "manual",
+      signal: AbortSignal.timeout(CLAIM_PUT_TIMEOUT_MS),
     });
     const answer = await response.text();
     if (!response.ok) {
