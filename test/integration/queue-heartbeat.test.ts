@@ -1,37 +1,15 @@
-import { randomBytes } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  type Message,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
-import type { SQSRecord } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
-import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
-import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
-import { SecretBox } from "#shared/adapters/secret-box.ts";
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
 import type { QueueDef } from "#shared/resources.ts";
-import { provision } from "../../local/provision.ts";
+import { startWorkerQueue, toRecord } from "../support/worker-queue.ts";
 
 /**
  * A batch that runs longer than the queue's visibility timeout keeps its records: the worker's heartbeat
  * keeps them invisible, so no second worker gets them while the first still works (against fauxqs).
  */
-const emulators = inject("emulators");
-const sqs = new SQSClient({
-  endpoint: emulators.awsEndpoint,
-  region: "us-east-1",
-  credentials: { accessKeyId: "local", secretAccessKey: "local" },
-});
 const VISIBILITY = 2;
-let url: string;
-let deadLetters: DynamoDeadLetterStore;
-let dynamo: DynamoDBClient;
 const def: QueueDef = {
   name: "heartbeat",
   urlEnv: "HEARTBEAT_TEST_QUEUE_URL",
@@ -44,63 +22,22 @@ const def: QueueDef = {
   maximumConcurrency: 2,
   stopTakingRecordsWithinSeconds: 0,
 };
+let queue: Awaited<ReturnType<typeof startWorkerQueue>>;
+let sqs: SQSClient;
+let url: string;
+// A real dead-letter store on DynamoDB Local: a record that ran out of time would land there.
+let deadLetters: DynamoDeadLetterStore;
 
 beforeAll(async () => {
-  const out = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `hb${randomBytes(4).toString("hex")}.fifo`,
-      Attributes: {
-        FifoQueue: "true",
-        ContentBasedDeduplication: "true",
-        VisibilityTimeout: String(VISIBILITY),
-      },
-    }),
-  );
-  url = out.QueueUrl ?? "";
-  process.env[def.urlEnv] = url;
-  // A real dead-letter store on DynamoDB Local: a record that ran out of time would land there.
-  const { tableName } = await provision({ ...emulators, prefix: `hb${randomBytes(4).toString("hex")}-` });
-  dynamo = new DynamoDBClient({
-    endpoint: emulators.dynamoEndpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
-  deadLetters = new DynamoDeadLetterStore(
-    new TableClient(
-      makeDocumentClient(dynamo),
-      tableName,
-      new SecretBox("heartbeat-test-key-0123456789abcdef"),
-    ),
-  );
+  queue = await startWorkerQueue(def.urlEnv, VISIBILITY);
+  ({ sqs, url, deadLetters } = queue);
 });
 
 afterAll(async () => {
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
-  sqs.destroy();
-  dynamo?.destroy();
+  await queue?.stop();
 });
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-
-function toRecord(m: Message): SQSRecord {
-  return {
-    messageId: m.MessageId ?? "",
-    receiptHandle: m.ReceiptHandle ?? "",
-    body: m.Body ?? "",
-    attributes: {
-      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1",
-      SentTimestamp: "0",
-      SenderId: "local",
-      ApproximateFirstReceiveTimestamp: "0",
-      MessageGroupId: m.Attributes?.MessageGroupId,
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:heartbeat",
-    awsRegion: "us-east-1",
-  };
-}
 
 describe("a queue batch's heartbeat", () => {
   it("keeps a record invisible for as long as its work runs, past the visibility timeout", async () => {
