@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
 import { makeHoldGate } from "#shared/queue-holds.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
-import type { QueueDef } from "#shared/resources.ts";
 import { PermanentDeliveryError } from "#shared/use-cases/line-sender.ts";
 import { eventually } from "../support/stack.ts";
-import { startWorkerQueue, toRecord } from "../support/worker-queue.ts";
+import { quietLogger, startWorkerQueue, toRecord, workerQueueDef } from "../support/worker-queue.ts";
 
 /**
  * A worker whose batch is cut off (a timeout, a crash) after it recorded a dead letter gets that message
@@ -19,29 +18,16 @@ let queue: Awaited<ReturnType<typeof startWorkerQueue>>;
 let sqs: typeof queue.sqs;
 let url: string;
 let deadLetters: DynamoDeadLetterStore;
-const def: QueueDef = {
-  name: "cutoff",
-  urlEnv: "CUTOFF_TEST_QUEUE_URL",
-  dlqUrlEnv: "CUTOFF_TEST_DLQ_URL",
-  visibilityTimeoutSeconds: 30,
-  maxReceiveCount: 10,
-  consumer: "inbound-worker",
-  batchSize: 10,
-  producers: [],
-  maximumConcurrency: 2,
-  stopTakingRecordsWithinSeconds: 0,
-};
+const def = workerQueueDef("cutoff", 30);
 
 beforeAll(async () => {
-  queue = await startWorkerQueue(def.urlEnv, 30);
+  queue = await startWorkerQueue(def.urlEnv, def.visibilityTimeoutSeconds);
   ({ sqs, url, deadLetters } = queue);
 });
 
 afterAll(async () => {
   await queue?.stop();
 });
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 async function receive(): Promise<SQSRecord[]> {
   const out = await sqs.send(
@@ -59,7 +45,7 @@ const deps = (cacheSeconds: number) => ({
   sqs,
   deadLetters,
   retry: { baseSeconds: 1, maxSeconds: 1 },
-  logger: quiet,
+  logger: quietLogger,
   holds: makeHoldGate(deadLetters, def.name, cacheSeconds),
 });
 

@@ -2,26 +2,14 @@ import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-store.ts";
 import { runQueueBatch } from "#shared/queue-worker.ts";
-import type { QueueDef } from "#shared/resources.ts";
-import { startWorkerQueue, toRecord } from "../support/worker-queue.ts";
+import { quietLogger, startWorkerQueue, toRecord, workerQueueDef } from "../support/worker-queue.ts";
 
 /**
  * A batch that runs longer than the queue's visibility timeout keeps its records: the worker's heartbeat
  * keeps them invisible, so no second worker gets them while the first still works (against fauxqs).
  */
 const VISIBILITY = 2;
-const def: QueueDef = {
-  name: "heartbeat",
-  urlEnv: "HEARTBEAT_TEST_QUEUE_URL",
-  dlqUrlEnv: "HEARTBEAT_TEST_DLQ_URL",
-  visibilityTimeoutSeconds: VISIBILITY,
-  maxReceiveCount: 10,
-  consumer: "inbound-worker",
-  batchSize: 10,
-  producers: [],
-  maximumConcurrency: 2,
-  stopTakingRecordsWithinSeconds: 0,
-};
+const def = workerQueueDef("heartbeat", VISIBILITY);
 let queue: Awaited<ReturnType<typeof startWorkerQueue>>;
 let sqs: SQSClient;
 let url: string;
@@ -29,15 +17,13 @@ let url: string;
 let deadLetters: DynamoDeadLetterStore;
 
 beforeAll(async () => {
-  queue = await startWorkerQueue(def.urlEnv, VISIBILITY);
+  queue = await startWorkerQueue(def.urlEnv, def.visibilityTimeoutSeconds);
   ({ sqs, url, deadLetters } = queue);
 });
 
 afterAll(async () => {
   await queue?.stop();
 });
-
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe("a queue batch's heartbeat", () => {
   it("keeps a record invisible for as long as its work runs, past the visibility timeout", async () => {
@@ -58,7 +44,7 @@ describe("a queue batch's heartbeat", () => {
         sqs,
         deadLetters,
         retry: { baseSeconds: 1, maxSeconds: 1 },
-        logger: quiet,
+        logger: quietLogger,
       },
       async () => {
         // Three visibility timeouts of work, looking for a second delivery all along.
@@ -103,7 +89,7 @@ describe("a queue batch's heartbeat", () => {
     let worked = 0;
     const result = await runQueueBatch(
       { Records: (first.Messages ?? []).map(toRecord) },
-      { queue: def, sqs, deadLetters, retry: { baseSeconds: 1, maxSeconds: 1 }, logger: quiet },
+      { queue: def, sqs, deadLetters, retry: { baseSeconds: 1, maxSeconds: 1 }, logger: quietLogger },
       async () => {
         worked++;
         return "done";

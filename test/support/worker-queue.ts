@@ -7,7 +7,28 @@ import { DynamoDeadLetterStore } from "#shared/adapters/dynamodb/dead-letter-sto
 import { makeDocumentClient } from "#shared/adapters/dynamodb/store.ts";
 import { TableClient } from "#shared/adapters/dynamodb/table-client.ts";
 import { SecretBox } from "#shared/adapters/secret-box.ts";
+import type { QueueDef } from "#shared/resources.ts";
 import { provision } from "../../local/provision.ts";
+
+/** A queue definition for a worker test: an inbound-worker queue named `name`, nothing held back. */
+export function workerQueueDef(name: string, visibilitySeconds: number): QueueDef {
+  const env = name.toUpperCase();
+  return {
+    name,
+    urlEnv: `${env}_TEST_QUEUE_URL`,
+    dlqUrlEnv: `${env}_TEST_DLQ_URL`,
+    visibilityTimeoutSeconds: visibilitySeconds,
+    maxReceiveCount: 10,
+    consumer: "inbound-worker",
+    batchSize: 10,
+    producers: [],
+    maximumConcurrency: 2,
+    stopTakingRecordsWithinSeconds: 0,
+  };
+}
+
+/** A logger that says nothing: worker tests assert on queues and stores, not log lines. */
+export const quietLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * A FIFO queue of its own on fauxqs and a dead-letter store on DynamoDB Local, for tests that run a
