@@ -5,6 +5,7 @@ import { fixtureJson } from "../fixtures.ts";
 import { eventually } from "../support/stack.ts";
 import {
   forOurNumber,
+  keepNextSendOut,
   textWebhook as oneChange,
   PHONE_ID,
   startWorld,
@@ -420,14 +421,7 @@ describe("failures", () => {
     // The three must share a call, which timing alone does not promise: a first message whose call
     // answers late (then a 500, so it is retried) keeps the line busy while they arrive, and the
     // refusal is scripted for a call carrying more than one message.
-    world.bitrix.inject({
-      match: "/rest/imconnector.send.messages",
-      response: {
-        status: 500,
-        body: { error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" },
-        delayMs: 1_500,
-      },
-    });
+    keepNextSendOut(world.bitrix);
     world.bitrix.failMethod(
       "imconnector.send.messages",
       { status: 400, error: "ERROR_ARGUMENT", error_description: "bad item" },

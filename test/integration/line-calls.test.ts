@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/stack.ts";
-import { startWorld, textWebhook, type World } from "../support/world.ts";
+import { keepNextSendOut, startWorld, textWebhook, type World } from "../support/world.ts";
 
 let world: World;
 
@@ -41,14 +41,7 @@ describe("Bitrix24 calls per message", () => {
     // The first call answers late (a slow portal, 1.5 s, then a 500: its message is retried); five
     // customers write one after another meanwhile, each taken by an invocation of its own and reaching
     // the line at its own moment.
-    world.bitrix.inject({
-      match: "/rest/imconnector.send.messages",
-      response: {
-        status: 500,
-        body: { error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" },
-        delayMs: 1_500,
-      },
-    });
+    keepNextSendOut(world.bitrix);
     expect(
       (await world.postWebhook(textWebhook([{ id: "wamid.slow-0", from: "16505550910", body: "s0" }])))
         .status,

@@ -126,6 +126,21 @@ export async function connectBusiness(
   return memberId;
 }
 
+/**
+ * The portal's next `imconnector.send.messages` answers only after 1.5 s, and then with a 500 (its
+ * messages are retried): the line's call stays out while a test's later messages reach the line.
+ */
+export function keepNextSendOut(bitrix: BitrixFake): void {
+  bitrix.inject({
+    match: "/rest/imconnector.send.messages",
+    response: {
+      status: 500,
+      body: { error: "INTERNAL_SERVER_ERROR", error_description: "Internal server error" },
+      delayMs: 1_500,
+    },
+  });
+}
+
 /** A fixture webhook re-addressed to our number (fixtures use Meta's placeholder ids). */
 export function forOurNumber<T>(payload: T): T {
   const copy = structuredClone(payload) as {
