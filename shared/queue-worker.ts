@@ -193,31 +193,54 @@ async function handBack(deps: QueueWorkerDeps, records: SQSRecord[], seconds: nu
 }
 
 /**
- * The receives after which SQS moves a message to the dead-letter queue, from the queue's redrive policy
- * (read once per cold start): the worker's last attempt is the one before that, whatever the queue was
- * given (the local test stacks use a few).
+ * What the worker takes from its queue's own attributes, read in one request per cold start: the
+ * visibility timeout (the local stack's test queues use a few seconds) and the receives after which
+ * SQS moves a message to the dead-letter queue (redrive policy) — the worker's last attempt is the one
+ * before that, whatever the queue was given. Either falls back to the queue's definition.
  */
-const maxReceivesByUrl = new Map<string, Promise<number | undefined>>();
+interface QueueSettings {
+  readonly visibilitySeconds?: number;
+  readonly maxReceives?: number;
+}
+
+const settingsByUrl = new Map<string, Promise<QueueSettings>>();
+
+function queueSettingsOf(deps: QueueWorkerDeps, url: string): Promise<QueueSettings> {
+  let settings = settingsByUrl.get(url);
+  if (!settings) {
+    settings = deps.sqs
+      .send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ["VisibilityTimeout", "RedrivePolicy"],
+        }),
+      )
+      .then((out) => ({
+        visibilitySeconds: Number(out.Attributes?.VisibilityTimeout) || undefined,
+        maxReceives: maxReceiveCountIn(out.Attributes?.RedrivePolicy),
+      }))
+      .catch(() => ({}));
+    settingsByUrl.set(url, settings);
+  }
+  return settings;
+}
+
+function maxReceiveCountIn(redrivePolicy: string | undefined): number | undefined {
+  try {
+    return (
+      Number((JSON.parse(redrivePolicy ?? "{}") as { maxReceiveCount?: unknown }).maxReceiveCount) ||
+      undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
 
 async function maxReceivesOf(deps: QueueWorkerDeps): Promise<number> {
   const url = process.env[deps.queue.urlEnv];
-  if (!url) return deps.queue.maxReceiveCount;
-  let max = maxReceivesByUrl.get(url);
-  if (!max) {
-    max = deps.sqs
-      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy"] }))
-      .then((out) => {
-        const policy = JSON.parse(out.Attributes?.RedrivePolicy ?? "{}") as { maxReceiveCount?: unknown };
-        return Number(policy.maxReceiveCount) || undefined;
-      })
-      .catch(() => undefined);
-    maxReceivesByUrl.set(url, max);
-  }
-  return (await max) ?? deps.queue.maxReceiveCount;
+  const settings = url ? await queueSettingsOf(deps, url) : {};
+  return settings.maxReceives ?? deps.queue.maxReceiveCount;
 }
-
-/** The queue's visibility timeout, read once per cold start (the local stack's test queues use 5 s). */
-const visibilityOf = new Map<string, Promise<number | undefined>>();
 
 /**
  * While a batch runs, its unfinished records stay invisible: every third of the queue's visibility
@@ -249,15 +272,7 @@ async function startHeartbeat(deps: QueueWorkerDeps, pending: Set<SQSRecord>): P
 }
 
 async function visibilitySecondsOf(deps: QueueWorkerDeps, url: string): Promise<number> {
-  let visibility = visibilityOf.get(url);
-  if (!visibility) {
-    visibility = deps.sqs
-      .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }))
-      .then((out) => Number(out.Attributes?.VisibilityTimeout) || undefined)
-      .catch(() => undefined);
-    visibilityOf.set(url, visibility);
-  }
-  return (await visibility) ?? deps.queue.visibilityTimeoutSeconds;
+  return (await queueSettingsOf(deps, url)).visibilitySeconds ?? deps.queue.visibilityTimeoutSeconds;
 }
 
 /** Slack for clocks and for the time between SQS stamping a receive and this batch starting. */
